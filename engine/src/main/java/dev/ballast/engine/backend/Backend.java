@@ -1,0 +1,103 @@
+package dev.ballast.engine.backend;
+
+import dev.ballast.engine.DType;
+import java.lang.foreign.MemorySegment;
+import java.util.Map;
+
+/**
+ * The small set of primitives every backend implements; everything else in the engine is composed
+ * from them. Operands arrive as {@link Strided} views; outputs are always contiguous views the engine
+ * allocated. Elementwise and reduction primitives are called with F32, F64, I32 or I64 operands
+ * (F16 and BF16 are cast to F32 by the engine first) unless {@link #supportsHalfCompute()} says
+ * otherwise. Primitives may run asynchronously; {@link #synchronize()} waits for all of them, and
+ * every transfer to the host waits for the work that produced its data.
+ */
+public interface Backend {
+
+    /** Short name: "cpu", "cuda". */
+    String name();
+
+    /** A one-line description of the hardware ("2 threads, AVX-512", "NVIDIA H100 80GB HBM3"). */
+    String description();
+
+    /** Facts for {@code ballast doctor}, one entry per line, in display order. */
+    Map<String, String> facts();
+
+    /** Whether elementwise/reduction primitives accept F16 and BF16 operands directly. */
+    default boolean supportsHalfCompute() { return false; }
+
+    // ---- memory ----
+
+    /** Allocates {@code bytes} of uninitialized memory. */
+    Storage allocate(long bytes);
+
+    /** Copies {@code bytes} from host memory into {@code dst} at a byte offset. */
+    void copyFromHost(MemorySegment src, Storage dst, long dstByteOffset, long bytes);
+
+    /** Copies {@code bytes} from {@code src} at a byte offset into host memory, waiting for pending work. */
+    void copyToHost(Storage src, long srcByteOffset, MemorySegment dst, long bytes);
+
+    /** Bytes currently allocated by this backend and not yet freed. */
+    long allocatedBytes();
+
+    /** Waits until all work queued on this backend is done. */
+    void synchronize();
+
+    // ---- data movement ----
+
+    /** Copies the elements of {@code src}, in row-major order of its shape, into contiguous {@code dst}; dtypes may differ (a cast). */
+    void copy(Strided src, Strided dst);
+
+    /** Sets every element of contiguous {@code dst} to {@code value} converted to its dtype. */
+    void fill(Strided dst, double value);
+
+    /** Fills contiguous F32 or F64 {@code dst} from the Philox 4x32-10 stream for {@code seed}, starting at counter {@code offset}. */
+    void random(RandomKind kind, long seed, long offset, Strided dst);
+
+    // ---- compute ----
+
+    /** {@code out = op(x)}; {@code x} has out's shape (possibly with zero strides). */
+    void unary(UnaryOp op, Strided x, Strided out);
+
+    /** {@code out = op(a, b)}; {@code a} and {@code b} already have out's shape through zero strides. */
+    void binary(BinaryOp op, Strided a, Strided b, Strided out);
+
+    /** {@code out = op(x, scalar)}, or {@code op(scalar, x)} when {@code scalarFirst}. */
+    void binaryScalar(BinaryOp op, Strided x, double scalar, boolean scalarFirst, Strided out);
+
+    /** {@code out = cond != 0 ? a : b}; all three already have out's shape; {@code cond} may have another dtype. */
+    void where(Strided cond, Strided a, Strided b, Strided out);
+
+    /**
+     * Reduces contiguous {@code x} viewed as {@code [outer, n, inner]} over the middle axis into
+     * contiguous {@code out} of {@code outer * inner} elements.
+     */
+    void reduce(ReduceOp op, Strided x, long outer, long n, long inner, Strided out);
+
+    /** Batched matrix product, see {@link Gemm}. */
+    void matmul(Gemm gemm);
+
+    /** Softmax (or log-softmax) of each length-{@code n} row of contiguous {@code x} into {@code out}, numerically stable. */
+    void softmax(Strided x, long rows, long n, boolean log, Strided out);
+
+    /**
+     * {@code out[o, j, i] = x[o, index[j], i]} for contiguous {@code x} viewed as {@code [outer, n, inner]},
+     * contiguous I64 {@code index} of {@code m} entries, each in {@code [0, n)}, and out {@code [outer, m, inner]}.
+     */
+    void indexSelect(Strided x, long outer, long n, long inner, Strided index, Strided out);
+
+    /**
+     * The adjoint of {@link #indexSelect}: {@code out[o, index[j], i] += src[o, j, i]}, with
+     * contiguous {@code out} viewed as {@code [outer, n, inner]}. Repeated indices accumulate in index order.
+     */
+    void indexAdd(Strided src, long outer, long m, long inner, Strided index, Strided out, long n);
+
+    /**
+     * {@code out[o, j, i] = x[o, index[o, j, i], i]} (torch.gather along the middle axis):
+     * {@code x} is {@code [outer, n, inner]}, index and out are {@code [outer, m, inner]}, all contiguous.
+     */
+    void gather(Strided x, long outer, long n, long inner, Strided index, long m, Strided out);
+
+    /** The adjoint of {@link #gather}: {@code out[o, index[o, j, i], i] += src[o, j, i]}. */
+    void scatterAdd(Strided src, long outer, long m, long inner, Strided index, Strided out, long n);
+}
