@@ -26,6 +26,9 @@ public interface Backend {
     /** Whether elementwise/reduction primitives accept F16 and BF16 operands directly. */
     default boolean supportsHalfCompute() { return false; }
 
+    /** Whether {@link #matmul} accepts F16 and BF16 operands (accumulating in F32); otherwise the engine casts to F32. */
+    default boolean supportsHalfMatmul() { return false; }
+
     // ---- memory ----
 
     /** Allocates {@code bytes} of uninitialized memory. */

@@ -6,6 +6,8 @@ public enum UnaryOp {
     /** GELU with the exact erf form, as PyTorch's default. */
     GELU,
     SIN, COS, SIGN, SQUARE, RECIPROCAL,
+    /** The error function (GELU's gradient needs it). */
+    ERF,
     /** 1 where the value is finite, else 0. */
     ISFINITE,
     /** 1 where the value is NaN, else 0. */
