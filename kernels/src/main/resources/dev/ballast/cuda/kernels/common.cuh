@@ -54,3 +54,16 @@ __device__ __forceinline__ int    neg_inf(int)    { return -2147483647 - 1; }
 __device__ __forceinline__ i64    neg_inf(i64)    { return -9223372036854775807LL - 1; }
 
 template<typename T> __device__ __forceinline__ bool is_nan(T x) { return x != x; }
+
+// Math by explicit precision (expf for float, exp for double) rather than relying on C++ overloads.
+#define MATH1(NAME, F, D) \
+    __device__ __forceinline__ float  NAME(float x)  { return F(x); } \
+    __device__ __forceinline__ double NAME(double x) { return D(x); }
+MATH1(m_abs, fabsf, fabs)
+MATH1(m_exp, expf, exp)
+MATH1(m_log, logf, log)
+MATH1(m_sqrt, sqrtf, sqrt)
+MATH1(m_tanh, tanhf, tanh)
+MATH1(m_erf, erff, erf)
+MATH1(m_sin, sinf, sin)
+MATH1(m_cos, cosf, cos)

@@ -11,17 +11,17 @@ template<typename T> __device__ __forceinline__ T unary_float(int op, T x) {
     const T zero = (T)0, one = (T)1;
     switch (op) {
         case 0:  return -x;                                           // NEG
-        case 1:  return fabs(x);                                      // ABS
-        case 2:  return exp(x);                                       // EXP
-        case 3:  return log(x);                                       // LOG
-        case 4:  return sqrt(x);                                      // SQRT
-        case 5:  return one / sqrt(x);                                // RSQRT
-        case 6:  return tanh(x);                                      // TANH
-        case 7:  return one / (one + exp(-x));                        // SIGMOID
+        case 1:  return m_abs(x);                                      // ABS
+        case 2:  return m_exp(x);                                       // EXP
+        case 3:  return m_log(x);                                       // LOG
+        case 4:  return m_sqrt(x);                                      // SQRT
+        case 5:  return one / m_sqrt(x);                                // RSQRT
+        case 6:  return m_tanh(x);                                      // TANH
+        case 7:  return one / (one + m_exp(-x));                        // SIGMOID
         case 8:  return x < zero ? zero : x;                          // RELU (NaN passes)
-        case 9:  return (T)0.5 * x * (one + erf(x * (T)0.70710678118654752440)); // GELU, erf form
-        case 10: return sin(x);                                       // SIN
-        case 11: return cos(x);                                       // COS
+        case 9:  return (T)0.5 * x * (one + m_erf(x * (T)0.70710678118654752440)); // GELU, erf form
+        case 10: return m_sin(x);                                       // SIN
+        case 11: return m_cos(x);                                       // COS
         case 12: return x > zero ? one : (x < zero ? -one : x);       // SIGN (0 and NaN kept)
         case 13: return x * x;                                        // SQUARE
         case 14: return one / x;                                      // RECIPROCAL

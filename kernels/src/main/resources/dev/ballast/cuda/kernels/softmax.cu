@@ -2,10 +2,8 @@
 // Deterministic: fixed per-thread striding and a fixed reduction tree. A row of all -inf gives NaN, as in PyTorch.
 #include "common.cuh"
 
-__device__ __forceinline__ float  ex(float x)  { return expf(x); }
-__device__ __forceinline__ double ex(double x) { return exp(x); }
-__device__ __forceinline__ float  ln(float x)  { return logf(x); }
-__device__ __forceinline__ double ln(double x) { return log(x); }
+#define ex m_exp
+#define ln m_log
 
 // Block-wide max (NaN propagates) or sum; the result is returned to every thread.
 template<typename T> __device__ T block_all(T v, bool isMax) {
