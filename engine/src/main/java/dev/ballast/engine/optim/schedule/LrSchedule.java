@@ -18,10 +18,11 @@ public interface LrSchedule {
     /** Cosine annealing from baseLr to etaMin over tMax steps, then etaMin (torch CosineAnnealingLR's closed form). */
     static LrSchedule cosine(long tMax, double etaMin) { return new Cosine(tMax, etaMin); }
 
-    /** A linear warm-up from {@code startFactor * baseLr} over {@code warmupSteps}, then {@code after} (started at 0). */
-    static LrSchedule warmup(long warmupSteps, double startFactor, LrSchedule after) {
-        return new LinearWarmup(warmupSteps, startFactor, after);
-    }
+    /** A linear warm-up over {@code warmupSteps} updates ({@code (step + 1) / warmupSteps} of the rate), then {@code after}. */
+    static LrSchedule warmup(long warmupSteps, LrSchedule after) { return new LinearWarmup(warmupSteps, after); }
+
+    /** This schedule behind a linear warm-up of {@code warmupSteps} updates. */
+    default LrSchedule withWarmup(long warmupSteps) { return new LinearWarmup(warmupSteps, this); }
 
     static void checkStep(long step) {
         if (step < 0) throw new IllegalArgumentException("schedule step must be >= 0, got " + step);
