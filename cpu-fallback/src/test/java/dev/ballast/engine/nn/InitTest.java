@@ -16,6 +16,9 @@ import org.junit.jupiter.api.Test;
 
 /** Initializers: PyTorch's gains and fans, the bounds and spreads they imply, orthogonality, seeding. */
 class InitTest {
+    /** Uniform values are drawn in F32: a bound may be exceeded by its rounding. */
+    private static final double F32 = 1 + 1e-6;
+
     private static Tensor empty(long... shape) { return Tensor.empty(Device.cpu(), DType.F64, shape); }
 
     private static double[] stats(double[] v) {
@@ -51,7 +54,7 @@ class InitTest {
         long[] shape = {200, 300};
         double xu = Math.sqrt(6.0 / 500);
         double[] s = stats(Init.xavierUniform(empty(shape), 1, new Generator(1)).toDoubleArray());
-        assertTrue(s[2] <= xu && s[2] > 0.99 * xu, "xavier uniform bound " + s[2]);
+        assertTrue(s[2] <= xu * F32 && s[2] > 0.99 * xu, "xavier uniform bound " + s[2]);
         assertEquals(xu / Math.sqrt(3), s[1], 0.01 * xu);
         s = stats(Init.xavierNormal(empty(shape), 2, new Generator(2)).toDoubleArray());
         assertEquals(2 * Math.sqrt(2.0 / 500), s[1], 0.02 * s[1]);
@@ -61,7 +64,7 @@ class InitTest {
         s = stats(Init.kaimingNormal(empty(shape), 0, Init.FanMode.FAN_OUT, "relu", new Generator(3)).toDoubleArray());
         assertEquals(Math.sqrt(2.0 / 200), s[1], 0.02 * s[1]);
         s = stats(Init.kaimingUniform(empty(shape), 0, Init.FanMode.FAN_IN, "relu", new Generator(4)).toDoubleArray());
-        assertTrue(s[2] <= Math.sqrt(6.0 / 300) && s[2] > 0.99 * Math.sqrt(6.0 / 300));
+        assertTrue(s[2] <= Math.sqrt(6.0 / 300) * F32 && s[2] > 0.99 * Math.sqrt(6.0 / 300), "kaiming uniform bound " + s[2]);
         s = stats(Init.normal(empty(shape), 1.5, 0.02, new Generator(5)).toDoubleArray());
         assertEquals(1.5, s[0], 0.001);
         assertEquals(0.02, s[1], 0.0005);
@@ -73,8 +76,8 @@ class InitTest {
         Linear lin = new Linear(64, 128, ParamSpec.seeded(6));
         double bound = 1 / Math.sqrt(64);
         double[] w = stats(lin.weight().toDoubleArray()), b = stats(lin.bias().toDoubleArray());
-        assertTrue(w[2] <= bound && w[2] > 0.98 * bound, "weight bound " + w[2]);
-        assertTrue(b[2] <= bound && b[2] > 0.8 * bound, "bias bound " + b[2]);
+        assertTrue(w[2] <= bound * F32 && w[2] > 0.98 * bound, "weight bound " + w[2]);
+        assertTrue(b[2] <= bound * F32 && b[2] > 0.8 * bound, "bias bound " + b[2]);
         Linear ortho = new Linear(8, 8, true, dev.ballast.engine.init.WeightInit.orthogonal(1), ParamSpec.seeded(6));
         assertArrayEquals(new double[8], ortho.bias().toDoubleArray());
     }

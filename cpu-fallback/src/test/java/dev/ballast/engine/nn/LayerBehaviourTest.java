@@ -107,12 +107,13 @@ class LayerBehaviourTest {
         }
         assertEquals(2, bn.batchesTracked());
         bn.eval();
+        double[] frozen = bn.runningMean().toDoubleArray();
         Tensor x = randn(4, 3);
         double[] xv = x.toDoubleArray(), out = bn.call(x).toDoubleArray();
         for (int n = 0; n < 4; n++)
             for (int c = 0; c < 3; c++)
                 assertEquals((xv[n * 3 + c] - rm[c]) / Math.sqrt(rv[c] + 1e-5), out[n * 3 + c], 1e-10, "eval output");
-        close(rm, bn.runningMean().toDoubleArray(), 0, "eval leaves running mean alone");
+        assertArrayEquals(frozen, bn.runningMean().toDoubleArray(), "eval leaves running mean alone");
         assertEquals(2, bn.batchesTracked());
         bn.train();
         assertThrows(IllegalArgumentException.class, () -> bn.call(randn(1, 3)), "one value per channel");
@@ -306,7 +307,7 @@ class LayerBehaviourTest {
         close(l[0], lo.output().toDoubleArray(), 1e-12, "lstm output");
         close(l[1], lo.state().h().toDoubleArray(), 1e-12, "lstm hN");
         close(l[2], lo.state().c().toDoubleArray(), 1e-12, "lstm cN");
-        assertArrayEquals(l[0], lstm.call(x).toDoubleArray(), "call(x) is the output with zero states");
+        assertArrayEquals(lo.output().toDoubleArray(), lstm.call(x).toDoubleArray(), "call(x) is the output with zero states");
 
         GRU gru = new GRU(3, 5, 1, f64(13));
         double[][] g = hostRecurrent(gru, xv, 2, 4, 3, 5, 1, 3);
@@ -329,7 +330,7 @@ class LayerBehaviourTest {
         for (var e : lstm.namedParameters().entrySet()) {
             double max = 0;
             for (double v : e.getValue().toDoubleArray()) max = Math.max(max, Math.abs(v));
-            assertTrue(max <= bound && max > 0.8 * bound, e.getKey() + " max |w| " + max);
+            assertTrue(max <= bound * (1 + 1e-6) && max > 0.8 * bound, e.getKey() + " max |w| " + max);
         }
     }
 }

@@ -30,9 +30,10 @@ public final class Dropout extends Module {
         Tensor scale;
         try (GradMode.Guard g = GradMode.noGrad(); Tensor u = Tensor.rand(gen, x.device(), x.shape()); Tensor keep = u.ge(p)) {
             // a constant of the graph (the mul below keeps it for backward), in x's dtype so halves stay halves
-            Tensor s = keep.mul(1 / (1 - p));
-            scale = s.to(x.dtype());
-            if (scale != s) s.close();
+            // and the 1/(1-p) factor keeps x's precision
+            Tensor k = keep.to(x.dtype());
+            scale = k.mul(1 / (1 - p));
+            if (k != keep) k.close();
         }
         return x.mul(scale);
     }
