@@ -34,6 +34,14 @@ import jdk.incubator.vector.FloatVector;
  * variable {@code BALLAST_THREADS}, else the number of available processors. All primitives run
  * synchronously on the calling thread plus the pool, so {@link #synchronize()} has nothing to wait
  * for. Results do not depend on the thread count (reductions use a fixed partition).
+ *
+ * <p>Semantics beyond the SPI's javadoc: floating math is done in double and rounded once to the
+ * output dtype; integer arithmetic wraps (two's complement), DIV truncates toward zero and refuses
+ * division by zero (ArithmeticException), and integer unary ops are limited to NEG, ABS, SIGN,
+ * SQUARE, ISFINITE, ISNAN. A scalar operand is first converted to the tensor's dtype (float for F32).
+ * Float-to-integer casts truncate (NaN gives 0, out-of-range saturates); integer-to-integer casts wrap.
+ * F16/BF16 operands are accepted everywhere (computed through double) though the engine normally
+ * widens them first; matmul widens them to F32 and rounds the product once.
  */
 public final class CpuBackend implements Backend {
     /** System property naming the thread count. */
@@ -163,7 +171,7 @@ public final class CpuBackend implements Backend {
 
     @Override public void random(RandomKind kind, long seed, long offset, Strided dst) {
         try {
-            if (!dst.isContiguous()) throw new IllegalArgumentException("random: destination must be contiguous, got " + dst);
+            if (dst.numel() != 0 && !dst.isContiguous()) throw new IllegalArgumentException("random: destination must be contiguous, got " + dst);
             RandomFill.fill(par, kind, seed, offset, view(dst));
         } finally {
             Reference.reachabilityFence(dst);

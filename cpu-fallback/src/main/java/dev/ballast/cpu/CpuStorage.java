@@ -15,6 +15,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * first. After the free, {@link #retain()} and {@link #segment()} throw IllegalStateException
  * ("tensor memory already freed") instead of touching freed memory.
  */
+@SuppressWarnings("restricted")   // reinterpret gives the raw block its exact size
 public final class CpuStorage implements Storage {
     private static final Cleaner CLEANER = Cleaner.create();
 

@@ -7,6 +7,7 @@ import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 
 /** {@code aligned_alloc} and {@code free} from the C library, bound once through the FFM linker. */
+@SuppressWarnings("restricted")   // native access is the point; the JVM runs with --enable-native-access
 final class NativeMemory {
     private NativeMemory() {}
 
