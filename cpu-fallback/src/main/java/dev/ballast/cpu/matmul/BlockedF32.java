@@ -5,7 +5,7 @@ import java.util.concurrent.ForkJoinPool;
 
 /**
  * Cache-blocked float32 product of one matrix pair: A is packed into {@link KernelF32#MR}-row strips
- * and B into {@link KernelF32#NR}-column panels (one parallel pass), then a second parallel pass
+ * and B into {@link KernelF32#NR}-column panels (first phase of one parallel job), then its second phase
  * runs the micro-kernel over a fixed grid of (row block, column block) items, each walking k in
  * blocks of {@link #KC} so that its slice of A stays in L2 and one B panel slice in L1.
  *
@@ -55,11 +55,20 @@ final class BlockedF32 {
                               float[] buf, int bBase, boolean packA, boolean packB) {
         int strips = ceilDiv(m, MR);
         int panels = ceilDiv(n, NR);
-        // Pass 1: pack, each operand only when its chunk changed.
+        // Phase 0 packs (each operand only when its chunk changed); phase 1 computes over a grid
+        // of row blocks x column blocks.
         int aItems = packA ? Math.min(strips, 4 * threads) : 0;
         int bItems = packB ? Math.min(panels, 4 * threads) : 0;
-        Parallel.forEach(pool, aItems + bItems, it -> {
-            if (it < aItems) {
+        int mGroups = ceilDiv(strips, STRIPS_PER_ITEM);
+        int nGroups = 1;
+        if (threads > 1) while (mGroups * nGroups < 4 * threads && nGroups * 2 <= panels) nGroups *= 2;
+        final int ng = nGroups;
+        Parallel.forEach(pool, new int[]{aItems + bItems, mGroups * ng}, (phase, it) -> {
+            if (phase == 1) {
+                int mg = it / ng, g = it % ng;
+                block(m, n, k, buf, bBase, c, cOff, crs,
+                      mg * strips / mGroups, (mg + 1) * strips / mGroups, g * panels / ng, (g + 1) * panels / ng);
+            } else if (it < aItems) {
                 for (int s = it * strips / aItems, e = (it + 1) * strips / aItems; s < e; s++)
                     PackF32.stripA(a, aOff, ars, acs, s * MR, Math.min(MR, m - s * MR), 0, k, buf, s * MR * k);
             } else {
@@ -67,16 +76,6 @@ final class BlockedF32 {
                 for (int q = j * panels / bItems, e = (j + 1) * panels / bItems; q < e; q++)
                     PackF32.panelB(b, bOff, brs, bcs, k, q * NR, Math.min(NR, n - q * NR), buf, bBase + q * NR * k);
             }
-        });
-        // Pass 2: compute over a grid of row blocks x column blocks.
-        int mGroups = ceilDiv(strips, STRIPS_PER_ITEM);
-        int nGroups = 1;
-        if (threads > 1) while (mGroups * nGroups < 4 * threads && nGroups * 2 <= panels) nGroups *= 2;
-        final int ng = nGroups;
-        Parallel.forEach(pool, mGroups * ng, it -> {
-            int mg = it / ng, g = it % ng;
-            block(m, n, k, buf, bBase, c, cOff, crs,
-                  mg * strips / mGroups, (mg + 1) * strips / mGroups, g * panels / ng, (g + 1) * panels / ng);
         });
     }
 
