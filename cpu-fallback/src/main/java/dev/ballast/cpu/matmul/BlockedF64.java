@@ -17,6 +17,11 @@ final class BlockedF64 {
     static final int KC = 256;
     /** Strips per item: 16 x 6 = 96 rows, so an item's A slice (96 x 256 doubles) sits in L2. */
     static final int STRIPS_PER_ITEM = 16;
+    /**
+     * Panels per item at most: 16 x NR columns, so the item's C block (96 rows x 256 doubles) is
+     * still in L2 when the next k block comes back to it.
+     */
+    static final int PANELS_PER_ITEM = 16;
     /** Upper bound on elements of each packed operand; larger operands are processed in chunks. */
     static final long MAX_PACKED = 2L << 20;
 
@@ -60,7 +65,7 @@ final class BlockedF64 {
         int aItems = packA ? Math.min(strips, 4 * threads) : 0;
         int bItems = packB ? Math.min(panels, 4 * threads) : 0;
         int mGroups = ceilDiv(strips, STRIPS_PER_ITEM);
-        int nGroups = 1;
+        int nGroups = ceilDiv(panels, PANELS_PER_ITEM);
         if (threads > 1) while (mGroups * nGroups < 4 * threads && nGroups * 2 <= panels) nGroups *= 2;
         final int ng = nGroups;
         Parallel.forEach(pool, new int[]{aItems + bItems, mGroups * ng}, (phase, it) -> {
@@ -69,8 +74,14 @@ final class BlockedF64 {
                 block(m, n, k, buf, bBase, c, cOff, crs,
                       mg * strips / mGroups, (mg + 1) * strips / mGroups, g * panels / ng, (g + 1) * panels / ng);
             } else if (it < aItems) {
-                for (int s = it * strips / aItems, e = (it + 1) * strips / aItems; s < e; s++)
-                    PackF64.stripA(a, aOff, ars, acs, s * MR, Math.min(MR, m - s * MR), 0, k, buf, s * MR * k);
+                Workspace w = Workspace.worker();
+                try {
+                    double[] tmp = w.f64(MR * k);
+                    for (int s = it * strips / aItems, e = (it + 1) * strips / aItems; s < e; s++)
+                        PackF64.stripA(a, aOff, ars, acs, s * MR, Math.min(MR, m - s * MR), 0, k, buf, s * MR * k, tmp);
+                } finally {
+                    Workspace.releaseWorker(w);
+                }
             } else {
                 int j = it - aItems;
                 for (int q = j * panels / bItems, e = (j + 1) * panels / bItems; q < e; q++)

@@ -4,6 +4,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.Arrays;
+import jdk.incubator.vector.FloatVector;
 
 /**
  * Copies float32 operands from strided native memory into the packed layouts the micro-kernel
@@ -14,13 +15,22 @@ import java.util.Arrays;
 final class PackF32 {
 
     static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final int MR = KernelF32.MR, NR = KernelF32.NR;
+    private static final int MR = KernelF32.MR, NR = KernelF32.NR, L = KernelF32.L;
 
     private PackF32() {}
 
     /** {@code dst[d + p*NR + j] = B[p, col0 + j]} for p in [0, k), j in [0, cols); zero for j >= cols. */
     static void panelB(MemorySegment b, long off, long rs, long cs, int k, int col0, int cols, float[] dst, int d) {
         long base = off + col0 * cs;
+        if (cs == 1 && cols == NR) {
+            // Row-major B, full panel: two vector copies per k step, no per-call overhead.
+            for (int p = 0; p < k; p++) {
+                long o = 4 * (base + p * rs);
+                FloatVector.fromMemorySegment(KernelF32.S, b, o, ByteOrder.LITTLE_ENDIAN).intoArray(dst, d + p * NR);
+                FloatVector.fromMemorySegment(KernelF32.S, b, o + 4L * L, ByteOrder.LITTLE_ENDIAN).intoArray(dst, d + p * NR + L);
+            }
+            return;
+        }
         if (cs == 1) {
             for (int p = 0; p < k; p++) {
                 MemorySegment.copy(b, F, 4 * (base + p * rs), dst, d + p * NR, cols);
@@ -36,9 +46,29 @@ final class PackF32 {
         }
     }
 
-    /** {@code dst[d + p*MR + r] = A[row0 + r, pc + p]} for p in [0, kc), r in [0, rows); zero for r >= rows. */
-    static void stripA(MemorySegment a, long off, long rs, long cs, int row0, int rows, int pc, int kc, float[] dst, int d) {
+    /**
+     * {@code dst[d + p*MR + r] = A[row0 + r, pc + p]} for p in [0, kc), r in [0, rows); zero for r >= rows.
+     * {@code tmp} is scratch of at least {@code MR * kc} elements (a shorter one takes the slow path).
+     */
+    static void stripA(MemorySegment a, long off, long rs, long cs, int row0, int rows, int pc, int kc, float[] dst, int d,
+                       float[] tmp) {
         long base = off + row0 * rs + pc * cs;
+        if (cs == 1 && tmp.length >= MR * kc) {
+            // Row-major A: bulk-copy the rows, then interleave them from the array (cheaper than
+            // one bounds-checked segment read per element).
+            for (int r = 0; r < rows; r++) MemorySegment.copy(a, F, 4 * (base + r * rs), tmp, r * kc, kc);
+            if (rows < MR) Arrays.fill(tmp, rows * kc, MR * kc, 0f);
+            for (int p = 0; p < kc; p++) {
+                int o = d + p * MR;
+                dst[o] = tmp[p];
+                dst[o + 1] = tmp[kc + p];
+                dst[o + 2] = tmp[2 * kc + p];
+                dst[o + 3] = tmp[3 * kc + p];
+                dst[o + 4] = tmp[4 * kc + p];
+                dst[o + 5] = tmp[5 * kc + p];
+            }
+            return;
+        }
         if (rs == 1 && rows == MR) {
             // A is column-major here (a transposed view): each k step is MR consecutive floats.
             for (int p = 0; p < kc; p++) MemorySegment.copy(a, F, 4 * (base + p * cs), dst, d + p * MR, MR);
