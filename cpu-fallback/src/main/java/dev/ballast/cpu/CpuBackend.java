@@ -3,7 +3,12 @@ package dev.ballast.cpu;
 import dev.ballast.cpu.kernel.Copies;
 import dev.ballast.cpu.kernel.Elementwise;
 import dev.ballast.cpu.kernel.Indexing;
+import dev.ballast.cpu.fused.CpuMultiTensorOps;
 import dev.ballast.cpu.kernel.Parallel;
+import dev.ballast.engine.backend.LrSchedule;
+import dev.ballast.engine.backend.MultiTensorOps;
+import dev.ballast.engine.backend.NormKind;
+import java.util.List;
 import dev.ballast.cpu.kernel.RandomFill;
 import dev.ballast.cpu.kernel.Reductions;
 import dev.ballast.cpu.kernel.Softmax;
@@ -43,7 +48,7 @@ import jdk.incubator.vector.FloatVector;
  * F16/BF16 operands are accepted everywhere (computed through double) though the engine normally
  * widens them first; matmul widens them to F32 and rounds the product once.
  */
-public final class CpuBackend implements Backend {
+public final class CpuBackend implements Backend, MultiTensorOps {
     /** System property naming the thread count. */
     public static final String THREADS_PROPERTY = "ballast.threads";
     /** Environment variable naming the thread count, read when the property is absent. */
@@ -52,6 +57,7 @@ public final class CpuBackend implements Backend {
     private final int threads;
     private final ForkJoinPool pool;
     private final Parallel par;
+    private final CpuMultiTensorOps fused;
     private final AtomicLong allocated = new AtomicLong();
 
     /** A backend with the configured thread count. */
@@ -68,6 +74,29 @@ public final class CpuBackend implements Backend {
             return t;
         }, null, false);
         this.par = new Parallel(pool, threads);
+        this.fused = new CpuMultiTensorOps(par);
+    }
+
+    // ---- fused multi-tensor kernels (see CpuMultiTensorOps) ----
+
+    @Override public void multiTensorNorm(List<Strided> tensors, NormKind kind, double p, Strided perTensor, Strided total) {
+        fused.multiTensorNorm(tensors, kind, p, perTensor, total);
+    }
+
+    @Override public void clipCoefficient(Strided total, NormKind kind, double p, double maxNorm, Strided out) {
+        fused.clipCoefficient(total, kind, p, maxNorm, out);
+    }
+
+    @Override public void multiTensorScale(List<Strided> tensors, Strided coefficient) { fused.multiTensorScale(tensors, coefficient); }
+
+    @Override public void fusedAdam(List<Strided> params, List<Strided> grads, List<Strided> expAvg, List<Strided> expAvgSq,
+                                    AdamParams h, LrSchedule schedule, Strided coefficient, Strided skip, Strided step) {
+        fused.fusedAdam(params, grads, expAvg, expAvgSq, h, schedule, coefficient, skip, step);
+    }
+
+    @Override public void fusedSgd(List<Strided> params, List<Strided> grads, List<Strided> momentumBuffers, SgdParams h,
+                                   LrSchedule schedule, Strided coefficient, Strided skip, Strided step) {
+        fused.fusedSgd(params, grads, momentumBuffers, h, schedule, coefficient, skip, step);
     }
 
     /** The thread count from {@value #THREADS_PROPERTY}, {@value #THREADS_ENV}, or the processor count. */

@@ -29,6 +29,7 @@ class ElementwiseTest {
             case SIGMOID -> 1 / (1 + Math.exp(-x));
             case RELU -> x > 0 ? x : 0;
             case GELU -> x == Double.NEGATIVE_INFINITY ? -0.0 : 0.5 * x * ReferenceErf.erfc(-x / Math.sqrt(2));
+            case ERF -> 1 - ReferenceErf.erfc(x);
             case SIN -> Math.sin(x);
             case COS -> Math.cos(x);
             case SIGN -> Math.signum(x);

@@ -36,6 +36,7 @@ public final class ScalarOps {
             case SIGMOID -> { for (int i = 0; i < n; i++) o[i] = 1.0 / (1.0 + Math.exp(-x[i])); }
             case RELU -> { for (int i = 0; i < n; i++) o[i] = Math.max(x[i], 0.0); }
             case GELU -> { for (int i = 0; i < n; i++) o[i] = gelu(x[i]); }
+            case ERF -> { for (int i = 0; i < n; i++) o[i] = Erf.erf(x[i]); }
             case SIN -> { for (int i = 0; i < n; i++) o[i] = Math.sin(x[i]); }
             case COS -> { for (int i = 0; i < n; i++) o[i] = Math.cos(x[i]); }
             case SIGN -> { for (int i = 0; i < n; i++) { double v = x[i]; o[i] = v > 0 ? 1.0 : v < 0 ? -1.0 : v == 0 ? 0.0 : v; }  /* ±0 gives +0, NaN stays */ }
