@@ -55,6 +55,11 @@ public record Strided(Storage storage, DType dtype, long offset, long[] shape, l
         return new Strided(storage, dtype, offset, newShape, newStrides);
     }
 
+    /** The same layout starting {@code delta} elements further on (a scalar inside a small stats tensor). */
+    public Strided withOffset(long delta) {
+        return new Strided(storage, dtype, offset + delta, shape, strides);
+    }
+
     @Override public String toString() {
         return "Strided[" + dtype + " offset=" + offset + " shape=" + Arrays.toString(shape) + " strides=" + Arrays.toString(strides) + "]";
     }

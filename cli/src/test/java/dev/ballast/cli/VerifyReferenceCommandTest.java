@@ -1,0 +1,51 @@
+package dev.ballast.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Replays the PyTorch reference cases through the CLI on the CPU, and its usage errors. */
+class VerifyReferenceCommandTest {
+
+    record Run(int code, String out, String err) {}
+
+    static Run run(String... args) {
+        StringWriter out = new StringWriter(), err = new StringWriter();
+        var cl = Main.newCommandLine();
+        cl.setOut(new PrintWriter(out));
+        cl.setErr(new PrintWriter(err));
+        int code = cl.execute(args);
+        return new Run(code, out.toString(), err.toString());
+    }
+
+    @Test void pytorchCasesPassOnTheCpu() throws Exception {
+        Path cases = Path.of(getClass().getResource("/reference/pytorch-clip-scaler-cases.json").toURI());
+        Run r = run("verify-reference", cases.toString(), "--device", "cpu");
+        String[] lines = r.out().strip().split("\n");
+        assertEquals("11 passed, 0 failed, 0 skipped", lines[lines.length - 1], r.out() + r.err());
+        assertEquals(0, r.code());
+    }
+
+    @Test void aWrongExpectationFails(@TempDir Path dir) throws Exception {
+        Path f = dir.resolve("bad.json");
+        Files.writeString(f, "{\"clip_value\": [{\"shapes\": [[2]], \"clip_value\": 0.5, \"grads\": [[1.0, -0.2]], \"clipped\": [[0.4, -0.2]]}]}");
+        Run r = run("verify-reference", f.toString(), "--device", "cpu");
+        assertEquals(1, r.code(), r.out());
+        assertTrue(r.out().contains("0 passed, 1 failed, 0 skipped"), r.out());
+        assertTrue(r.out().contains("expected 0.4"), r.out());
+    }
+
+    @Test void unreadableFileIsAUsageError(@TempDir Path dir) throws Exception {
+        Path f = dir.resolve("broken.json");
+        Files.writeString(f, "{ not json");
+        assertEquals(2, run("verify-reference", f.toString()).code());
+        assertEquals(2, run("verify-reference", dir.resolve("missing.json").toString()).code());
+        assertEquals(2, run("verify-reference", f.toString(), "--device", "tpu").code());
+    }
+}

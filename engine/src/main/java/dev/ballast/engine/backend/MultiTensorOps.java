@@ -1,0 +1,55 @@
+package dev.ballast.engine.backend;
+
+import java.util.List;
+
+/**
+ * Fused kernels over many tensors at once: the one-pass gradient norm with its non-finite count, the clip
+ * coefficient computed on the device, and optimizer updates that apply that coefficient and honour a skip
+ * flag inside their own pass. Scalars that steer a step (coefficient, skip flag, step counter) are read from
+ * device memory, so a step needs no host round-trip. A backend that lacks this capability still works: the
+ * stability layer composes the same semantics from primitive ops, with more passes over memory.
+ *
+ * <p>All tensor lists hold contiguous F32 views unless a method says otherwise; lists passed together have
+ * equal lengths and matching element counts.
+ */
+public interface MultiTensorOps {
+
+    /**
+     * One read pass over {@code tensors} (F32, F16 or BF16, any sizes, empty allowed). For each tensor the
+     * accumulator of {@code kind} is formed in at least F32 per block and combined exactly (F64) in a fixed order,
+     * so the result does not depend on thread or block counts. Writes {@code total} (F64, 2 elements): the combined
+     * accumulator over all tensors and the count of non-finite values; and, when {@code perTensor} is not null,
+     * each tensor's own accumulator (F64, one per tensor).
+     */
+    void multiTensorNorm(List<Strided> tensors, NormKind kind, double p, Strided perTensor, Strided total);
+
+    /**
+     * The finish step on the device: from {@code total} (as written by {@link #multiTensorNorm}) writes
+     * {@code out} (F32, 3 elements): the total norm, the clip coefficient {@code min(maxNorm / (norm + 1e-6), 1)}
+     * (exactly PyTorch's clip_grad_norm_), and 1 if any value was non-finite else 0.
+     */
+    void clipCoefficient(Strided total, NormKind kind, double p, double maxNorm, Strided out);
+
+    /** {@code x *= coefficient} in place for every tensor; {@code coefficient} is a one-element F32 view. */
+    void multiTensorScale(List<Strided> tensors, Strided coefficient);
+
+    /**
+     * One fused AdamW (or Adam, when {@code h.decoupled()} is false: L2 added to the gradient) step over all
+     * parameters. The gradient used is {@code grad * coefficient} (coefficient may be null: 1). When
+     * {@code skip} (one element, any float dtype; null: never) is non-zero, nothing is written: weights,
+     * moments and the step counter stay bit-identical. Otherwise {@code step} (one F64 element) is incremented
+     * on the device first and used for bias correction and for the learning rate from {@code schedule}.
+     */
+    void fusedAdam(List<Strided> params, List<Strided> grads, List<Strided> expAvg, List<Strided> expAvgSq,
+                   AdamParams h, LrSchedule schedule, Strided coefficient, Strided skip, Strided step);
+
+    /** The SGD counterpart of {@link #fusedAdam}; {@code momentumBuffers} is null when momentum is 0. */
+    void fusedSgd(List<Strided> params, List<Strided> grads, List<Strided> momentumBuffers, SgdParams h,
+                  LrSchedule schedule, Strided coefficient, Strided skip, Strided step);
+
+    /** Adam/AdamW hyperparameters as torch.optim.Adam/AdamW take them (non-amsgrad). */
+    record AdamParams(double beta1, double beta2, double eps, double weightDecay, boolean decoupled) {}
+
+    /** SGD hyperparameters as torch.optim.SGD takes them. */
+    record SgdParams(double momentum, double dampening, double weightDecay, boolean nesterov) {}
+}

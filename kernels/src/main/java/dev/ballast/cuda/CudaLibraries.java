@@ -1,0 +1,135 @@
+package dev.ballast.cuda;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.SymbolLookup;
+import java.lang.invoke.MethodHandle;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Finds the native CUDA libraries: first by soname through the system loader, then in the usual
+ * install folders and {@code LD_LIBRARY_PATH}. Libraries are loaded into the global arena and stay
+ * loaded for the life of the JVM. Nothing here throws for a missing library: callers get an empty
+ * result and say which names were tried.
+ */
+public final class CudaLibraries {
+    private CudaLibraries() {}
+
+    /** The CUDA driver library's soname. */
+    public static final String LIBCUDA = "libcuda.so.1";
+
+    /** Folders searched after the system loader, before {@code LD_LIBRARY_PATH}. */
+    public static final List<String> COMMON_DIRS = List.of(
+            "/usr/local/nvidia/lib64", "/usr/lib/x86_64-linux-gnu", "/usr/local/cuda/lib64", "/usr/lib64", "/usr/lib/wsl/lib");
+
+    /** A library that was loaded: its symbols and where it came from (a soname or a path). */
+    public record Loaded(String name, String origin, SymbolLookup lookup) {}
+
+    /** Loads {@code libcuda.so.1}, or returns empty when it is nowhere to be found. */
+    public static Optional<Loaded> findLibcuda() {
+        return find(LIBCUDA, List.of());
+    }
+
+    /**
+     * NVRTC sonames to try for a driver of this CUDA version ({@code cuDriverGetVersion}, 13000 for
+     * 13.0): newest first and never a major newer than the driver's, because a cubin from NVRTC 13
+     * does not load on a CUDA 12 driver.
+     */
+    public static List<String> nvrtcCandidates(int driverVersion) {
+        return candidates("libnvrtc.so.", driverVersion);
+    }
+
+    /** cuBLAS sonames to try for this driver version, newest supported major first. */
+    public static List<String> cublasCandidates(int driverVersion) {
+        return candidates("libcublas.so.", driverVersion);
+    }
+
+    private static List<String> candidates(String prefix, int driverVersion) {
+        int major = driverVersion / 1000;
+        List<String> out = new ArrayList<>();
+        for (int m = 13; m >= 12; m--) if (m <= major) out.add(prefix + m);
+        return out;
+    }
+
+    /** Loads the first of these sonames that can be found, or empty. */
+    public static Optional<Loaded> findFirst(List<String> names) {
+        for (String n : names) {
+            Optional<Loaded> l = find(n, cudaToolkitDirs());
+            if (l.isPresent()) return l;
+        }
+        return Optional.empty();
+    }
+
+    /** Toolkit library folders from {@code CUDA_HOME}/{@code CUDA_PATH}, tried for NVRTC and cuBLAS. */
+    static List<String> cudaToolkitDirs() {
+        List<String> dirs = new ArrayList<>();
+        for (String env : new String[] {"CUDA_HOME", "CUDA_PATH"}) {
+            String v = System.getenv(env);
+            if (v != null && !v.isBlank()) dirs.add(v + "/lib64");
+        }
+        return dirs;
+    }
+
+    private static Optional<Loaded> find(String soname, List<String> extraDirs) {
+        try {
+            return Optional.of(new Loaded(soname, soname, SymbolLookup.libraryLookup(soname, Arena.global())));
+        } catch (IllegalArgumentException notOnLoaderPath) {
+            // fall through to explicit folders
+        }
+        Set<String> dirs = new LinkedHashSet<>(COMMON_DIRS);
+        dirs.addAll(extraDirs);
+        String ld = System.getenv("LD_LIBRARY_PATH");
+        if (ld != null) for (String d : ld.split(":")) if (!d.isBlank()) dirs.add(d);
+        for (String d : dirs) {
+            Path p = Path.of(d, soname);
+            if (!Files.isRegularFile(p)) continue;
+            try {
+                return Optional.of(new Loaded(soname, p.toString(), SymbolLookup.libraryLookup(p, Arena.global())));
+            } catch (IllegalArgumentException broken) {
+                // a file that is not a loadable library (wrong arch, missing deps): keep looking
+            }
+        }
+        return Optional.empty();
+    }
+
+    /**
+     * Binds one native function as a downcall handle. Throws {@link UnsatisfiedLinkError} naming the
+     * symbol and library when the library lacks it (an older driver).
+     */
+    public static MethodHandle bind(Loaded lib, String symbol, FunctionDescriptor fd) {
+        return Linker.nativeLinker().downcallHandle(
+                lib.lookup().find(symbol).orElseThrow(() -> new UnsatisfiedLinkError(
+                        "symbol " + symbol + " not found in " + lib.origin())),
+                fd);
+    }
+
+    /** Like {@link #bind} but returns empty instead of failing when the symbol is absent. */
+    public static Optional<MethodHandle> bindOptional(Loaded lib, String symbol, FunctionDescriptor fd) {
+        return lib.lookup().find(symbol).map(s -> Linker.nativeLinker().downcallHandle(s, fd));
+    }
+
+    /**
+     * The file a loaded library came from, read from {@code /proc/self/maps} (libraries found by soname
+     * do not say where they are); empty where that cannot be told.
+     */
+    public static Optional<Path> loadedPath(String namePrefix) {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/maps"))) {
+                int slash = line.indexOf('/');
+                if (slash < 0) continue;
+                Path p = Path.of(line.substring(slash).trim());
+                if (p.getFileName() != null && p.getFileName().toString().startsWith(namePrefix)) return Optional.of(p);
+            }
+        } catch (java.io.IOException | RuntimeException e) {
+            // not Linux, or maps unreadable: the caller falls back to well-known folders
+        }
+        return Optional.empty();
+    }
+}
