@@ -42,7 +42,6 @@ public final class ScalarOps {
             case SIGN -> { for (int i = 0; i < n; i++) { double v = x[i]; o[i] = v > 0 ? 1.0 : v < 0 ? -1.0 : v == 0 ? 0.0 : v; }  /* ±0 gives +0, NaN stays */ }
             case SQUARE -> { for (int i = 0; i < n; i++) o[i] = x[i] * x[i]; }
             case RECIPROCAL -> { for (int i = 0; i < n; i++) o[i] = 1.0 / x[i]; }
-            case ERF -> { for (int i = 0; i < n; i++) o[i] = Erf.erf(x[i]); }
             case ISFINITE -> { for (int i = 0; i < n; i++) o[i] = Double.isFinite(x[i]) ? 1.0 : 0.0; }
             case ISNAN -> { for (int i = 0; i < n; i++) o[i] = Double.isNaN(x[i]) ? 1.0 : 0.0; }
         }
