@@ -1,6 +1,10 @@
 package dev.ballast.engine.optim;
 
 import dev.ballast.engine.Tensor;
+import dev.ballast.engine.backend.LrSchedule;
+import dev.ballast.engine.backend.MultiTensorOps;
+import dev.ballast.engine.backend.Strided;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -42,6 +46,27 @@ public class Adam extends Optimizer {
 
     /** True for AdamW: decay is applied to the weights ({@code p *= 1 - lr*wd}), not added to the gradient. */
     protected boolean decoupledWeightDecay() { return false; }
+
+    @Override
+    protected boolean hasFusedUpdate() { return true; }
+
+    @Override
+    protected boolean fusedUpdate(MultiTensorOps ops, int group, List<Integer> indices, List<Strided> params, List<Strided> grads,
+                                  LrSchedule schedule, Strided coefficient, Strided skip, Strided step) {
+        List<Strided> m = new ArrayList<>(), v = new ArrayList<>();
+        for (int k = 0; k < indices.size(); k++) {
+            int i = indices.get(k);
+            Tensor p = params().get(i);
+            Tensor mi = state(i, "exp_avg"), vi = state(i, "exp_avg_sq");
+            if (mi == null) mi = putState(i, "exp_avg", Tensor.zeros(p.device(), p.dtype(), p.shape()));
+            if (vi == null) vi = putState(i, "exp_avg_sq", Tensor.zeros(p.device(), p.dtype(), p.shape()));
+            m.add(mi.view());
+            v.add(vi.view());
+        }
+        ops.fusedAdam(params, grads, m, v, new MultiTensorOps.AdamParams(beta1, beta2, eps, paramGroups().get(group).weightDecay(),
+                decoupledWeightDecay()), schedule, coefficient, skip, step);
+        return true;
+    }
 
     @Override
     protected void update(int index, Tensor p, Tensor g, ParamGroup group, long t) {

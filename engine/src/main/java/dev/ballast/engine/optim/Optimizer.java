@@ -1,6 +1,10 @@
 package dev.ballast.engine.optim;
 
+import dev.ballast.engine.DType;
 import dev.ballast.engine.Scope;
+import dev.ballast.engine.backend.LrSchedule;
+import dev.ballast.engine.backend.MultiTensorOps;
+import dev.ballast.engine.backend.Strided;
 import dev.ballast.engine.Tensor;
 import dev.ballast.engine.autograd.GradMode;
 import java.util.ArrayList;
@@ -34,6 +38,9 @@ public abstract class Optimizer implements AutoCloseable {
     private final long[] paramSteps;
     private long steps;
     private boolean closed;
+    private Tensor[] deviceSteps;      // per group, F64 0-d: taken steps as counted by the fused kernels
+    private boolean stepsOnDevice;     // deviceSteps hold counts the host has not read yet
+    private LrSchedule deviceSchedule;
 
     protected Optimizer(List<ParamGroup> groups) {
         if (groups.isEmpty()) throw new IllegalArgumentException("an optimizer needs at least one parameter group");
@@ -63,11 +70,18 @@ public abstract class Optimizer implements AutoCloseable {
     public List<Tensor> params() { return List.copyOf(params); }
 
     /** Steps taken (skipped steps do not count). */
-    public long stepCount() { return steps; }
+    public long stepCount() {
+        syncStepsFromDevice();
+        return steps;
+    }
 
-    /** Sets every group's learning rate from a schedule at the current step count, scaled from each group's base lr. */
+    /**
+     * Sets every group's learning rate from a schedule at the current step count, scaled from each group's base lr.
+     * After fused steps this reads the device step counter (a sync); {@link #setDeviceSchedule} avoids that.
+     */
     public void applySchedule(dev.ballast.engine.optim.schedule.LrSchedule schedule) {
-        for (ParamGroup g : groups) g.setLr(schedule.lr(steps, g.baseLr()));
+        long taken = stepCount();
+        for (ParamGroup g : groups) g.setLr(schedule.lr(taken, g.baseLr()));
     }
 
     /** Clears every parameter's gradient (torch's zero_grad(set_to_none=True)). */
@@ -85,11 +99,29 @@ public abstract class Optimizer implements AutoCloseable {
      */
     public boolean step(Tensor coefficient, Tensor skip) {
         checkOpen();
+        if (skip != null) checkScalar(skip, "skip");
+        boolean taken = skip == null || skip.item() == 0;
+        stepAsync(coefficient, skip);
+        return taken;
+    }
+
+    /**
+     * The same update as {@link #step(Tensor, Tensor)} without any host read: when the backend has fused
+     * multi-tensor kernels ({@link MultiTensorOps}) and every parameter is a contiguous F32 tensor with a gradient,
+     * one fused pass per group applies the coefficient and honours the skip flag on the device, and a device-side
+     * counter counts taken steps ({@link #stepCount()} then reads it: a sync). Otherwise this falls back to the
+     * composed per-parameter update, which reads the skip flag on the host.
+     */
+    public void stepAsync(Tensor coefficient, Tensor skip) {
+        checkOpen();
         if (coefficient != null) checkScalar(coefficient, "coefficient");
-        if (skip != null) {
-            checkScalar(skip, "skip");
-            if (skip.item() != 0) return false;
+        if (skip != null) checkScalar(skip, "skip");
+        if (fusedEligible()) {
+            fusedStep(coefficient, skip);
+            return;
         }
+        syncStepsFromDevice();
+        if (skip != null && skip.item() != 0) return;
         long next = steps + 1;
         try (Scope scope = Scope.open(); GradMode.Guard ng = GradMode.noGrad()) {
             for (int i = 0; i < params.size(); i++) {
@@ -102,7 +134,79 @@ public abstract class Optimizer implements AutoCloseable {
             }
         }
         steps = next;
+    }
+
+    // ------------------------------------------------------------------ fused path
+
+    /**
+     * Runs one fused update for a group: the subclass calls its {@link MultiTensorOps} kernel with these views.
+     * Return false when this optimizer has no fused kernel (the composed path is used then).
+     */
+    protected boolean fusedUpdate(MultiTensorOps ops, int group, List<Integer> indices, List<Strided> params, List<Strided> grads,
+                                  LrSchedule schedule, Strided coefficient, Strided skip, Strided step) {
+        return false;
+    }
+
+    /** Whether this optimizer implements {@link #fusedUpdate}. */
+    protected boolean hasFusedUpdate() { return false; }
+
+    /**
+     * A schedule evaluated on the device from the count of taken steps (so skipped steps do not move it), used by
+     * the fused path instead of the groups' current learning rates; its {@code lr} is replaced by each group's base lr.
+     * Null (the default) uses each group's current lr as a constant.
+     */
+    public void setDeviceSchedule(LrSchedule schedule) { this.deviceSchedule = schedule; }
+
+    private boolean fusedEligible() {
+        if (!hasFusedUpdate() || params.isEmpty() || !(params.getFirst().device().backend() instanceof MultiTensorOps)) return false;
+        for (int i = 0; i < params.size(); i++) {
+            Tensor p = params.get(i), g = p.grad();
+            if (paramSteps[i] != steps && !stepsOnDevice) return false; // per-parameter counts diverged: bias correction differs
+            if (p.dtype() != DType.F32 || g == null || g.dtype() != DType.F32 || !p.isContiguous() || !g.isContiguous()) return false;
+        }
         return true;
+    }
+
+    private void fusedStep(Tensor coefficient, Tensor skip) {
+        MultiTensorOps ops = (MultiTensorOps) params.getFirst().device().backend();
+        if (deviceSteps == null) {
+            deviceSteps = new Tensor[groups.size()];
+            for (int g = 0; g < groups.size(); g++)
+                deviceSteps[g] = Scope.detachFromScopes(Tensor.scalar(params.getFirst().device(), DType.F64, steps));
+        }
+        Strided coef = coefficient == null ? null : coefficient.view();
+        Strided flag = skip == null ? null : skip.view();
+        int start = 0;
+        for (int g = 0; g < groups.size(); g++) {
+            ParamGroup group = groups.get(g);
+            List<Integer> idx = new ArrayList<>();
+            List<Strided> ps = new ArrayList<>(), gs = new ArrayList<>();
+            for (int k = 0; k < group.params().size(); k++) {
+                int i = start + k;
+                idx.add(i);
+                ps.add(params.get(i).view());
+                gs.add(params.get(i).grad().view());
+            }
+            start += group.params().size();
+            LrSchedule sched = deviceSchedule == null ? LrSchedule.constant(group.lr())
+                    : new LrSchedule(deviceSchedule.kind(), group.baseLr(), deviceSchedule.warmupSteps(), deviceSchedule.stepSize(),
+                    deviceSchedule.gamma(), deviceSchedule.tMax(), deviceSchedule.etaMin());
+            if (!fusedUpdate(ops, g, idx, ps, gs, sched, coef, flag, deviceSteps[g].view()))
+                throw new IllegalStateException(getClass().getSimpleName() + " claims a fused update but did not run one");
+        }
+        stepsOnDevice = true;
+    }
+
+    /** Brings the host step counts up to date with the device counters (a sync) after fused steps. */
+    private void syncStepsFromDevice() {
+        if (!stepsOnDevice) return;
+        long now = (long) deviceSteps[0].item();
+        long delta = now - steps;
+        for (int i = 0; i < paramSteps.length; i++) paramSteps[i] += delta;
+        steps = now;
+        stepsOnDevice = false;
+        for (Tensor t : deviceSteps) t.close();
+        deviceSteps = null;
     }
 
     private void checkScalar(Tensor t, String what) {
@@ -153,6 +257,7 @@ public abstract class Optimizer implements AutoCloseable {
      */
     public Map<String, Tensor> stateDict() {
         checkOpen();
+        syncStepsFromDevice();
         Map<String, Tensor> out = new LinkedHashMap<>();
         out.put("step", Tensor.fromArray(params.get(0).device(), new long[]{steps}));
         for (int i = 0; i < params.size(); i++) {
@@ -219,6 +324,7 @@ public abstract class Optimizer implements AutoCloseable {
      */
     public void loadStateDict(Map<String, Tensor> dict) {
         checkOpen();
+        syncStepsFromDevice();
         validateStateDict(dict);
         Map<Integer, Map<String, Tensor>> fresh = new TreeMap<>();
         long[] newSteps = new long[params.size()];
@@ -312,6 +418,7 @@ public abstract class Optimizer implements AutoCloseable {
     public void close() {
         if (closed) return;
         closed = true;
+        if (deviceSteps != null) for (Tensor t : deviceSteps) t.close();
         freeState();
     }
 }

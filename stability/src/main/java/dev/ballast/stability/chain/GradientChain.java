@@ -75,7 +75,7 @@ public final class GradientChain {
             if (inv != null) norm = norm.mul(inv);
             Tensor coef = Double.isInfinite(maxNorm) ? Tensor.ones(device, DType.F32) : norm.add(1e-6).rdiv(maxNorm).minimum(1.0);
             if (inv != null) coef = coef.mul(inv);
-            optimizer.step(coef, skipNonFinite ? flag : null);
+            optimizer.stepAsync(coef, skipNonFinite ? flag : null);
             if (unscale != null) unscale.scaler().update(flag);
             stats = Scope.keep(Tensor.stack(List.of(norm, coef, flag), 0));
         }
