@@ -19,6 +19,11 @@ import java.util.Set;
 final class Backprop {
     private Backprop() {}
 
+    /** Whether this thread is inside backward, so anomaly reports made by ops there say "in backward". */
+    private static final ThreadLocal<boolean[]> RUNNING = ThreadLocal.withInitial(() -> new boolean[1]);
+
+    static boolean isRunning() { return RUNNING.get()[0]; }
+
     static void run(Tensor root, Tensor gradOutput, boolean retainGraph) {
         if (!root.requiresGrad)
             throw new IllegalStateException("backward: tensor " + Shape.str(root.shape)
@@ -30,6 +35,9 @@ final class Backprop {
             throw new IllegalArgumentException("backward: gradient shape " + Shape.str(gradOutput.shape)
                     + " does not match output shape " + Shape.str(root.shape));
         List<Tensor> order = topologicalOrder(root);
+        boolean[] running = RUNNING.get();
+        boolean wasRunning = running[0];
+        running[0] = true;
         try (Scope scope = Scope.open(); GradMode.Guard ng = GradMode.noGrad()) {
             Map<Tensor, Tensor> grads = new IdentityHashMap<>();
             grads.put(root, gradOutput != null ? gradOutput : Tensor.ones(root.device, root.dtype, root.shape));
@@ -37,7 +45,7 @@ final class Backprop {
                 Tensor g = grads.remove(t);
                 if (g == null) continue;
                 if (t.hooks != null) for (var hook : t.hooks) g = hook.apply(g);
-                if (GradMode.isAnomalyEnabled() && t.gradFn != null) Ops.checkFinite(g, t.gradFn.op(), true);
+                if (GradMode.isAnomalyEnabled() && t.gradFn != null) checkInModule(g, t.gradFn);
                 if (t.gradFn == null || t.retainsGrad) accumulate(t, g);
                 Node node = t.gradFn;
                 if (node == null) continue;
@@ -47,12 +55,21 @@ final class Backprop {
                 for (int i = 0; i < inputs.length; i++) {
                     Tensor in = inputs[i];
                     if (in == null || !in.requiresGrad || ig[i] == null) continue;
-                    if (GradMode.isAnomalyEnabled()) Ops.checkFinite(ig[i], node.op(), true);
+                    if (GradMode.isAnomalyEnabled()) checkInModule(ig[i], node);
                     Tensor prev = grads.get(in);
                     grads.put(in, prev == null ? ig[i] : prev.add(ig[i]));
                 }
                 if (!retainGraph) node.free();
             }
+        } finally {
+            running[0] = wasRunning;
+        }
+    }
+
+    /** Anomaly check of a gradient, reported against the module that recorded {@code node}. */
+    private static void checkInModule(Tensor g, Node node) {
+        try (GradMode.Guard m = GradMode.enterModule(node.module())) {
+            Ops.checkFinite(g, node.op(), true);
         }
     }
 

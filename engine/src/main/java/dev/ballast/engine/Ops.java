@@ -17,7 +17,7 @@ final class Ops {
 
     /** Attaches a graph node to {@code out} when grad mode is on and an input needs gradients; checks anomalies. */
     static Tensor record(Tensor out, String op, Node.Backward backward, Tensor... inputs) {
-        if (GradMode.isAnomalyEnabled()) checkFinite(out, op, false);
+        if (GradMode.isAnomalyEnabled()) checkFinite(out, op, Backprop.isRunning());
         if (!GradMode.isEnabled()) return out;
         boolean any = false;
         for (Tensor in : inputs) any |= in != null && in.requiresGrad;

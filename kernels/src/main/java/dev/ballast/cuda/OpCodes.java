@@ -17,6 +17,7 @@ final class OpCodes {
             case NEG -> 0; case ABS -> 1; case EXP -> 2; case LOG -> 3; case SQRT -> 4; case RSQRT -> 5;
             case TANH -> 6; case SIGMOID -> 7; case RELU -> 8; case GELU -> 9; case SIN -> 10; case COS -> 11;
             case SIGN -> 12; case SQUARE -> 13; case RECIPROCAL -> 14; case ISFINITE -> 15; case ISNAN -> 16;
+            case ERF -> 17;
         };
     }
 

@@ -27,6 +27,7 @@ template<typename T> __device__ __forceinline__ T unary_float(int op, T x) {
         case 14: return one / x;                                      // RECIPROCAL
         case 15: return (x - x) == zero ? one : zero;                 // ISFINITE
         case 16: return x != x ? one : zero;                          // ISNAN
+        case 17: return m_erf(x);                                      // ERF
         default: return x;
     }
 }

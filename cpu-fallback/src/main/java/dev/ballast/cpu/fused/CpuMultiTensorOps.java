@@ -1,0 +1,277 @@
+package dev.ballast.cpu.fused;
+
+import dev.ballast.cpu.CpuStorage;
+import dev.ballast.cpu.kernel.Parallel;
+import dev.ballast.engine.DType;
+import dev.ballast.engine.HalfFloats;
+import dev.ballast.engine.backend.LrSchedule;
+import dev.ballast.engine.backend.MultiTensorOps;
+import dev.ballast.engine.backend.NormKind;
+import dev.ballast.engine.backend.Strided;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The CPU twin of the fused multi-tensor kernels: the norm pass cuts every tensor into fixed chunks (the same
+ * partition for any thread count), accumulates each chunk in F32 vector lanes, and combines the chunks of a
+ * tensor, then the tensors, in F64 in index order, so results are deterministic. Optimizer steps run one pass
+ * per parameter chunk, reading the coefficient and the skip flag from their (host-resident) tensors.
+ */
+public final class CpuMultiTensorOps implements MultiTensorOps {
+    /** Elements per chunk of the norm pass and the fused updates. */
+    static final int CHUNK = 1 << 15;
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    private static final ValueLayout.OfDouble F64 = ValueLayout.JAVA_DOUBLE_UNALIGNED;
+
+    private final Parallel par;
+
+    public CpuMultiTensorOps(Parallel par) { this.par = par; }
+
+    private record Chunk(int tensor, long start, long length) {}
+
+    private static MemorySegment seg(Strided s) { return ((CpuStorage) s.storage()).segment(); }
+
+    private static List<Chunk> chunks(List<Strided> tensors) {
+        List<Chunk> out = new ArrayList<>();
+        for (int i = 0; i < tensors.size(); i++) {
+            long n = tensors.get(i).numel();
+            for (long s = 0; s < n; s += CHUNK) out.add(new Chunk(i, s, Math.min(CHUNK, n - s)));
+        }
+        return out;
+    }
+
+    @Override
+    public void multiTensorNorm(List<Strided> tensors, NormKind kind, double p, Strided perTensor, Strided total) {
+        for (Strided t : tensors) {
+            if (t.dtype() != DType.F32 && !t.dtype().isHalf())
+                throw new IllegalArgumentException("multiTensorNorm: tensors must be f32, f16 or bf16, got " + t.dtype());
+            if (!t.isContiguous()) throw new IllegalArgumentException("multiTensorNorm: tensors must be contiguous: " + t);
+        }
+        List<Chunk> chunks = chunks(tensors);
+        double[] acc = new double[chunks.size()];
+        long[] bad = new long[chunks.size()];
+        par.forEach(chunks.size(), c -> {
+            Chunk ch = chunks.get((int) c);
+            Strided t = tensors.get(ch.tensor());
+            float[] buf = load(t, ch.start(), ch.length());
+            acc[(int) c] = accumulate(buf, kind, (float) p);
+            long nb = 0;
+            for (float v : buf) if (!Float.isFinite(v)) nb++;
+            bad[(int) c] = nb;
+        });
+        double[] per = new double[tensors.size()];
+        if (kind == NormKind.INF) java.util.Arrays.fill(per, 0);
+        long badCount = 0;
+        for (int c = 0; c < chunks.size(); c++) {
+            int i = chunks.get(c).tensor();
+            per[i] = kind.combine(per[i], acc[c]);
+            badCount += bad[c];
+        }
+        double combined = 0;
+        for (double v : per) combined = kind.combine(combined, v);
+        MemorySegment out = seg(total);
+        out.setAtIndex(F64, total.offset(), combined);
+        out.setAtIndex(F64, total.offset() + 1, badCount);
+        if (perTensor != null) {
+            MemorySegment pt = seg(perTensor);
+            for (int i = 0; i < per.length; i++) pt.setAtIndex(F64, perTensor.offset() + i, per[i]);
+        }
+    }
+
+    /** The chunk as floats (halves widened). */
+    private static float[] load(Strided t, long start, long length) {
+        float[] buf = new float[(int) length];
+        MemorySegment s = seg(t);
+        long base = t.offset() + start;
+        switch (t.dtype()) {
+            case F32 -> MemorySegment.copy(s, F32, base * 4, buf, 0, buf.length);
+            case F16 -> { for (int i = 0; i < buf.length; i++) buf[i] = Float.float16ToFloat(s.getAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, base + i)); }
+            case BF16 -> { for (int i = 0; i < buf.length; i++) buf[i] = HalfFloats.bf16ToFloat(s.getAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, base + i)); }
+            default -> throw new IllegalStateException("unreachable: " + t.dtype());
+        }
+        return buf;
+    }
+
+    /** One chunk's accumulator in F32 vector lanes, returned widened. */
+    static double accumulate(float[] x, NormKind kind, float p) {
+        FloatVector acc = FloatVector.zero(F);
+        int i = 0, upper = F.loopBound(x.length);
+        for (; i < upper; i += F.length()) {
+            FloatVector v = FloatVector.fromArray(F, x, i);
+            acc = switch (kind) {
+                case L2 -> v.fma(v, acc);
+                case L1 -> acc.add(v.abs());
+                case INF -> acc.max(v.abs());
+                case P -> acc.add(v.abs().lanewise(VectorOperators.POW, p));
+            };
+        }
+        float tail = 0;
+        boolean nan = false;
+        for (; i < x.length; i++) {
+            float v = x[i];
+            nan |= Float.isNaN(v);
+            tail = switch (kind) {
+                case L2 -> Math.fma(v, v, tail);
+                case L1 -> tail + Math.abs(v);
+                case INF -> Math.max(tail, Math.abs(v));
+                case P -> tail + (float) Math.pow(Math.abs(v), p);
+            };
+        }
+        if (kind == NormKind.INF) {
+            float m = acc.reduceLanes(VectorOperators.MAX);
+            // reduceLanes(MAX) may drop NaN lanes; the norm of a tensor holding NaN is NaN
+            if (nan || acc.test(VectorOperators.IS_NAN).anyTrue()) return Double.NaN;
+            return Math.max(m, tail);
+        }
+        double s = tail;
+        for (int l = 0; l < F.length(); l++) s += acc.lane(l);
+        return s;
+    }
+
+    @Override
+    public void clipCoefficient(Strided total, NormKind kind, double p, double maxNorm, Strided out) {
+        MemorySegment t = seg(total);
+        double acc = t.getAtIndex(F64, total.offset());
+        double bad = t.getAtIndex(F64, total.offset() + 1);
+        float norm = (float) kind.finish(acc, p);
+        // float arithmetic as PyTorch does it on a float32 norm
+        float coef = Math.min((float) maxNorm / (norm + 1e-6f), 1.0f);
+        if (Float.isNaN(norm)) coef = Float.NaN;
+        MemorySegment o = seg(out);
+        o.setAtIndex(F32, out.offset(), norm);
+        o.setAtIndex(F32, out.offset() + 1, coef);
+        o.setAtIndex(F32, out.offset() + 2, bad > 0 ? 1f : 0f);
+    }
+
+    private static float scalar(Strided s) {
+        MemorySegment m = seg(s);
+        return switch (s.dtype()) {
+            case F32 -> m.getAtIndex(F32, s.offset());
+            case F64 -> (float) m.getAtIndex(F64, s.offset());
+            case F16 -> Float.float16ToFloat(m.getAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, s.offset()));
+            case BF16 -> HalfFloats.bf16ToFloat(m.getAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, s.offset()));
+            case I32 -> m.getAtIndex(ValueLayout.JAVA_INT_UNALIGNED, s.offset());
+            case I64 -> m.getAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, s.offset());
+        };
+    }
+
+    @Override
+    public void multiTensorScale(List<Strided> tensors, Strided coefficient) {
+        float c = scalar(coefficient);
+        for (Strided t : tensors)
+            if (t.dtype() != DType.F32 || !t.isContiguous())
+                throw new IllegalArgumentException("multiTensorScale: tensors must be contiguous f32, got " + t);
+        List<Chunk> chunks = chunks(tensors);
+        par.forEach(chunks.size(), k -> {
+            Chunk ch = chunks.get((int) k);
+            Strided t = tensors.get(ch.tensor());
+            MemorySegment s = seg(t);
+            long base = (t.offset() + ch.start()) * 4, n = ch.length();
+            long i = 0, upper = F.loopBound(n);
+            for (; i < upper; i += F.length()) {
+                FloatVector.fromMemorySegment(F, s, base + i * 4, java.nio.ByteOrder.nativeOrder()).mul(c)
+                        .intoMemorySegment(s, base + i * 4, java.nio.ByteOrder.nativeOrder());
+            }
+            for (; i < n; i++) s.set(F32, base + i * 4, s.get(F32, base + i * 4) * c);
+        });
+    }
+
+    private static void checkF32(String op, List<Strided> a, List<Strided> b) {
+        if (b != null && a.size() != b.size())
+            throw new IllegalArgumentException(op + ": " + a.size() + " parameters but " + b.size() + " companions");
+        for (int i = 0; i < a.size(); i++) {
+            Strided x = a.get(i);
+            if (x.dtype() != DType.F32 || !x.isContiguous())
+                throw new IllegalArgumentException(op + ": tensors must be contiguous f32, got " + x);
+            if (b != null && b.get(i).numel() != x.numel())
+                throw new IllegalArgumentException(op + ": tensor " + i + " has " + x.numel() + " elements but its companion has " + b.get(i).numel());
+        }
+    }
+
+    /** Reads skip, advances the device step counter; returns the new step, or -1 when the step is skipped. */
+    private static long advance(Strided skip, Strided step) {
+        if (skip != null && scalar(skip) != 0) return -1;
+        MemorySegment m = seg(step);
+        double t = m.getAtIndex(F64, step.offset()) + 1;
+        m.setAtIndex(F64, step.offset(), t);
+        return (long) t;
+    }
+
+    @Override
+    public void fusedAdam(List<Strided> params, List<Strided> grads, List<Strided> expAvg, List<Strided> expAvgSq,
+                          AdamParams h, LrSchedule schedule, Strided coefficient, Strided skip, Strided step) {
+        checkF32("fusedAdam", params, grads);
+        checkF32("fusedAdam", params, expAvg);
+        checkF32("fusedAdam", params, expAvgSq);
+        long t = advance(skip, step);
+        if (t < 0) return;
+        float coef = coefficient == null ? 1f : scalar(coefficient);
+        float lr = (float) schedule.at(t);
+        float b1 = (float) h.beta1(), b2 = (float) h.beta2(), eps = (float) h.eps(), wd = (float) h.weightDecay();
+        float bc1 = (float) (1 - Math.pow(h.beta1(), t));
+        float bc2Sqrt = (float) Math.sqrt(1 - Math.pow(h.beta2(), t));
+        float stepSize = lr / bc1;
+        float decay = h.decoupled() ? 1 - lr * wd : 1;
+        List<Chunk> chunks = chunks(params);
+        par.forEach(chunks.size(), k -> {
+            Chunk ch = chunks.get((int) k);
+            int i = ch.tensor();
+            MemorySegment p = seg(params.get(i)), g = seg(grads.get(i)), m = seg(expAvg.get(i)), v = seg(expAvgSq.get(i));
+            long po = params.get(i).offset() + ch.start(), go = grads.get(i).offset() + ch.start();
+            long mo = expAvg.get(i).offset() + ch.start(), vo = expAvgSq.get(i).offset() + ch.start();
+            for (long e = 0; e < ch.length(); e++) {
+                float pv = p.getAtIndex(F32, po + e);
+                float gv = g.getAtIndex(F32, go + e) * coef;
+                if (!h.decoupled() && wd != 0) gv = gv + wd * pv;
+                pv = pv * decay;
+                float mv = m.getAtIndex(F32, mo + e);
+                mv = mv + (1 - b1) * (gv - mv);
+                float vv = v.getAtIndex(F32, vo + e) * b2 + (1 - b2) * gv * gv;
+                float denom = (float) Math.sqrt(vv) / bc2Sqrt + eps;
+                p.setAtIndex(F32, po + e, pv - stepSize * (mv / denom));
+                m.setAtIndex(F32, mo + e, mv);
+                v.setAtIndex(F32, vo + e, vv);
+            }
+        });
+    }
+
+    @Override
+    public void fusedSgd(List<Strided> params, List<Strided> grads, List<Strided> momentumBuffers, SgdParams h,
+                         LrSchedule schedule, Strided coefficient, Strided skip, Strided step) {
+        checkF32("fusedSgd", params, grads);
+        if (momentumBuffers != null) checkF32("fusedSgd", params, momentumBuffers);
+        long t = advance(skip, step);
+        if (t < 0) return;
+        float coef = coefficient == null ? 1f : scalar(coefficient);
+        float lr = (float) schedule.at(t);
+        float mu = (float) h.momentum(), damp = (float) h.dampening(), wd = (float) h.weightDecay();
+        boolean first = t == 1;
+        List<Chunk> chunks = chunks(params);
+        par.forEach(chunks.size(), k -> {
+            Chunk ch = chunks.get((int) k);
+            int i = ch.tensor();
+            MemorySegment p = seg(params.get(i)), g = seg(grads.get(i));
+            long po = params.get(i).offset() + ch.start(), go = grads.get(i).offset() + ch.start();
+            MemorySegment b = momentumBuffers == null ? null : seg(momentumBuffers.get(i));
+            long bo = momentumBuffers == null ? 0 : momentumBuffers.get(i).offset() + ch.start();
+            for (long e = 0; e < ch.length(); e++) {
+                float pv = p.getAtIndex(F32, po + e);
+                float d = g.getAtIndex(F32, go + e) * coef;
+                if (wd != 0) d = d + wd * pv;
+                if (b != null) {
+                    // torch.optim.SGD: the first step copies the gradient into the buffer
+                    float buf = first ? d : b.getAtIndex(F32, bo + e) * mu + (1 - damp) * d;
+                    b.setAtIndex(F32, bo + e, buf);
+                    d = h.nesterov() ? d + mu * buf : buf;
+                }
+                p.setAtIndex(F32, po + e, pv - lr * d);
+            }
+        });
+    }
+}

@@ -1,0 +1,123 @@
+package dev.ballast.cpu.matmul;
+
+import java.lang.foreign.MemorySegment;
+import java.util.concurrent.ForkJoinPool;
+
+/**
+ * Cache-blocked float32 product of one matrix pair: A is packed into {@link KernelF32#MR}-row strips
+ * and B into {@link KernelF32#NR}-column panels (first phase of one parallel job), then its second phase
+ * runs the micro-kernel over a fixed grid of (row block, column block) items, each walking k in
+ * blocks of {@link #KC} so that its slice of A stays in L2 and one B panel slice in L1.
+ *
+ * <p>Every output tile belongs to exactly one item and is summed over k in increasing order, so
+ * the result does not depend on how many threads run the items or which thread runs which.
+ */
+final class BlockedF32 {
+
+    static final int KC = 256;
+    /** Strips per item: 16 x 6 = 96 rows, so an item's A slice (96 x 256 floats) sits in L2. */
+    static final int STRIPS_PER_ITEM = 16;
+    /**
+     * Panels per item at most: 16 x NR columns, so the item's C block (96 rows x 512 floats) is
+     * still in L2 when the next k block comes back to it.
+     */
+    static final int PANELS_PER_ITEM = 16;
+    /** Upper bound on elements of each packed operand; larger operands are processed in chunks. */
+    static final long MAX_PACKED = 4L << 20;
+
+    private static final int MR = KernelF32.MR, NR = KernelF32.NR;
+
+    private BlockedF32() {}
+
+    /** {@code C = A @ B} for one matrix; requires m, n, k > 0; offsets and strides in elements. */
+    static void gemm(ForkJoinPool pool, int m, int n, int k,
+                     MemorySegment a, long aOff, long ars, long acs,
+                     MemorySegment b, long bOff, long brs, long bcs,
+                     MemorySegment c, long cOff, long crs) {
+        int threads = Parallel.threads(pool);
+        int mcMax = (int) Math.min(roundUp(m, MR), Math.max(MR, MAX_PACKED / k / MR * MR));
+        int ncMax = (int) Math.min(roundUp(n, NR), Math.max(NR, MAX_PACKED / k / NR * NR));
+        Workspace cw = Workspace.caller();
+        try {
+            float[] ap = cw.f32(Math.multiplyExact(2 * Math.max(mcMax, ncMax), k));
+            int bBase = mcMax * k; // packed A first, then packed B, in one buffer
+            for (int ic = 0; ic < m; ic += mcMax) {
+                for (int jc = 0; jc < n; jc += ncMax) {
+                    chunk(pool, threads, Math.min(mcMax, m - ic), Math.min(ncMax, n - jc), k,
+                          a, aOff + ic * ars, ars, acs, b, bOff + jc * bcs, brs, bcs,
+                          c, cOff + ic * crs + jc, crs, ap, bBase, jc == 0, ic == 0 || ncMax < n);
+                }
+            }
+        } finally {
+            Workspace.releaseCaller(cw);
+        }
+    }
+
+    private static void chunk(ForkJoinPool pool, int threads, int m, int n, int k,
+                              MemorySegment a, long aOff, long ars, long acs,
+                              MemorySegment b, long bOff, long brs, long bcs,
+                              MemorySegment c, long cOff, long crs,
+                              float[] buf, int bBase, boolean packA, boolean packB) {
+        int strips = ceilDiv(m, MR);
+        int panels = ceilDiv(n, NR);
+        // Phase 0 packs (each operand only when its chunk changed); phase 1 computes over a grid
+        // of row blocks x column blocks.
+        int aItems = packA ? Math.min(strips, 4 * threads) : 0;
+        int bItems = packB ? Math.min(panels, 4 * threads) : 0;
+        int mGroups = ceilDiv(strips, STRIPS_PER_ITEM);
+        int nGroups = ceilDiv(panels, PANELS_PER_ITEM);
+        if (threads > 1) while (mGroups * nGroups < 4 * threads && nGroups * 2 <= panels) nGroups *= 2;
+        final int ng = nGroups;
+        Parallel.forEach(pool, new int[]{aItems + bItems, mGroups * ng}, (phase, it) -> {
+            if (phase == 1) {
+                int mg = it / ng, g = it % ng;
+                block(m, n, k, buf, bBase, c, cOff, crs,
+                      mg * strips / mGroups, (mg + 1) * strips / mGroups, g * panels / ng, (g + 1) * panels / ng);
+            } else if (it < aItems) {
+                Workspace w = Workspace.worker();
+                try {
+                    float[] tmp = w.f32(MR * k);
+                    for (int s = it * strips / aItems, e = (it + 1) * strips / aItems; s < e; s++)
+                        PackF32.stripA(a, aOff, ars, acs, s * MR, Math.min(MR, m - s * MR), 0, k, buf, s * MR * k, tmp);
+                } finally {
+                    Workspace.releaseWorker(w);
+                }
+            } else {
+                int j = it - aItems;
+                for (int q = j * panels / bItems, e = (j + 1) * panels / bItems; q < e; q++)
+                    PackF32.panelB(b, bOff, brs, bcs, k, q * NR, Math.min(NR, n - q * NR), buf, bBase + q * NR * k);
+            }
+        });
+    }
+
+    private static void block(int m, int n, int k, float[] buf, int bBase, MemorySegment c, long cOff, long crs,
+                              int s0, int s1, int q0, int q1) {
+        Workspace w = Workspace.worker();
+        try {
+            long rowBytes = 4 * crs;
+            for (int pc = 0; pc < k; pc += KC) {
+                int kc = Math.min(KC, k - pc);
+                boolean acc = pc > 0;
+                for (int q = q0; q < q1; q++) {
+                    int col = q * NR;
+                    int cols = Math.min(NR, n - col);
+                    int bi = bBase + q * NR * k + pc * NR;
+                    for (int s = s0; s < s1; s++) {
+                        int row = s * MR;
+                        int rows = Math.min(MR, m - row);
+                        int ai = s * MR * k + pc * MR;
+                        long c0 = 4 * (cOff + row * crs + col);
+                        if (rows == MR && cols == NR) KernelF32.tile(kc, buf, ai, buf, bi, c, c0, rowBytes, acc);
+                        else KernelF32.edge(kc, buf, ai, buf, bi, c, c0, rowBytes, acc, rows, cols, w.edge);
+                    }
+                }
+            }
+        } finally {
+            Workspace.releaseWorker(w);
+        }
+    }
+
+    static int ceilDiv(int x, int y) { return (x + y - 1) / y; }
+
+    static long roundUp(long x, int y) { return (x + y - 1) / y * y; }
+}

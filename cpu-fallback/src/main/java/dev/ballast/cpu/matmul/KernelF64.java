@@ -1,0 +1,89 @@
+package dev.ballast.cpu.matmul;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.DoubleVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The float64 register-blocked micro-kernel: an {@code MR x NR} tile of C ({@code MR} = 6 rows,
+ * {@code NR} = two vectors of columns, 16 doubles with AVX-512) held in 12 vector registers while
+ * {@code kc} rank-1 updates stream through them.
+ *
+ * <p>A is read from a packed strip ({@code a[ai + p*MR + r]}), B from a packed panel
+ * ({@code b[bi + p*NR + j]}). The tile starts from zero, or from C's current value when
+ * {@code accumulate}, and every element gets one fused multiply-add per {@code p} in increasing
+ * order, so splitting k into blocks leaves the result bits unchanged.
+ */
+final class KernelF64 {
+
+    static final VectorSpecies<Double> S = DoubleVector.SPECIES_PREFERRED;
+    static final int L = S.length();
+    static final int MR = 6;
+    static final int NR = 2 * L;
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
+    private KernelF64() {}
+
+    /**
+     * Updates the full tile at byte offset {@code c0} of {@code c} (row pitch {@code rowBytes}).
+     */
+    static void tile(int kc, double[] a, int ai, double[] b, int bi,
+                     MemorySegment c, long c0, long rowBytes, boolean accumulate) {
+        final long vb = 8L * L;
+        final long c1 = c0 + rowBytes, c2 = c1 + rowBytes, c3 = c2 + rowBytes, c4 = c3 + rowBytes, c5 = c4 + rowBytes;
+        DoubleVector r00, r01, r10, r11, r20, r21, r30, r31, r40, r41, r50, r51;
+        if (accumulate) {
+            r00 = DoubleVector.fromMemorySegment(S, c, c0, LE); r01 = DoubleVector.fromMemorySegment(S, c, c0 + vb, LE);
+            r10 = DoubleVector.fromMemorySegment(S, c, c1, LE); r11 = DoubleVector.fromMemorySegment(S, c, c1 + vb, LE);
+            r20 = DoubleVector.fromMemorySegment(S, c, c2, LE); r21 = DoubleVector.fromMemorySegment(S, c, c2 + vb, LE);
+            r30 = DoubleVector.fromMemorySegment(S, c, c3, LE); r31 = DoubleVector.fromMemorySegment(S, c, c3 + vb, LE);
+            r40 = DoubleVector.fromMemorySegment(S, c, c4, LE); r41 = DoubleVector.fromMemorySegment(S, c, c4 + vb, LE);
+            r50 = DoubleVector.fromMemorySegment(S, c, c5, LE); r51 = DoubleVector.fromMemorySegment(S, c, c5 + vb, LE);
+        } else {
+            DoubleVector z = DoubleVector.zero(S);
+            r00 = z; r01 = z; r10 = z; r11 = z; r20 = z; r21 = z;
+            r30 = z; r31 = z; r40 = z; r41 = z; r50 = z; r51 = z;
+        }
+        for (int p = 0; p < kc; p++) {
+            int bp = bi + p * NR;
+            int ap = ai + p * MR;
+            DoubleVector b0 = DoubleVector.fromArray(S, b, bp);
+            DoubleVector b1 = DoubleVector.fromArray(S, b, bp + L);
+            DoubleVector x = DoubleVector.broadcast(S, a[ap]);
+            r00 = x.fma(b0, r00); r01 = x.fma(b1, r01);
+            x = DoubleVector.broadcast(S, a[ap + 1]);
+            r10 = x.fma(b0, r10); r11 = x.fma(b1, r11);
+            x = DoubleVector.broadcast(S, a[ap + 2]);
+            r20 = x.fma(b0, r20); r21 = x.fma(b1, r21);
+            x = DoubleVector.broadcast(S, a[ap + 3]);
+            r30 = x.fma(b0, r30); r31 = x.fma(b1, r31);
+            x = DoubleVector.broadcast(S, a[ap + 4]);
+            r40 = x.fma(b0, r40); r41 = x.fma(b1, r41);
+            x = DoubleVector.broadcast(S, a[ap + 5]);
+            r50 = x.fma(b0, r50); r51 = x.fma(b1, r51);
+        }
+        r00.intoMemorySegment(c, c0, LE); r01.intoMemorySegment(c, c0 + vb, LE);
+        r10.intoMemorySegment(c, c1, LE); r11.intoMemorySegment(c, c1 + vb, LE);
+        r20.intoMemorySegment(c, c2, LE); r21.intoMemorySegment(c, c2 + vb, LE);
+        r30.intoMemorySegment(c, c3, LE); r31.intoMemorySegment(c, c3 + vb, LE);
+        r40.intoMemorySegment(c, c4, LE); r41.intoMemorySegment(c, c4 + vb, LE);
+        r50.intoMemorySegment(c, c5, LE); r51.intoMemorySegment(c, c5 + vb, LE);
+    }
+
+    /**
+     * Updates a ragged tile of {@code rows x cols} (at most {@code MR x NR}) at byte offset
+     * {@code c0}: runs the full kernel on the scratch {@code edge} and copies the valid part.
+     * Padded rows and columns of the packed operands are zero, and their results are discarded.
+     */
+    static void edge(int kc, double[] a, int ai, double[] b, int bi,
+                     MemorySegment c, long c0, long rowBytes, boolean accumulate,
+                     int rows, int cols, MemorySegment edge) {
+        long pitch = 8L * NR;
+        long bytes = 8L * cols;
+        if (accumulate)
+            for (int r = 0; r < rows; r++) MemorySegment.copy(c, c0 + r * rowBytes, edge, r * pitch, bytes);
+        tile(kc, a, ai, b, bi, edge, 0, pitch, accumulate);
+        for (int r = 0; r < rows; r++) MemorySegment.copy(edge, r * pitch, c, c0 + r * rowBytes, bytes);
+    }
+}

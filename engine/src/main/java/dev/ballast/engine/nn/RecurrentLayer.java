@@ -1,0 +1,126 @@
+package dev.ballast.engine.nn;
+
+import dev.ballast.engine.Tensor;
+import dev.ballast.engine.init.Init;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The shared machinery of {@link RNN}, {@link LSTM} and {@link GRU}: stacked layers run over whole batch-first
+ * sequences {@code [batch, time, features]}, with PyTorch's parameter names and layouts (per layer {@code l}:
+ * weight_ih_l{l} {@code [G*H, in]}, weight_hh_l{l} {@code [G*H, H]}, bias_ih_l{l} and bias_hh_l{l}
+ * {@code [G*H]}, G gate blocks stacked in PyTorch's order) and init (every parameter from U(-1/sqrt(H),
+ * 1/sqrt(H)), drawn in registration order). Backpropagation through time is the autograd graph of the
+ * unrolled loop. States are {@code [layers, batch, hidden]} as in PyTorch.
+ */
+public abstract sealed class RecurrentLayer extends Module permits RNN, LSTM, GRU {
+    protected final long inputSize;
+    protected final long hiddenSize;
+    protected final int numLayers;
+    private final int gates;
+    private final Tensor[] wIh;
+    private final Tensor[] wHh;
+    private final Tensor[] bIh;
+    private final Tensor[] bHh;
+
+    RecurrentLayer(long inputSize, long hiddenSize, int numLayers, boolean bias, int gates, ParamSpec spec) {
+        String kind = getClass().getSimpleName();
+        if (inputSize <= 0 || hiddenSize <= 0 || numLayers <= 0)
+            throw new IllegalArgumentException(kind + ": inputSize, hiddenSize and numLayers must be positive, got "
+                    + inputSize + ", " + hiddenSize + ", " + numLayers);
+        this.inputSize = inputSize;
+        this.hiddenSize = hiddenSize;
+        this.numLayers = numLayers;
+        this.gates = gates;
+        wIh = new Tensor[numLayers];
+        wHh = new Tensor[numLayers];
+        bIh = new Tensor[numLayers];
+        bHh = new Tensor[numLayers];
+        double bound = 1 / Math.sqrt(hiddenSize);
+        long g = gates * hiddenSize;
+        for (int l = 0; l < numLayers; l++) {
+            long in = l == 0 ? inputSize : hiddenSize;
+            wIh[l] = registerParameter("weight_ih_l" + l, Init.uniform(spec.empty(g, in), -bound, bound, spec.generator()));
+            wHh[l] = registerParameter("weight_hh_l" + l, Init.uniform(spec.empty(g, hiddenSize), -bound, bound, spec.generator()));
+            if (bias) {
+                bIh[l] = registerParameter("bias_ih_l" + l, Init.uniform(spec.empty(g), -bound, bound, spec.generator()));
+                bHh[l] = registerParameter("bias_hh_l" + l, Init.uniform(spec.empty(g), -bound, bound, spec.generator()));
+            }
+        }
+    }
+
+    public long inputSize() { return inputSize; }
+
+    public long hiddenSize() { return hiddenSize; }
+
+    public int numLayers() { return numLayers; }
+
+    /** Number of state tensors a step carries: 1 (h), or 2 (h, c) for the LSTM. */
+    abstract int stateCount();
+
+    /**
+     * One time step of one layer: {@code xw = x_t W_ih^T + b_ih} and {@code hw = h W_hh^T + b_hh}, both
+     * {@code [B, G*H]}; returns the new states, the hidden state first.
+     */
+    abstract Tensor[] cell(Tensor xw, Tensor hw, Tensor[] state);
+
+    /** Gate block {@code k} (of size H) of a {@code [B, G*H]} tensor. */
+    final Tensor gate(Tensor t, int k) { return t.narrow(1, k * hiddenSize, hiddenSize); }
+
+    /** The outputs of the last layer {@code [B, T, H]} and each state's final value per layer {@code [L, B, H]}. */
+    record Run(Tensor output, Tensor[] finals) {}
+
+    /** Runs all layers over {@code x}; {@code initial} holds one {@code [L, B, H]} tensor per state, or null for zeros. */
+    final Run run(Tensor x, Tensor[] initial) {
+        String kind = getClass().getSimpleName();
+        long[] s = x.shape();
+        if (s.length != 3 || s[2] != inputSize)
+            throw new IllegalArgumentException(kind + " at '" + path() + "': input must be [batch, time, " + inputSize
+                    + "] (batch first), got " + Arrays.toString(s));
+        long batch = s[0], time = s[1];
+        if (time == 0) throw new IllegalArgumentException(kind + " at '" + path() + "': sequence length is 0");
+        long[] stateShape = {numLayers, batch, hiddenSize};
+        Tensor[] init = new Tensor[stateCount()];
+        for (int i = 0; i < init.length; i++) {
+            Tensor t = initial == null ? null : initial[i];
+            if (t == null) {
+                init[i] = Tensor.zeros(x.device(), x.dtype(), stateShape);
+            } else {
+                if (!Arrays.equals(t.shape(), stateShape))
+                    throw new IllegalArgumentException(kind + " at '" + path() + "': initial state " + i + " must be "
+                            + Arrays.toString(stateShape) + " [layers, batch, hidden], got " + Arrays.toString(t.shape()));
+                init[i] = t;
+            }
+        }
+        Tensor layerIn = x;
+        List<List<Tensor>> finals = new ArrayList<>();
+        for (int i = 0; i < init.length; i++) finals.add(new ArrayList<>());
+        for (int l = 0; l < numLayers; l++) {
+            // the input projection of every time step in one matmul
+            Tensor xw = layerIn.matmul(wIh[l].mT());
+            if (bIh[l] != null) xw = xw.add(bIh[l]);
+            Tensor[] state = new Tensor[init.length];
+            for (int i = 0; i < state.length; i++) state[i] = init[i].select(0, l);
+            List<Tensor> outs = new ArrayList<>((int) time);
+            for (long t = 0; t < time; t++) {
+                Tensor hw = state[0].matmul(wHh[l].mT());
+                if (bHh[l] != null) hw = hw.add(bHh[l]);
+                state = cell(xw.select(1, t), hw, state);
+                outs.add(state[0]);
+            }
+            layerIn = Tensor.stack(outs, 1);
+            for (int i = 0; i < state.length; i++) finals.get(i).add(state[i]);
+        }
+        Tensor[] fin = new Tensor[init.length];
+        for (int i = 0; i < fin.length; i++) fin[i] = Tensor.stack(finals.get(i), 0);
+        return new Run(layerIn, fin);
+    }
+
+    /** The last layer's outputs {@code [B, T, H]} from zero initial states. */
+    @Override
+    protected Tensor forward(Tensor x) { return run(x, null).output(); }
+
+    /** @return gates per layer (1 RNN, 4 LSTM, 3 GRU) */
+    public int gateCount() { return gates; }
+}

@@ -1,0 +1,315 @@
+package dev.ballast.engine.train;
+
+import dev.ballast.engine.Generator;
+import dev.ballast.engine.Scope;
+import dev.ballast.engine.Tensor;
+import dev.ballast.engine.autograd.GradMode;
+import dev.ballast.engine.data.Batch;
+import dev.ballast.engine.data.DataLoader;
+import dev.ballast.engine.io.Checkpoint;
+import dev.ballast.engine.io.Json;
+import dev.ballast.engine.optim.Optimizer;
+import dev.ballast.engine.optim.schedule.LrSchedule;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.io.Writer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.function.Consumer;
+import java.util.function.Function;
+import java.util.function.Supplier;
+
+/**
+ * A training loop in a few lines:
+ * <pre>{@code
+ * Trainer.Result r = Trainer.builder(params, new AdamW(params, 1e-3), loader, b -> mse(model(b.inputs()), b.targets()))
+ *         .maxEpochs(10).schedule(LrSchedule.cosine(1000, 0).withWarmup(100)).metrics(Path.of("metrics.jsonl")).build().run();
+ * }</pre>
+ * Each iteration takes the next batch ({@link DataLoader#batch(long, long)}, so iteration {@code i} always sees the
+ * same batch), sets the learning rate from the schedule, clears gradients, computes the loss, runs backward, runs
+ * the gradient transform (clipping plugs in there) and steps the optimizer; everything it allocates lives in a
+ * {@link Scope} closed at the end of the iteration. Every {@code logEvery} iterations the loss is read (a device
+ * sync) and a JSON line written: {@code step}, {@code epoch}, {@code optimizer_step}, {@code loss}, {@code lr},
+ * {@code grad_norm} (when tracked), {@code skipped}, {@code time_s}, and {@code eval_<name>} on evaluation lines.
+ * Non-finite numbers are written as the strings "NaN", "Infinity" and "-Infinity". Not thread-safe.
+ */
+public final class Trainer {
+    /** What a run did. {@code iterations} counts batches consumed in total (including an earlier run resumed from). */
+    public record Result(long iterations, long optimizerSteps, long skippedSteps, double lastLoss,
+                         Map<String, Double> lastEval, double seconds) {}
+
+    private final List<Tensor> params;
+    private final Optimizer optimizer;
+    private final DataLoader loader;
+    private final Function<Batch, Tensor> loss;
+    private final LrSchedule schedule;
+    private final long maxIterations;
+    private final long evalEvery;
+    private final Supplier<Map<String, Double>> eval;
+    private final Consumer<List<Tensor>> gradTransform;
+    private final Runnable stepFunction;
+    private final Writer metricsWriter;
+    private final Path metricsPath;
+    private final long logEvery;
+    private final boolean trackGradNorm;
+    private final ProgressReporter progress;
+    private final long checkpointEvery;
+    private final Path checkpointPath;
+    private final Map<String, Tensor> checkpointModel;
+    private final Generator checkpointGenerator;
+    private long iteration;
+
+    private Trainer(Builder b) {
+        params = List.copyOf(b.params);
+        optimizer = b.optimizer;
+        loader = b.loader;
+        loss = b.loss;
+        schedule = b.schedule;
+        long perEpoch = loader.batchesPerEpoch();
+        long byEpochs = b.maxEpochs > 0 ? Math.multiplyExact(b.maxEpochs, perEpoch) : Long.MAX_VALUE;
+        long bySteps = b.maxSteps > 0 ? b.maxSteps : Long.MAX_VALUE;
+        maxIterations = Math.min(byEpochs, bySteps);
+        if (maxIterations == Long.MAX_VALUE) throw new IllegalArgumentException("trainer: set maxSteps or maxEpochs (> 0)");
+        evalEvery = b.evalEvery;
+        eval = b.eval;
+        gradTransform = b.gradTransform;
+        stepFunction = b.stepFunction != null ? b.stepFunction : optimizer::step;
+        metricsWriter = b.metricsWriter;
+        metricsPath = b.metricsPath;
+        logEvery = b.logEvery;
+        trackGradNorm = b.trackGradNorm;
+        progress = b.progress != null ? b.progress : ProgressReporter.forConsole(maxIterations);
+        checkpointEvery = b.checkpointEvery;
+        checkpointPath = b.checkpointPath;
+        checkpointModel = b.checkpointModel;
+        checkpointGenerator = b.checkpointGenerator;
+        iteration = b.startIteration;
+    }
+
+    /** A builder with the four things every run needs. */
+    public static Builder builder(List<Tensor> params, Optimizer optimizer, DataLoader loader, Function<Batch, Tensor> loss) {
+        return new Builder(params, optimizer, loader, loss);
+    }
+
+    /** Batches consumed so far (the next iteration's index). */
+    public long iteration() { return iteration; }
+
+    /** Runs until the iteration limit; returns what happened. Metrics I/O failures surface as UncheckedIOException. */
+    public Result run() {
+        long t0 = System.nanoTime();
+        long startSteps = optimizer.stepCount();
+        long attempted = 0;
+        double lastLoss = Double.NaN;
+        Map<String, Double> lastEval = Map.of();
+        Writer out = metricsWriter;
+        boolean ownWriter = false;
+        try {
+            if (out == null && metricsPath != null) {
+                Path parent = metricsPath.toAbsolutePath().getParent();
+                if (parent != null) Files.createDirectories(parent);
+                out = Files.newBufferedWriter(metricsPath, StandardCharsets.UTF_8);
+                ownWriter = true;
+            }
+            long perEpoch = loader.batchesPerEpoch();
+            while (iteration < maxIterations) {
+                long epoch = iteration / perEpoch, index = iteration % perEpoch;
+                boolean last = iteration + 1 == maxIterations;
+                boolean log = (iteration + 1) % logEvery == 0 || last;
+                boolean doEval = eval != null && ((iteration + 1) % evalEvery == 0 || last);
+                Map<String, Object> line = null;
+                try (Scope scope = Scope.open()) {
+                    Batch batch = loader.batch(epoch, index);
+                    if (schedule != null) optimizer.applySchedule(schedule);
+                    double lr = optimizer.paramGroups().getFirst().lr();
+                    optimizer.zeroGrad();
+                    Tensor l = loss.apply(batch);
+                    if (l.numel() != 1) throw new IllegalStateException("trainer: the loss function must return one value, got shape "
+                            + java.util.Arrays.toString(l.shape()));
+                    l.backward();
+                    Double gradNorm = trackGradNorm ? hostGradNorm() : null;
+                    if (gradTransform != null) gradTransform.accept(params);
+                    long before = optimizer.stepCount();
+                    stepFunction.run();
+                    boolean skipped = optimizer.stepCount() == before;
+                    attempted++;
+                    if (log) {
+                        lastLoss = l.item();
+                        line = new LinkedHashMap<>();
+                        line.put("step", iteration + 1);
+                        line.put("epoch", epoch);
+                        line.put("optimizer_step", optimizer.stepCount());
+                        line.put("loss", num(lastLoss));
+                        line.put("lr", lr);
+                        if (gradNorm != null) line.put("grad_norm", num(gradNorm));
+                        line.put("skipped", skipped);
+                        line.put("time_s", (System.nanoTime() - t0) / 1e9);
+                    }
+                }
+                iteration++;
+                if (doEval) {
+                    lastEval = runEval();
+                    if (line == null) {
+                        line = new LinkedHashMap<>();
+                        line.put("step", iteration);
+                        line.put("time_s", (System.nanoTime() - t0) / 1e9);
+                    }
+                    for (var e : lastEval.entrySet()) line.put("eval_" + e.getKey(), num(e.getValue()));
+                }
+                if (line != null && out != null) {
+                    out.write(Json.write(line));
+                    out.write('\n');
+                    out.flush();
+                }
+                if (checkpointPath != null && (iteration % checkpointEvery == 0 || iteration == maxIterations))
+                    Checkpoint.save(checkpointPath, checkpointModel, optimizer, iteration, checkpointGenerator);
+                if (log) progress.update(iteration, status(lastLoss, t0, attempted));
+            }
+            progress.finish();
+            return new Result(iteration, optimizer.stepCount(), attempted - (optimizer.stepCount() - startSteps), lastLoss,
+                    lastEval, (System.nanoTime() - t0) / 1e9);
+        } catch (IOException e) {
+            throw new UncheckedIOException("trainer: writing metrics or a checkpoint failed: " + e.getMessage(), e);
+        } finally {
+            if (ownWriter) {
+                try {
+                    out.close();
+                } catch (IOException ignored) {
+                    // the run's result or its exception matters more than a failed close
+                }
+            }
+        }
+    }
+
+    private String status(double loss, long t0, long done) {
+        double secs = (System.nanoTime() - t0) / 1e9;
+        return String.format(Locale.ROOT, "loss %.4g lr %.3g %.1f it/s", loss, optimizer.paramGroups().getFirst().lr(),
+                secs > 0 ? done / secs : 0.0);
+    }
+
+    private Map<String, Double> runEval() {
+        try (Scope scope = Scope.open(); GradMode.Guard ng = GradMode.noGrad()) {
+            Map<String, Double> m = eval.get();
+            return m == null ? Map.of() : Map.copyOf(m);
+        }
+    }
+
+    /** The global L2 norm of the gradients before the transform, read on the host. */
+    private double hostGradNorm() {
+        double sq = 0;
+        try (GradMode.Guard ng = GradMode.noGrad()) {
+            for (Tensor p : params) {
+                Tensor g = p.grad();
+                if (g == null) continue;
+                double n = g.norm(2).item();
+                sq += n * n;
+            }
+        }
+        return Math.sqrt(sq);
+    }
+
+    private static Object num(double v) {
+        if (Double.isFinite(v)) return v;
+        return Double.isNaN(v) ? "NaN" : (v > 0 ? "Infinity" : "-Infinity");
+    }
+
+    /** Configures a {@link Trainer}; only {@code maxSteps} or {@code maxEpochs} is required beyond the constructor's. */
+    public static final class Builder {
+        private final List<Tensor> params;
+        private final Optimizer optimizer;
+        private final DataLoader loader;
+        private final Function<Batch, Tensor> loss;
+        private LrSchedule schedule;
+        private long maxSteps;
+        private long maxEpochs;
+        private long evalEvery = Long.MAX_VALUE;
+        private Supplier<Map<String, Double>> eval;
+        private Consumer<List<Tensor>> gradTransform;
+        private Runnable stepFunction;
+        private Writer metricsWriter;
+        private Path metricsPath;
+        private long logEvery = 10;
+        private boolean trackGradNorm;
+        private ProgressReporter progress;
+        private long checkpointEvery;
+        private Path checkpointPath;
+        private Map<String, Tensor> checkpointModel;
+        private Generator checkpointGenerator;
+        private long startIteration;
+
+        private Builder(List<Tensor> params, Optimizer optimizer, DataLoader loader, Function<Batch, Tensor> loss) {
+            this.params = Objects.requireNonNull(params, "params");
+            this.optimizer = Objects.requireNonNull(optimizer, "optimizer");
+            this.loader = Objects.requireNonNull(loader, "loader");
+            this.loss = Objects.requireNonNull(loss, "loss");
+        }
+
+        /** Learning-rate schedule applied before every step from the optimizer's step count. */
+        public Builder schedule(LrSchedule s) { this.schedule = s; return this; }
+
+        /** Stop after this many iterations in total (counting from 0, including a resumed run's earlier ones). */
+        public Builder maxSteps(long n) { this.maxSteps = positive(n, "maxSteps"); return this; }
+
+        /** Stop after this many epochs. With both limits, the earlier one wins. */
+        public Builder maxEpochs(long n) { this.maxEpochs = positive(n, "maxEpochs"); return this; }
+
+        /** Evaluation every {@code every} iterations and at the end, under noGrad; its metrics are logged as eval_<name>. */
+        public Builder eval(long every, Supplier<Map<String, Double>> fn) {
+            this.evalEvery = positive(every, "eval every");
+            this.eval = Objects.requireNonNull(fn, "eval function");
+            return this;
+        }
+
+        /** Runs on the parameters after backward and before the step (gradient clipping goes here). */
+        public Builder gradTransform(Consumer<List<Tensor>> t) { this.gradTransform = t; return this; }
+
+        /**
+         * Replaces {@code optimizer.step()} (e.g. with a stability gradient chain's step); a call that leaves the
+         * optimizer's step count unchanged is counted as a skipped step.
+         */
+        public Builder stepFunction(Runnable f) { this.stepFunction = f; return this; }
+
+        /** JSON-lines metrics to a writer the caller owns (flushed after each line, not closed). */
+        public Builder metrics(Writer w) { this.metricsWriter = w; this.metricsPath = null; return this; }
+
+        /** JSON-lines metrics to a file (created or truncated), closed at the end of the run. */
+        public Builder metrics(Path p) { this.metricsPath = p; this.metricsWriter = null; return this; }
+
+        /** Read the loss and write a metrics line every {@code n} iterations (default 10; the last is always logged). */
+        public Builder logEvery(long n) { this.logEvery = positive(n, "logEvery"); return this; }
+
+        /** Also log the global L2 gradient norm before the transform (one extra device sync per parameter per step). */
+        public Builder trackGradNorm(boolean on) { this.trackGradNorm = on; return this; }
+
+        /** A progress display (default: {@link ProgressReporter#forConsole}, drawn only on an interactive console). */
+        public Builder progress(ProgressReporter p) { this.progress = p; return this; }
+
+        /** Saves a {@link Checkpoint} of {@code model}, the optimizer and {@code gen} (may be null) every {@code every} iterations and at the end. */
+        public Builder checkpoint(long every, Path path, Map<String, Tensor> model, Generator gen) {
+            this.checkpointEvery = positive(every, "checkpoint every");
+            this.checkpointPath = Objects.requireNonNull(path, "checkpoint path");
+            this.checkpointModel = Objects.requireNonNull(model, "checkpoint model");
+            this.checkpointGenerator = gen;
+            return this;
+        }
+
+        /** Resumes at this iteration (e.g. a checkpoint's step): batches and limits continue from there. */
+        public Builder startIteration(long i) {
+            if (i < 0) throw new IllegalArgumentException("trainer: startIteration must be >= 0, got " + i);
+            this.startIteration = i;
+            return this;
+        }
+
+        public Trainer build() { return new Trainer(this); }
+
+        private static long positive(long n, String what) {
+            if (n <= 0) throw new IllegalArgumentException("trainer: " + what + " must be > 0, got " + n);
+            return n;
+        }
+    }
+}
