@@ -83,6 +83,7 @@ public final class ClipBenchCommand implements Callable<Integer> {
                     ratio(s.torchClipMs(), s.clipMs()), ratio(s.torchAdamwMs(), s.adamwMs())));
         }
         r.skipped().forEach((name, why) -> sb.append("skipped ").append(name).append(": ").append(why).append(System.lineSeparator()));
+        sb.append("PyTorch: ").append(r.torchNote()).append(System.lineSeparator());
         sb.append("GB/s: gradient bytes read by the norm pass per second; % copy: of the plain copy's (read + write) GB/s;")
                 .append(System.lineSeparator())
                 .append("overhead: clip+adamw over adamw; clip x, adamw x: torch time / Ballast time (above 1: Ballast is faster)")

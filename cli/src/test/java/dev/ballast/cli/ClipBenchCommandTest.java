@@ -91,5 +91,6 @@ class ClipBenchCommandTest {
         assertEquals(List.of("gpt2_124M", "148", "124,439,808", "2.000", "8.0", "80.0%", "3.000", "10.000", "11.000",
                 "10.0%", "6.000", "n/a", "2.00", "n/a"), row);
         assertTrue(lines.contains("skipped llama_1B: needs 20.2 GB"), lines.toString());
+        assertTrue(lines.contains("PyTorch: not requested"), lines.toString());
     }
 }
