@@ -51,10 +51,10 @@ public final class CpuMatmulCommand implements Callable<Integer> {
         StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "%6s  %16s  %14s  %6s%n", "size", "Ballast GFLOP/s", "NumPy GFLOP/s", "ratio"));
         for (int i = 0; i < r.sizes().length; i++) {
             Double numpy = r.numpyGflops()[i];
-            double ratio = r.ratio(i);
+            Double ratio = r.ratio(i);
             sb.append(String.format(Locale.ROOT, "%6d  %16.1f  %14s  %6s%n", r.sizes()[i], r.ballastGflops()[i],
                     numpy == null ? "n/a" : String.format(Locale.ROOT, "%.1f", numpy),
-                    Double.isFinite(ratio) ? String.format(Locale.ROOT, "%.2f", ratio) : "n/a"));
+                    ratio != null && Double.isFinite(ratio) ? String.format(Locale.ROOT, "%.2f", ratio) : "n/a"));
         }
         return sb.toString();
     }

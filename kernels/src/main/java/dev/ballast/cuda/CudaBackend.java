@@ -9,6 +9,9 @@ import dev.ballast.engine.DType;
 import dev.ballast.engine.backend.Backend;
 import dev.ballast.engine.backend.BinaryOp;
 import dev.ballast.engine.backend.Gemm;
+import dev.ballast.engine.backend.LrSchedule;
+import dev.ballast.engine.backend.MultiTensorOps;
+import dev.ballast.engine.backend.NormKind;
 import dev.ballast.engine.backend.RandomKind;
 import dev.ballast.engine.backend.ReduceOp;
 import dev.ballast.engine.backend.Storage;
@@ -34,9 +37,10 @@ import java.util.concurrent.ConcurrentHashMap;
  * {@link #copyToHost} and {@link #synchronize} wait. Elementwise, reduction, softmax and index
  * primitives take F32, F64, I32 and I64 (softmax: F32, F64); copy, fill and matmul also F16 and BF16.
  * Matmul runs in FP32 unless {@link #setAllowTf32(boolean)} allows TF32 tensor cores; F16 and BF16
- * accumulate in F32.
+ * accumulate in F32. The fused multi-tensor ops ({@link MultiTensorOps}: gradient norm, clip coefficient,
+ * scaling, Adam and SGD steps) run as single launches over all tensors ({@link CudaMultiTensor}).
  */
-public final class CudaBackend implements Backend {
+public final class CudaBackend implements Backend, MultiTensorOps {
     private static final int BLOCK = 256;
     private static final long STAGING_BYTES = 8L << 20;
     private static volatile boolean allowTf32;
@@ -57,6 +61,7 @@ public final class CudaBackend implements Backend {
     private final MemorySegment scalars; // alpha/beta for cuBLAS: f32 1, f32 0, f64 1, f64 0
     private final Object stagingLock = new Object();
     private MemorySegment staging; // page-locked, for heap segments; guarded by stagingLock
+    private final CudaMultiTensor fused = new CudaMultiTensor(this);
 
     /** Opens the backend on a probed runtime. */
     static Backend open(CudaRuntime runtime) {
@@ -462,6 +467,30 @@ public final class CudaBackend implements Backend {
         return t;
     }
 
+    // ---------------------------------------------------------------- fused multi-tensor ops
+
+    @Override public void multiTensorNorm(List<Strided> tensors, NormKind kind, double p, Strided perTensor, Strided total) {
+        fused.multiTensorNorm(tensors, kind, p, perTensor, total);
+    }
+
+    @Override public void clipCoefficient(Strided total, NormKind kind, double p, double maxNorm, Strided out) {
+        fused.clipCoefficient(total, kind, p, maxNorm, out);
+    }
+
+    @Override public void multiTensorScale(List<Strided> tensors, Strided coefficient) {
+        fused.multiTensorScale(tensors, coefficient);
+    }
+
+    @Override public void fusedAdam(List<Strided> params, List<Strided> grads, List<Strided> expAvg, List<Strided> expAvgSq,
+                                    AdamParams h, LrSchedule schedule, Strided coefficient, Strided skip, Strided step) {
+        fused.fusedAdam(params, grads, expAvg, expAvgSq, h, schedule, coefficient, skip, step);
+    }
+
+    @Override public void fusedSgd(List<Strided> params, List<Strided> grads, List<Strided> momentumBuffers, SgdParams h,
+                                   LrSchedule schedule, Strided coefficient, Strided skip, Strided step) {
+        fused.fusedSgd(params, grads, momentumBuffers, h, schedule, coefficient, skip, step);
+    }
+
     // ---------------------------------------------------------------- matmul
 
     @Override public void matmul(Gemm g) {
@@ -559,6 +588,14 @@ public final class CudaBackend implements Backend {
         cu.launchKernel(function(file, kernel), kernel, (int) blocks, 1, 1, BLOCK, 1, 1, 0, stream, a.params());
     }
 
+    /** An explicit grid of {@code blocks} blocks of {@code threads} threads. */
+    void launchGrid(String file, String kernel, int blocks, int threads, LaunchArgs a) {
+        cu.launchKernel(function(file, kernel), kernel, blocks, 1, 1, threads, 1, 1, 0, stream, a.params());
+    }
+
+    /** Streaming multiprocessors on the device (grid sizing). */
+    int multiprocessors() { return sms; }
+
     /** One block per row (rows beyond the grid are looped over inside the kernel). */
     private void launchBlocks(String file, String kernel, long rows, LaunchArgs a) {
         long blocks = Math.clamp(rows, 1, (long) sms * 64);
@@ -576,6 +613,9 @@ public final class CudaBackend implements Backend {
     private long ptr(Strided s) {
         return storagePtr(s.storage()) + s.offset() * s.dtype().byteSize();
     }
+
+    /** The device address of a view's first element; fails when it lives elsewhere. */
+    long pointer(Strided s) { return ptr(s); }
 
     private long devicePtr(Storage s, long offset, long bytes, String what) {
         long base = storagePtr(s);

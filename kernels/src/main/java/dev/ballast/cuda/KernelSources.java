@@ -20,7 +20,7 @@ public final class KernelSources {
 
     /** Every kernel source file, one module each. */
     public static final List<String> FILES = List.of(
-            "elementwise.cu", "copy.cu", "reduce.cu", "softmax.cu", "index.cu", "random.cu");
+            "elementwise.cu", "copy.cu", "reduce.cu", "softmax.cu", "index.cu", "random.cu", "multi_tensor.cu");
 
     /** Headers handed to NVRTC by include name. */
     public static final List<String> HEADERS = List.of("common.cuh");

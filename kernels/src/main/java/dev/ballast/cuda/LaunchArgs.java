@@ -45,6 +45,9 @@ final class LaunchArgs {
     /** An {@code int}. */
     LaunchArgs i32(int v) { values.set(ValueLayout.JAVA_INT, slot(4, 4), v); return this; }
 
+    /** A {@code float}. */
+    LaunchArgs f32(float v) { values.set(ValueLayout.JAVA_FLOAT, slot(4, 4), v); return this; }
+
     /** A {@code double}. */
     LaunchArgs f64(double v) { values.set(ValueLayout.JAVA_DOUBLE, slot(8, 8), v); return this; }
 

@@ -62,6 +62,8 @@ class KernelSourcesNvccTest {
                 for (String t : num) for (String k : new String[] {"index_select_", "index_add_", "gather_", "scatter_add_"}) out.add(k + t);
             }
             case "random.cu" -> out.addAll(List.of("uniform_f32", "uniform_f64", "normal_f32", "normal_f64"));
+            case "multi_tensor.cu" -> out.addAll(List.of("multi_tensor_norm", "multi_tensor_norm_finish", "clip_coefficient",
+                    "multi_tensor_scale", "fused_adam", "fused_sgd", "step_increment"));
             default -> throw new IllegalArgumentException(file);
         }
         return out;

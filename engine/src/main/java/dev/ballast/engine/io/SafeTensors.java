@@ -78,9 +78,9 @@ public final class SafeTensors {
         for (String name : tensors.keySet()) {
             if (name.equals("__metadata__")) throw new IllegalArgumentException("safetensors: '__metadata__' is reserved and cannot name a tensor");
         }
-        // the safetensors library orders data by alignment (dtype size, largest first), then by name
+        // the safetensors library orders data by its Dtype enum, descending, then by name
         List<String> order = new ArrayList<>(tensors.keySet());
-        order.sort(Comparator.<String>comparingInt(n -> -tensors.get(n).dtype().byteSize()).thenComparing(Comparator.naturalOrder()));
+        order.sort(Comparator.<String>comparingInt(n -> -libraryRank(tensors.get(n).dtype())).thenComparing(Comparator.naturalOrder()));
         try (Arena arena = Arena.ofConfined()) {
             List<ByteBuffer> data = new ArrayList<>();
             Map<String, Object> header = new LinkedHashMap<>();
@@ -117,6 +117,18 @@ public final class SafeTensors {
             chunks.addAll(data);
             AtomicFiles.write(path, chunks);
         }
+    }
+
+    /** Position in the safetensors library's Dtype enum (F16 < BF16 < I32 < F32 < F64 < I64), which orders its data. */
+    private static int libraryRank(DType t) {
+        return switch (t) {
+            case F16 -> 0;
+            case BF16 -> 1;
+            case I32 -> 2;
+            case F32 -> 3;
+            case F64 -> 4;
+            case I64 -> 5;
+        };
     }
 
     static String sha256(List<ByteBuffer> chunks) {

@@ -121,6 +121,6 @@ public abstract sealed class RecurrentLayer extends Module permits RNN, LSTM, GR
     @Override
     protected Tensor forward(Tensor x) { return run(x, null).output(); }
 
-    /** @return gates per layer (1 RNN, 4 LSTM, 3 GRU) */
+    /** Gate blocks per layer: 1 for the RNN, 4 for the LSTM, 3 for the GRU. */
     public int gateCount() { return gates; }
 }

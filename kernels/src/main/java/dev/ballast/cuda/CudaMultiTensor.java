@@ -1,0 +1,219 @@
+package dev.ballast.cuda;
+
+import dev.ballast.engine.DType;
+import dev.ballast.engine.backend.LrSchedule;
+import dev.ballast.engine.backend.MultiTensorOps;
+import dev.ballast.engine.backend.NormKind;
+import dev.ballast.engine.backend.Storage;
+import dev.ballast.engine.backend.Strided;
+import java.lang.foreign.Arena;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * {@link MultiTensorOps} on the CUDA backend ({@code multi_tensor.cu}): each op is one launch over all its
+ * tensors, driven by a cached device-side {@link ChunkTable}, plus a one-block finish kernel where a result
+ * must be combined (norm) or a counter moved (optimizer steps). Nothing is read back to the host and,
+ * once a tensor list's table is cached, nothing is allocated or uploaded: a step can be captured in a CUDA
+ * graph. A captured graph stays valid while its tables stay cached (the last {@value #CACHED_TABLES}
+ * distinct tensor lists).
+ */
+final class CudaMultiTensor implements MultiTensorOps {
+    private static final String FILE = "multi_tensor.cu";
+    private static final int CACHED_TABLES = 64;
+    private static final int BLOCK = 256;
+
+    /** A table on the device and its work area: per-tensor F64 scratch, then per-chunk F32 and U32 partials. */
+    private record Resident(ChunkTable.Key key, Storage table, Storage work, long chunks) {
+        long tensorsPtr() { return ((CudaStorage) table).ptr(); }
+        long chunksPtr() { return tensorsPtr() + (long) key.entries().size() * ChunkTable.TENSOR_BYTES; }
+        long scratchPtr() { return ((CudaStorage) work).ptr(); }
+        long partAccPtr() { return scratchPtr() + 8L * key.entries().size(); }
+        long partBadPtr() { return partAccPtr() + 4 * chunks; }
+        void release() { table.release(); work.release(); }
+    }
+
+    private final CudaBackend backend;
+    private final Map<ChunkTable.Key, Resident> tables = new LinkedHashMap<>(16, 0.75f, true);
+
+    CudaMultiTensor(CudaBackend backend) { this.backend = backend; }
+
+    /** The cached table for these lists, built and uploaded on first use. */
+    private synchronized Resident table(List<List<Strided>> lists) {
+        List<ChunkTable.Entry> entries = new ArrayList<>();
+        for (List<Strided> l : lists)
+            for (Strided s : l) entries.add(new ChunkTable.Entry(backend.pointer(s), s.numel(), s.dtype()));
+        ChunkTable.Key key = new ChunkTable.Key(lists.size(), entries);
+        Resident r = tables.get(key);
+        if (r != null) return r;
+        long chunks = ChunkTable.chunkCount(key);
+        Storage table = backend.allocate(ChunkTable.byteSize(key));
+        Storage work = backend.allocate(8L * entries.size() + 8 * chunks);
+        try (Arena a = Arena.ofConfined()) {
+            backend.copyFromHost(ChunkTable.encode(key, a), table, 0, ChunkTable.byteSize(key));
+        }
+        r = new Resident(key, table, work, chunks);
+        tables.put(key, r);
+        if (tables.size() > CACHED_TABLES) {
+            var eldest = tables.entrySet().iterator();
+            eldest.next().getValue().release(); // stream-ordered: reused only by later work
+            eldest.remove();
+        }
+        return r;
+    }
+
+    private int grid(long chunks) {
+        return (int) Math.clamp(chunks, 1, (long) backend.multiprocessors() * 16);
+    }
+
+    // ------------------------------------------------------------------ norm and coefficient
+
+    @Override
+    public void multiTensorNorm(List<Strided> tensors, NormKind kind, double p, Strided perTensor, Strided total) {
+        for (Strided t : tensors) {
+            if (t.dtype() != DType.F32 && !t.dtype().isHalf())
+                throw new IllegalArgumentException("cuda multiTensorNorm: tensors must be f32, f16 or bf16, got " + t.dtype());
+            requireContiguous(t, "multiTensorNorm");
+        }
+        if (kind == NormKind.P && !(p > 0 && p < Double.POSITIVE_INFINITY))
+            throw new IllegalArgumentException("cuda multiTensorNorm: p must be > 0, got " + p);
+        requireF64(total, 2, "multiTensorNorm total");
+        if (perTensor != null) requireF64(perTensor, tensors.size(), "multiTensorNorm perTensor");
+        backend.bind();
+        if (tensors.isEmpty()) {
+            backend.fill(total, 0);
+            return;
+        }
+        Resident r = table(List.of(tensors));
+        if (r.chunks() > 0) {
+            LaunchArgs a = LaunchArgs.get().ptr(r.tensorsPtr()).ptr(r.chunksPtr()).i64(r.chunks()).i32(kind.ordinal())
+                    .f32((float) p).ptr(r.partAccPtr()).ptr(r.partBadPtr());
+            backend.launchGrid(FILE, "multi_tensor_norm", grid(r.chunks()), BLOCK, a);
+        }
+        LaunchArgs a = LaunchArgs.get().ptr(r.tensorsPtr()).i64(tensors.size()).i32(kind.ordinal())
+                .ptr(r.partAccPtr()).ptr(r.partBadPtr()).ptr(perTensor == null ? r.scratchPtr() : backend.pointer(perTensor))
+                .ptr(backend.pointer(total));
+        backend.launchGrid(FILE, "multi_tensor_norm_finish", 1, BLOCK, a);
+    }
+
+    @Override
+    public void clipCoefficient(Strided total, NormKind kind, double p, double maxNorm, Strided out) {
+        requireF64(total, 2, "clipCoefficient total");
+        if (out.dtype() != DType.F32 || out.numel() != 3 || !out.isContiguous())
+            throw new IllegalArgumentException("cuda clipCoefficient: out must be 3 contiguous f32 elements, got " + out);
+        backend.bind();
+        LaunchArgs a = LaunchArgs.get().ptr(backend.pointer(total)).i32(kind.ordinal()).f64(p).f64(maxNorm).ptr(backend.pointer(out));
+        backend.launchGrid(FILE, "clip_coefficient", 1, 32, a);
+    }
+
+    @Override
+    public void multiTensorScale(List<Strided> tensors, Strided coefficient) {
+        checkF32("multiTensorScale", tensors, null);
+        requireScalar(coefficient, "multiTensorScale coefficient");
+        if (tensors.isEmpty()) return;
+        backend.bind();
+        Resident r = table(List.of(tensors));
+        if (r.chunks() == 0) return;
+        LaunchArgs a = LaunchArgs.get().ptr(r.tensorsPtr()).ptr(r.chunksPtr()).i64(r.chunks())
+                .ptr(backend.pointer(coefficient)).i32(coefficient.dtype().ordinal());
+        backend.launchGrid(FILE, "multi_tensor_scale", grid(r.chunks()), BLOCK, a);
+    }
+
+    // ------------------------------------------------------------------ optimizer steps
+
+    @Override
+    public void fusedAdam(List<Strided> params, List<Strided> grads, List<Strided> expAvg, List<Strided> expAvgSq,
+                          AdamParams h, LrSchedule schedule, Strided coefficient, Strided skip, Strided step) {
+        checkF32("fusedAdam", params, grads);
+        checkF32("fusedAdam", params, expAvg);
+        checkF32("fusedAdam", params, expAvgSq);
+        checkSteering("fusedAdam", coefficient, skip, step);
+        backend.bind();
+        if (!params.isEmpty()) {
+            Resident r = table(List.of(params, grads, expAvg, expAvgSq));
+            if (r.chunks() > 0) {
+                LaunchArgs a = steering(r, params.size(), coefficient, skip, step, schedule)
+                        .f64(h.beta1()).f64(h.beta2()).f64(h.eps()).f64(h.weightDecay()).i32(h.decoupled() ? 1 : 0);
+                backend.launchGrid(FILE, "fused_adam", grid(r.chunks()), BLOCK, a);
+            }
+        }
+        increment(skip, step);
+    }
+
+    @Override
+    public void fusedSgd(List<Strided> params, List<Strided> grads, List<Strided> momentumBuffers, SgdParams h,
+                         LrSchedule schedule, Strided coefficient, Strided skip, Strided step) {
+        checkF32("fusedSgd", params, grads);
+        if (momentumBuffers != null) checkF32("fusedSgd", params, momentumBuffers);
+        checkSteering("fusedSgd", coefficient, skip, step);
+        backend.bind();
+        if (!params.isEmpty()) {
+            Resident r = table(momentumBuffers == null ? List.of(params, grads) : List.of(params, grads, momentumBuffers));
+            if (r.chunks() > 0) {
+                LaunchArgs a = steering(r, params.size(), coefficient, skip, step, schedule)
+                        .f64(h.momentum()).f64(h.dampening()).f64(h.weightDecay()).i32(h.nesterov() ? 1 : 0)
+                        .i32(momentumBuffers == null ? 0 : 1);
+                backend.launchGrid(FILE, "fused_sgd", grid(r.chunks()), BLOCK, a);
+            }
+        }
+        increment(skip, step);
+    }
+
+    /** The arguments every optimizer kernel starts with: table, device scalars, schedule. */
+    private LaunchArgs steering(Resident r, int n, Strided coefficient, Strided skip, Strided step, LrSchedule s) {
+        return LaunchArgs.get().ptr(r.tensorsPtr()).ptr(r.chunksPtr()).i64(r.chunks()).i64(n)
+                .ptr(coefficient == null ? 0 : backend.pointer(coefficient)).i32(coefficient == null ? 0 : coefficient.dtype().ordinal())
+                .ptr(skip == null ? 0 : backend.pointer(skip)).i32(skip == null ? 0 : skip.dtype().ordinal())
+                .ptr(backend.pointer(step)).i32(s.kind().ordinal()).f64(s.lr()).i64(s.warmupSteps()).i64(s.stepSize())
+                .f64(s.gamma()).i64(s.tMax()).f64(s.etaMin());
+    }
+
+    /** After the update kernel, so no block of it can see the new count: step += 1 unless skipped. */
+    private void increment(Strided skip, Strided step) {
+        LaunchArgs a = LaunchArgs.get().ptr(backend.pointer(step)).ptr(skip == null ? 0 : backend.pointer(skip))
+                .i32(skip == null ? 0 : skip.dtype().ordinal());
+        backend.launchGrid(FILE, "step_increment", 1, 32, a);
+    }
+
+    // ------------------------------------------------------------------ checks
+
+    private static void checkF32(String op, List<Strided> a, List<Strided> b) {
+        if (b != null && a.size() != b.size())
+            throw new IllegalArgumentException("cuda " + op + ": " + a.size() + " parameters but " + b.size() + " companions");
+        for (int i = 0; i < a.size(); i++) {
+            Strided x = a.get(i);
+            if (x.dtype() != DType.F32 || !x.isContiguous())
+                throw new IllegalArgumentException("cuda " + op + ": tensors must be contiguous f32, got " + x);
+            if (b != null) {
+                Strided y = b.get(i);
+                if (y.dtype() != DType.F32 || !y.isContiguous())
+                    throw new IllegalArgumentException("cuda " + op + ": tensors must be contiguous f32, got " + y);
+                if (y.numel() != x.numel())
+                    throw new IllegalArgumentException("cuda " + op + ": tensor " + i + " has " + x.numel()
+                            + " elements but its companion has " + y.numel());
+            }
+        }
+    }
+
+    private static void checkSteering(String op, Strided coefficient, Strided skip, Strided step) {
+        if (coefficient != null) requireScalar(coefficient, op + " coefficient");
+        if (skip != null) requireScalar(skip, op + " skip");
+        if (step == null) throw new IllegalArgumentException("cuda " + op + ": step (one f64 element) is required");
+        requireF64(step, 1, op + " step");
+    }
+
+    private static void requireScalar(Strided s, String what) {
+        if (s.numel() != 1) throw new IllegalArgumentException("cuda " + what + ": must be one element, got " + s);
+    }
+
+    private static void requireF64(Strided s, long n, String what) {
+        if (s.dtype() != DType.F64 || s.numel() != n || !s.isContiguous())
+            throw new IllegalArgumentException("cuda " + what + ": must be " + n + " contiguous f64 elements, got " + s);
+    }
+
+    private static void requireContiguous(Strided s, String what) {
+        if (!s.isContiguous()) throw new IllegalArgumentException("cuda " + what + ": tensors must be contiguous, got " + s);
+    }
+}
