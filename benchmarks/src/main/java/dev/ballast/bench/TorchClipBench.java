@@ -1,0 +1,182 @@
+package dev.ballast.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+/**
+ * PyTorch's side of {@code ballast bench clip}: an inline script run with {@code python3 -c} times
+ * {@code clip_grad_norm_(max_norm=1.0)} (foreach on CUDA; PyTorch's default choice on the CPU) and one AdamW step
+ * ({@code fused=True} on CUDA, {@code foreach=True} on the CPU) on the same shapes and device, with the same
+ * warm-up and median rule as the Ballast side. AdamW runs on F32 parameters and gradients (the master copies
+ * of a mixed-precision set), clipping on gradients of each tensor's own dtype. Where python3 or torch is
+ * missing, or the script fails, every figure is null and one line says why.
+ */
+public final class TorchClipBench {
+    private TorchClipBench() {}
+
+    /** PyTorch's figures for one set, null where not measured. */
+    public record Figures(Double clipMs, Double adamwMs) {
+        static final Figures NONE = new Figures(null, null);
+    }
+
+    static final String SCRIPT = String.join("\n",
+        "import sys, json, time",
+        "import torch",
+        "cfg = json.load(sys.stdin)",
+        "dev = cfg['device']",
+        "cuda = dev == 'cuda'",
+        "DT = {'f32': torch.float32, 'f16': torch.float16, 'bf16': torch.bfloat16}",
+        "def bench(fn):",
+        "    t_end = time.perf_counter() + cfg['warmup_s']",
+        "    n = 0",
+        "    while n < cfg['min_warmup'] or time.perf_counter() < t_end:",
+        "        fn(); n += 1",
+        "    if cuda: torch.cuda.synchronize()",
+        "    ts = []",
+        "    total = 0.0",
+        "    while len(ts) < cfg['min_reps'] or (total < cfg['target_s'] and len(ts) < cfg['max_reps']):",
+        "        if cuda:",
+        "            s = torch.cuda.Event(enable_timing=True); e = torch.cuda.Event(enable_timing=True)",
+        "            s.record(); fn(); e.record(); e.synchronize(); ms = s.elapsed_time(e)",
+        "        else:",
+        "            t0 = time.perf_counter(); fn(); ms = (time.perf_counter() - t0) * 1e3",
+        "        ts.append(ms); total += ms / 1e3",
+        "    ts.sort(); k = len(ts)",
+        "    return ts[k // 2] if k % 2 else 0.5 * (ts[k // 2 - 1] + ts[k // 2])",
+        "g = torch.Generator(device=dev); g.manual_seed(1234)",
+        "res = {}",
+        "for st in cfg['sets']:",
+        "    shapes = [(tuple(s), DT[d]) for s, d in st['tensors']]",
+        "    ps = [torch.nn.Parameter(torch.randn(*s, device=dev, dtype=d, generator=g)) for s, d in shapes]",
+        "    for p in ps: p.grad = torch.randn(*p.shape, device=dev, dtype=p.dtype, generator=g)",
+        "    fe = True if cuda else None",
+        "    clip = bench(lambda: torch.nn.utils.clip_grad_norm_(ps, 1.0, foreach=fe))",
+        "    if any(d != torch.float32 for s, d in shapes):",
+        "        del ps",
+        "        ps = [torch.nn.Parameter(torch.randn(*s, device=dev, generator=g)) for s, d in shapes]",
+        "        for p in ps: p.grad = torch.randn(*p.shape, device=dev, generator=g)",
+        "    opt = torch.optim.AdamW(ps, lr=1e-6, fused=True) if cuda else torch.optim.AdamW(ps, lr=1e-6, foreach=True)",
+        "    adamw = bench(lambda: opt.step())",
+        "    res[st['name']] = {'clip_ms': clip, 'adamw_ms': adamw}",
+        "    del ps, opt",
+        "    if cuda: torch.cuda.empty_cache()",
+        "print(json.dumps({'torch': torch.__version__, 'threads': torch.get_num_threads(), 'sets': res}))");
+
+    /**
+     * Runs the script for {@code sets} on {@code device} ("cpu" or "cuda"); returns figures by set name (every
+     * set present, null figures where not measured). {@code log} gets the torch version line or why it did not run.
+     */
+    public static Map<String, Figures> run(String device, List<ClipShapes.GradSet> sets, ClipBench.Timing timing,
+                                           Consumer<String> log) {
+        Map<String, Figures> out = new LinkedHashMap<>();
+        for (ClipShapes.GradSet s : sets) out.put(s.name(), Figures.NONE);
+        if (sets.isEmpty()) return out;
+        if (!torchImports(log)) return out;
+        ObjectMapper om = new ObjectMapper();
+        ObjectNode cfg = om.createObjectNode();
+        cfg.put("device", device);
+        cfg.put("warmup_s", timing.warmupSeconds());
+        cfg.put("min_warmup", timing.minWarmup());
+        cfg.put("min_reps", timing.minReps());
+        cfg.put("max_reps", timing.maxReps());
+        cfg.put("target_s", timing.targetSeconds());
+        ArrayNode arr = cfg.putArray("sets");
+        for (ClipShapes.GradSet s : sets) {
+            ObjectNode o = arr.addObject();
+            o.put("name", s.name());
+            ArrayNode ts = o.putArray("tensors");
+            for (ClipShapes.Entry e : s.tensors()) {
+                ArrayNode t = ts.addArray();
+                ArrayNode dims = t.addArray();
+                for (long d : e.shape()) dims.add(d);
+                t.add(e.dtype().label());
+            }
+        }
+        Result r = python(List.of("python3", "-c", SCRIPT), cfg.toString(), 0);
+        if (r.failure != null) {
+            log.accept("torch: not measured, " + r.failure);
+            return out;
+        }
+        try {
+            String last = r.stdout.substring(r.stdout.lastIndexOf('\n') + 1);
+            JsonNode json = om.readTree(last);
+            log.accept("torch " + json.path("torch").asText("?") + ", " + json.path("threads").asInt() + " threads");
+            for (ClipShapes.GradSet s : sets) {
+                JsonNode f = json.path("sets").path(s.name());
+                if (f.isMissingNode()) continue;
+                out.put(s.name(), new Figures(f.path("clip_ms").asDouble(), f.path("adamw_ms").asDouble()));
+            }
+        } catch (IOException | RuntimeException e) {
+            log.accept("torch: not measured, unexpected output from python3: " + r.stdout);
+        }
+        return out;
+    }
+
+    /** Whether {@code python3 -c "import torch"} succeeds; logs why not when it does not. */
+    static boolean torchImports(Consumer<String> log) {
+        Result r = python(List.of("python3", "-c", "import torch"), "", 120);
+        if (r.failure == null) return true;
+        log.accept("torch: not measured, " + r.failure);
+        return false;
+    }
+
+    private record Result(String stdout, String failure) {}
+
+    /** Runs a child process with {@code stdin}; {@code timeoutS} 0 means no limit. */
+    private static Result python(List<String> cmd, String stdin, int timeoutS) {
+        ProcessBuilder pb = new ProcessBuilder(cmd);
+        Process p;
+        try {
+            p = pb.start();
+        } catch (IOException e) {
+            return new Result("", "python3 could not be started (" + e.getMessage() + ")");
+        }
+        try {
+            ByteArrayOutputStream err = new ByteArrayOutputStream(), outBytes = new ByteArrayOutputStream();
+            // Drain both pipes concurrently so a chatty child cannot block on a full pipe.
+            Thread drainErr = Thread.ofVirtual().start(() -> copy(p.getErrorStream(), err));
+            Thread drainOut = Thread.ofVirtual().start(() -> copy(p.getInputStream(), outBytes));
+            try (OutputStream in = p.getOutputStream()) {
+                in.write(stdin.getBytes(StandardCharsets.UTF_8));
+            }
+            boolean done = timeoutS > 0 ? p.waitFor(timeoutS, TimeUnit.SECONDS) : p.waitFor() >= Integer.MIN_VALUE;
+            if (!done) {
+                p.destroyForcibly();
+                return new Result("", "python3 did not finish within " + timeoutS + " s");
+            }
+            drainErr.join();
+            drainOut.join();
+            if (p.exitValue() != 0) {
+                String[] lines = err.toString(StandardCharsets.UTF_8).strip().split("\n");
+                return new Result("", "python3 exited with " + p.exitValue() + ": " + lines[lines.length - 1]);
+            }
+            return new Result(outBytes.toString(StandardCharsets.UTF_8).strip(), null);
+        } catch (IOException e) {
+            return new Result("", "talking to python3 failed (" + e.getMessage() + ")");
+        } catch (InterruptedException e) {
+            p.destroy();
+            Thread.currentThread().interrupt();
+            return new Result("", "interrupted");
+        }
+    }
+
+    private static void copy(InputStream in, ByteArrayOutputStream out) {
+        try {
+            in.transferTo(out);
+        } catch (IOException ignored) {
+            // the exit code and stdout tell the story
+        }
+    }
+}
