@@ -28,6 +28,7 @@ public final class CpuMultiTensorOps implements MultiTensorOps {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
     private static final ValueLayout.OfDouble F64 = ValueLayout.JAVA_DOUBLE_UNALIGNED;
+    private static final java.nio.ByteOrder ORDER = java.nio.ByteOrder.nativeOrder();
 
     private final Parallel par;
 
@@ -59,11 +60,12 @@ public final class CpuMultiTensorOps implements MultiTensorOps {
         par.forEach(chunks.size(), c -> {
             Chunk ch = chunks.get((int) c);
             Strided t = tensors.get(ch.tensor());
-            float[] buf = load(t, ch.start(), ch.length());
-            acc[(int) c] = accumulate(buf, kind, (float) p);
-            long nb = 0;
-            for (float v : buf) if (!Float.isFinite(v)) nb++;
-            bad[(int) c] = nb;
+            float[] buf = t.dtype() == DType.F32 ? null : load(t, ch.start(), ch.length());
+            long[] nonFinite = new long[1];
+            acc[(int) c] = buf == null
+                    ? accumulate(seg(t), (t.offset() + ch.start()) * 4, (int) ch.length(), kind, (float) p, nonFinite)
+                    : accumulate(MemorySegment.ofArray(buf), 0, buf.length, kind, (float) p, nonFinite);
+            bad[(int) c] = nonFinite[0];
         });
         double[] per = new double[tensors.size()];
         if (kind == NormKind.INF) java.util.Arrays.fill(per, 0);
@@ -98,23 +100,30 @@ public final class CpuMultiTensorOps implements MultiTensorOps {
         return buf;
     }
 
-    /** One chunk's accumulator in F32 vector lanes, returned widened. */
-    static double accumulate(float[] x, NormKind kind, float p) {
+    /**
+     * One chunk's accumulator in F32 vector lanes, read straight from memory (no staging copy), returned widened;
+     * counts non-finite values into {@code nonFinite[0]} in the same pass.
+     */
+    static double accumulate(MemorySegment s, long byteOffset, int n, NormKind kind, float p, long[] nonFinite) {
         FloatVector acc = FloatVector.zero(F);
-        int i = 0, upper = F.loopBound(x.length);
+        long bad = 0;
+        int i = 0, upper = F.loopBound(n);
         for (; i < upper; i += F.length()) {
-            FloatVector v = FloatVector.fromArray(F, x, i);
+            FloatVector v = FloatVector.fromMemorySegment(F, s, byteOffset + 4L * i, ORDER);
+            FloatVector a = v.abs();
+            bad += a.compare(VectorOperators.LT, Float.POSITIVE_INFINITY).not().trueCount(); // inf and NaN fail a < inf
             acc = switch (kind) {
                 case L2 -> v.fma(v, acc);
-                case L1 -> acc.add(v.abs());
-                case INF -> acc.max(v.abs());
-                case P -> acc.add(v.abs().lanewise(VectorOperators.POW, p));
+                case L1 -> acc.add(a);
+                case INF -> acc.max(a);
+                case P -> acc.add(a.lanewise(VectorOperators.POW, p));
             };
         }
         float tail = 0;
         boolean nan = false;
-        for (; i < x.length; i++) {
-            float v = x[i];
+        for (; i < n; i++) {
+            float v = s.get(F32, byteOffset + 4L * i);
+            if (!Float.isFinite(v)) bad++;
             nan |= Float.isNaN(v);
             tail = switch (kind) {
                 case L2 -> Math.fma(v, v, tail);
@@ -123,15 +132,15 @@ public final class CpuMultiTensorOps implements MultiTensorOps {
                 case P -> tail + (float) Math.pow(Math.abs(v), p);
             };
         }
+        nonFinite[0] = bad;
         if (kind == NormKind.INF) {
-            float m = acc.reduceLanes(VectorOperators.MAX);
             // reduceLanes(MAX) may drop NaN lanes; the norm of a tensor holding NaN is NaN
             if (nan || acc.test(VectorOperators.IS_NAN).anyTrue()) return Double.NaN;
-            return Math.max(m, tail);
+            return Math.max(acc.reduceLanes(VectorOperators.MAX), tail);
         }
-        double s = tail;
-        for (int l = 0; l < F.length(); l++) s += acc.lane(l);
-        return s;
+        double sum = tail;
+        for (int l = 0; l < F.length(); l++) sum += acc.lane(l);
+        return sum;
     }
 
     @Override
@@ -175,8 +184,8 @@ public final class CpuMultiTensorOps implements MultiTensorOps {
             long base = (t.offset() + ch.start()) * 4, n = ch.length();
             long i = 0, upper = F.loopBound(n);
             for (; i < upper; i += F.length()) {
-                FloatVector.fromMemorySegment(F, s, base + i * 4, java.nio.ByteOrder.nativeOrder()).mul(c)
-                        .intoMemorySegment(s, base + i * 4, java.nio.ByteOrder.nativeOrder());
+                FloatVector.fromMemorySegment(F, s, base + i * 4, ORDER).mul(c)
+                        .intoMemorySegment(s, base + i * 4, ORDER);
             }
             for (; i < n; i++) s.set(F32, base + i * 4, s.get(F32, base + i * 4) * c);
         });
@@ -223,20 +232,38 @@ public final class CpuMultiTensorOps implements MultiTensorOps {
             Chunk ch = chunks.get((int) k);
             int i = ch.tensor();
             MemorySegment p = seg(params.get(i)), g = seg(grads.get(i)), m = seg(expAvg.get(i)), v = seg(expAvgSq.get(i));
-            long po = params.get(i).offset() + ch.start(), go = grads.get(i).offset() + ch.start();
-            long mo = expAvg.get(i).offset() + ch.start(), vo = expAvgSq.get(i).offset() + ch.start();
-            for (long e = 0; e < ch.length(); e++) {
-                float pv = p.getAtIndex(F32, po + e);
-                float gv = g.getAtIndex(F32, go + e) * coef;
-                if (!h.decoupled() && wd != 0) gv = gv + wd * pv;
+            long po = 4 * (params.get(i).offset() + ch.start()), go = 4 * (grads.get(i).offset() + ch.start());
+            long mo = 4 * (expAvg.get(i).offset() + ch.start()), vo = 4 * (expAvgSq.get(i).offset() + ch.start());
+            boolean l2 = !h.decoupled() && wd != 0;
+            int n = (int) ch.length(), e = 0, upper = F.loopBound(n);
+            // the vector loop and the scalar tail do the same float operations in the same order (no FMA)
+            for (; e < upper; e += F.length()) {
+                long off = 4L * e;
+                FloatVector pv = FloatVector.fromMemorySegment(F, p, po + off, ORDER);
+                FloatVector gv = FloatVector.fromMemorySegment(F, g, go + off, ORDER).mul(coef);
+                if (l2) gv = gv.add(pv.mul(wd));
+                pv = pv.mul(decay);
+                FloatVector mv = FloatVector.fromMemorySegment(F, m, mo + off, ORDER);
+                mv = mv.add(gv.sub(mv).mul(1 - b1));
+                FloatVector vv = FloatVector.fromMemorySegment(F, v, vo + off, ORDER).mul(b2).add(gv.mul(1 - b2).mul(gv));
+                FloatVector denom = vv.sqrt().div(bc2Sqrt).add(eps);
+                pv.sub(mv.div(denom).mul(stepSize)).intoMemorySegment(p, po + off, ORDER);
+                mv.intoMemorySegment(m, mo + off, ORDER);
+                vv.intoMemorySegment(v, vo + off, ORDER);
+            }
+            for (; e < n; e++) {
+                long off = 4L * e;
+                float pv = p.get(F32, po + off);
+                float gv = g.get(F32, go + off) * coef;
+                if (l2) gv = gv + pv * wd;
                 pv = pv * decay;
-                float mv = m.getAtIndex(F32, mo + e);
-                mv = mv + (1 - b1) * (gv - mv);
-                float vv = v.getAtIndex(F32, vo + e) * b2 + (1 - b2) * gv * gv;
+                float mv = m.get(F32, mo + off);
+                mv = mv + (gv - mv) * (1 - b1);
+                float vv = v.get(F32, vo + off) * b2 + gv * (1 - b2) * gv;
                 float denom = (float) Math.sqrt(vv) / bc2Sqrt + eps;
-                p.setAtIndex(F32, po + e, pv - stepSize * (mv / denom));
-                m.setAtIndex(F32, mo + e, mv);
-                v.setAtIndex(F32, vo + e, vv);
+                p.set(F32, po + off, pv - mv / denom * stepSize);
+                m.set(F32, mo + off, mv);
+                v.set(F32, vo + off, vv);
             }
         });
     }

@@ -72,6 +72,10 @@ public final class GradNorm {
             Tensor bad = Tensor.zeros(device, DType.F64);
             List<Tensor> parts = new ArrayList<>();
             for (Tensor t : tensors) {
+                if (t.numel() == 0) { // contributes nothing (and max over nothing is undefined)
+                    parts.add(Tensor.zeros(device, DType.F64));
+                    continue;
+                }
                 Tensor x = t.to(DType.F64);
                 Tensor a = switch (kind) {
                     case L2 -> x.square().sum();
