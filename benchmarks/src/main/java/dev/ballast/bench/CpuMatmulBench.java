@@ -83,10 +83,14 @@ public final class CpuMatmulBench {
         ForkJoinPool pool = new ForkJoinPool(threads);
         try (Arena arena = Arena.ofShared()) {
             SplittableRandom rnd = new SplittableRandom(42);
-            // JIT warm-up on a mid-size product: the micro-kernel, packing and driver reach C2.
-            Operands warm = Operands.random(arena, 384, rnd);
-            long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(2500);
-            while (System.nanoTime() < until) warm.multiply(pool);
+            // JIT warm-up: the micro-kernel, packing and driver reach C2, the ragged-edge paths too
+            // (a path first taken after compilation would cost a deoptimization inside a timing).
+            Operands warm = Operands.random(arena, 384, rnd), ragged = Operands.random(arena, 250, rnd);
+            long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(3000);
+            while (System.nanoTime() < until) {
+                warm.multiply(pool);
+                ragged.multiply(pool);
+            }
             boolean numpyAvailable = true;
             for (int i = 0; i < sizes.length; i++) {
                 Operands op = Operands.random(arena, sizes[i], rnd);
