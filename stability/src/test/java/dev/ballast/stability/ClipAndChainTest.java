@@ -83,6 +83,12 @@ class ClipAndChainTest {
         assertEquals(1, e.parameterIndex());
         assertTrue(e.getMessage().contains("parameter 1"), e.getMessage());
         assertArrayEquals(before, ps.getFirst().grad().toDoubleArray());
+        Map<String, Tensor> named = new LinkedHashMap<>();
+        named.put("fc.weight", ps.get(0));
+        named.put("fc.bias", ps.get(1));
+        var e2 = assertThrows(NonFiniteGradientException.class, () -> ClipGrad.clipGradNorm(named, 1, 2, true));
+        assertEquals("fc.bias", e2.parameterName());
+        assertTrue(e2.getMessage().contains("fc.bias"), e2.getMessage());
         // without the option, PyTorch semantics: NaN norm, NaN gradients
         assertTrue(Double.isNaN(ClipGrad.clipGradNorm(ps, 1, 2).item()));
         assertTrue(Double.isNaN(ps.getFirst().grad().toDoubleArray()[0]));

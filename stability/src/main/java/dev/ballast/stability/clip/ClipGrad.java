@@ -42,10 +42,24 @@ public final class ClipGrad {
         Device device = grads.isEmpty() ? (params.isEmpty() ? Device.auto() : params.getFirst().device()) : grads.getFirst().device();
         try (Tensor stats = GradNorm.compute(device, grads, maxNorm, normType, null)) {
             if (errorIfNonfinite && stats.toDoubleArray()[GradNorm.NON_FINITE] != 0) {
-                throw new NonFiniteGradientException(firstNonFinite(params), normType);
+                int bad = firstNonFinite(params);
+                throw new NonFiniteGradientException(bad, "parameter " + bad, normType);
             }
             scale(device, grads, stats);
             return Scope.keep(stats.narrow(0, GradNorm.NORM, 1).reshape().copy());
+        }
+    }
+
+    /**
+     * As {@link #clipGradNorm(List, double, double, boolean)} over named parameters (a module's
+     * {@code namedParameters()}), so that {@code errorIfNonfinite} names the offending parameter ("layers.7.weight").
+     */
+    public static Tensor clipGradNorm(Map<String, Tensor> namedParams, double maxNorm, double normType, boolean errorIfNonfinite) {
+        List<String> names = List.copyOf(namedParams.keySet());
+        try {
+            return clipGradNorm(List.copyOf(namedParams.values()), maxNorm, normType, errorIfNonfinite);
+        } catch (NonFiniteGradientException e) {
+            throw new NonFiniteGradientException(e.parameterIndex(), names.get(e.parameterIndex()), normType);
         }
     }
 

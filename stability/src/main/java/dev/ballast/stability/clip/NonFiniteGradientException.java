@@ -4,11 +4,17 @@ package dev.ballast.stability.clip;
 public final class NonFiniteGradientException extends ArithmeticException {
     private final int parameterIndex;
 
-    public NonFiniteGradientException(int parameterIndex, double normType) {
-        super("the total norm of order " + normType + " for gradients is non-finite: parameter " + parameterIndex
+    private final String parameterName;
+
+    public NonFiniteGradientException(int parameterIndex, String parameterName, double normType) {
+        super("the total norm of order " + normType + " for gradients is non-finite: " + parameterName
                 + " holds NaN or infinity, so clipping was not done (set errorIfNonfinite=false to clip anyway)");
         this.parameterIndex = parameterIndex;
+        this.parameterName = parameterName;
     }
+
+    /** The parameter's name, or "parameter N" when clipping was given a plain list. */
+    public String parameterName() { return parameterName; }
 
     /** Index in the parameter list of the first parameter whose gradient holds a non-finite value. */
     public int parameterIndex() { return parameterIndex; }
