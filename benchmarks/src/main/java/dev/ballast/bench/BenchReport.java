@@ -92,12 +92,12 @@ public record BenchReport(String device, String description, List<Row> rows, Lis
         String nl = System.lineSeparator();
         sb.append("device ").append(device).append(" (").append(description).append(')').append(nl);
         boolean copyCols = rows.stream().anyMatch(r -> r.ofCopy() != null);
-        sb.append(String.format(Locale.ROOT, "%-8s %-5s %12s %12s %12s %-8s %7s", "op", "dtype", "n", "ballast", "torch",
+        sb.append(String.format(Locale.ROOT, "%-9s %-5s %12s %12s %12s %-8s %7s", "op", "dtype", "n", "ballast", "torch",
                 "unit", "ratio"));
         if (copyCols) sb.append(String.format(Locale.ROOT, " %9s %9s", "% copy", "torch %"));
         sb.append(nl);
         for (Row r : rows) {
-            sb.append(String.format(Locale.ROOT, "%-8s %-5s %,12d %12s %12s %-8s %7s", r.op(), r.dtype(), r.n(),
+            sb.append(String.format(Locale.ROOT, "%-9s %-5s %,12d %12s %12s %-8s %7s", r.op(), r.dtype(), r.n(),
                     num(r.ballast()), r.torch() == null ? "n/a" : num(r.torch()), r.unit(),
                     r.ratio() == null ? "n/a" : String.format(Locale.ROOT, "%.2f", r.ratio())));
             if (copyCols) sb.append(String.format(Locale.ROOT, " %9s %9s", pct(r.ofCopy()), pct(r.torchOfCopy())));

@@ -33,6 +33,12 @@ import java.util.function.Consumer;
 public final class MatmulBench {
     private MatmulBench() {}
 
+    /**
+     * The timing for reported figures: a full second of warm-up per row (the JIT compiles the CPU kernels and
+     * the Tensor layer during the first rows), then at least 5 timed calls, up to 30 within 1.5 s.
+     */
+    public static final ClipBench.Timing TIMING = new ClipBench.Timing(1.0, 3, 5, 30, 1.5);
+
     /** Default sizes on CUDA, where 8192 takes milliseconds. */
     public static final int[] CUDA_SIZES = {1024, 2048, 4096, 8192};
     /** Default sizes on the CPU, where 8192 would take minutes. */
@@ -141,8 +147,8 @@ public final class MatmulBench {
         }
     }
 
-    /** The PyTorch side: same products, same device; rows gain torch figures where it ran. */
-    static final String SCRIPT = TorchProcess.PREAMBLE + String.join("\n",
+    /** The PyTorch side (a {@code python3 -c} script reading its configuration as JSON on stdin): same products, same device. */
+    public static final String SCRIPT = TorchProcess.PREAMBLE + String.join("\n",
         "DT = {'fp32': torch.float32, 'tf32': torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}",
         "out = []",
         "for r in cfg['rows']:",

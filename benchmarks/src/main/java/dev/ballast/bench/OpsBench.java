@@ -18,7 +18,12 @@ import java.util.function.Supplier;
 /**
  * Memory-bound op throughput and per-op overhead through the Tensor API, on one device:
  * <ul>
- *   <li>{@code copy}: {@code a.copy()}, the plain-copy ceiling the others are compared with (8 bytes per element);</li>
+ *   <li>{@code copy}: {@code a.copy()}, the plain copy the others are compared with (8 bytes per element); like
+ *       them it allocates its result;</li>
+ *   <li>{@code copy_into}: {@code dst.copyFrom(a)} into a buffer allocated once: the copy without the allocation.
+ *       Where allocating touches fresh pages (the CPU backend: large {@code aligned_alloc} blocks are fresh
+ *       {@code mmap}s, so every first write page-faults) this row shows how much of the others' time that takes;
+ *       on CUDA's caching allocator it should match {@code copy};</li>
  *   <li>{@code add}: {@code a.add(b)} (12 bytes per element: two reads, one write);</li>
  *   <li>{@code scale}: {@code a.mul(s)} (8 bytes per element);</li>
  *   <li>{@code sum}: {@code a.sum()} (4 bytes per element read, one value written);</li>
@@ -33,6 +38,12 @@ import java.util.function.Supplier;
  */
 public final class OpsBench {
     private OpsBench() {}
+
+    /**
+     * The timing for reported figures: a full second of warm-up per row (the JIT compiles the CPU kernels and
+     * the Tensor layer during the first rows), then at least 5 timed calls, up to 30 within 1.5 s.
+     */
+    public static final ClipBench.Timing TIMING = new ClipBench.Timing(1.0, 3, 5, 30, 1.5);
 
     /** The fewest tiny-op calls timed. */
     public static final int MIN_TINY_CALLS = 10_000;
@@ -64,6 +75,10 @@ public final class OpsBench {
             double copyMs = DeviceTimer.medianMs(be, () -> a.copy().close(), timing);
             double copy = gbps(bytes("copy", n), copyMs);
             rows.add(row("copy", n, copy, copy, log));
+            try (Tensor dst = Tensor.empty(device, DType.F32, n)) {
+                rows.add(row("copy_into", n, gbps(bytes("copy_into", n),
+                        DeviceTimer.medianMs(be, () -> dst.copyFrom(a), timing)), copy, log));
+            }
             rows.add(row("add", n, gbps(bytes("add", n), DeviceTimer.medianMs(be, () -> a.add(b).close(), timing)), copy, log));
             rows.add(row("scale", n, gbps(bytes("scale", n), DeviceTimer.medianMs(be, () -> a.mul(SCALE).close(), timing)), copy, log));
             rows.add(row("sum", n, gbps(bytes("sum", n), DeviceTimer.medianMs(be, () -> a.sum().close(), timing)), copy, log));
@@ -91,7 +106,7 @@ public final class OpsBench {
     /** Bytes read plus written by one call of a bandwidth row's op on {@code n}-element F32 operands. */
     static double bytes(String op, long n) {
         return switch (op) {
-            case "copy", "scale" -> 8.0 * n;
+            case "copy", "copy_into", "scale" -> 8.0 * n;
             case "add" -> 12.0 * n;
             case "sum" -> 4.0 * n + 4;
             default -> throw new IllegalArgumentException("not a bandwidth op: " + op);
@@ -147,15 +162,17 @@ public final class OpsBench {
     }
 
     /** The PyTorch side: same ops, sizes and device; times in ms (bandwidth rows) and us (tiny_add). */
-    static final String SCRIPT = TorchProcess.PREAMBLE + String.join("\n",
+    public static final String SCRIPT = TorchProcess.PREAMBLE + String.join("\n",
         "n = cfg['numel']; s = cfg['scale']",
         "a = randn(n); b = randn(n)",
         "res = {}",
         "res['copy'] = bench(lambda: a.clone())",
+        "dst = torch.empty_like(a)",
+        "res['copy_into'] = bench(lambda: dst.copy_(a))",
         "res['add'] = bench(lambda: a + b)",
         "res['scale'] = bench(lambda: a * s)",
         "res['sum'] = bench(lambda: a.sum())",
-        "del a, b",
+        "del a, b, dst",
         "if cuda: torch.cuda.empty_cache()",
         "x = randn(1); y = randn(1)",
         "per = cfg['tiny_per_batch']",

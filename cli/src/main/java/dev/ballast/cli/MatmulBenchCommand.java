@@ -67,7 +67,7 @@ public final class MatmulBenchCommand implements Callable<Integer> {
         int[] n = sizes == null ? (dev.name().equals("cuda") ? MatmulBench.CUDA_SIZES : MatmulBench.CPU_SIZES).clone()
                 : sizes.stream().mapToInt(s -> BenchOptions.intInRange(spec, "--sizes", s, 1, MAX_SIZE)).toArray();
         PrintWriter err = spec.commandLine().getErr();
-        BenchReport r = MatmulBench.run(dev, n, precisions, quick ? ClipBench.Timing.QUICK : ClipBench.Timing.DEFAULT,
+        BenchReport r = MatmulBench.run(dev, n, precisions, quick ? ClipBench.Timing.QUICK : MatmulBench.TIMING,
                 !noTorch, line -> { err.println(line); err.flush(); });
         PrintWriter out = spec.commandLine().getOut();
         out.print(r.table());

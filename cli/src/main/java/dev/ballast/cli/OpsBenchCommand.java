@@ -49,7 +49,7 @@ public final class OpsBenchCommand implements Callable<Integer> {
         int size = mb == null ? (dev.name().equals("cuda") ? OpsBench.CUDA_MB : OpsBench.CPU_MB)
                 : BenchOptions.intInRange(spec, "--mb", mb, 1, MAX_MB);
         PrintWriter err = spec.commandLine().getErr();
-        BenchReport r = OpsBench.run(dev, size, quick ? ClipBench.Timing.QUICK : ClipBench.Timing.DEFAULT,
+        BenchReport r = OpsBench.run(dev, size, quick ? ClipBench.Timing.QUICK : OpsBench.TIMING,
                 OpsBench.MIN_TINY_CALLS * 2, !noTorch, line -> { err.println(line); err.flush(); });
         PrintWriter out = spec.commandLine().getOut();
         out.print(r.table());

@@ -35,7 +35,7 @@ class OpsBenchCommandTest {
                 assertTrue(row.get("torch_of_copy").isNull(), row.toString());
             }
         }
-        assertEquals(List.of("copy", "add", "scale", "sum", "tiny_add"), ops);
+        assertEquals(List.of("copy", "copy_into", "add", "scale", "sum", "tiny_add"), ops);
         assertEquals(1.0, json.get("rows").get(0).get("of_copy").asDouble(), 1e-12);
         assertTrue(r.out().contains("% copy"), r.out());
         assertTrue(r.err().contains("tiny_add:") && r.err().contains("calls"), r.err());
