@@ -91,6 +91,13 @@ public final class MatmulBench {
                     notes.add(why);
                     continue;
                 }
+                if (p.dtype.isHalf() && !device.backend().supportsHalfMatmul()) {
+                    String why = p.label + ": the " + device.name() + " backend does not declare half matmul "
+                            + "(Backend.supportsHalfMatmul), so Tensor.matmul widens the operands to f32, multiplies in "
+                            + "f32 and rounds the result; the casts are inside the timed call";
+                    log.accept(why);
+                    notes.add(why);
+                }
                 CudaBackend.setAllowTf32(p.tf32);
                 for (int n : sizes) {
                     double ms = measure(device, p, n, timing);
