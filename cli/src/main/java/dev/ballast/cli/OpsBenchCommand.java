@@ -1,0 +1,60 @@
+package dev.ballast.cli;
+
+import dev.ballast.bench.BenchReport;
+import dev.ballast.bench.ClipBench;
+import dev.ballast.bench.OpsBench;
+import dev.ballast.engine.Device;
+import java.io.PrintWriter;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code ballast bench ops}: GB/s of elementwise add, scale and a full sum against a plain copy, and the host
+ * overhead of one tiny op, through the Tensor API ({@link OpsBench}), beside PyTorch on the same device when it
+ * is installed. Table on stdout; with {@code --json} one JSON line follows, the last line of stdout. Progress
+ * goes to stderr. Bad options are usage errors (exit 2) naming the allowed values.
+ */
+@Command(name = "ops", mixinStandardHelpOptions = true,
+        description = {"Elementwise add/scale and sum GB/s against a plain copy, and tiny-op overhead in microseconds,",
+                "through the Tensor API, beside PyTorch when it is installed."})
+public final class OpsBenchCommand implements Callable<Integer> {
+
+    /** Largest operand accepted: 16 GiB of F32 (three such buffers are live at once). */
+    static final int MAX_MB = 16384;
+
+    @Spec CommandSpec spec;
+
+    @Option(names = "--device", paramLabel = "cpu|cuda|auto", defaultValue = "auto",
+            description = "Where to run: cpu, cuda or auto (CUDA when a GPU answers). Default: ${DEFAULT-VALUE}.")
+    String device;
+
+    @Option(names = "--mb", paramLabel = "MIB",
+            description = "Size of each F32 operand in MiB, 1..16384. Default: 256 on CUDA, 64 on the CPU.")
+    String mb;
+
+    @Option(names = "--json", description = "Also print the results as one JSON line, the last line of stdout.")
+    boolean json;
+
+    @Option(names = "--no-torch", description = "Do not run PyTorch beside Ballast even when it is installed.")
+    boolean noTorch;
+
+    @Option(names = "--quick", description = "Few repetitions, no timed warm-up: a smoke test, with noisier figures.")
+    boolean quick;
+
+    @Override public Integer call() {
+        Device dev = BenchOptions.device(spec, device);
+        int size = mb == null ? (dev.name().equals("cuda") ? OpsBench.CUDA_MB : OpsBench.CPU_MB)
+                : BenchOptions.intInRange(spec, "--mb", mb, 1, MAX_MB);
+        PrintWriter err = spec.commandLine().getErr();
+        BenchReport r = OpsBench.run(dev, size, quick ? ClipBench.Timing.QUICK : OpsBench.TIMING,
+                OpsBench.MIN_TINY_CALLS * 2, !noTorch, line -> { err.println(line); err.flush(); });
+        PrintWriter out = spec.commandLine().getOut();
+        out.print(r.table());
+        if (json) out.println(r.toJson());
+        out.flush();
+        return 0;
+    }
+}
