@@ -140,6 +140,7 @@ public final class CpuBackend implements Backend, MultiTensorOps {
         f.put("architecture", System.getProperty("os.arch") + ", " + System.getProperty("os.name"));
         f.put("java", System.getProperty("java.vm.name") + " " + Runtime.version());
         f.put("allocated", String.format(Locale.ROOT, "%d bytes", allocated.get()));
+        f.put("cached", String.format(Locale.ROOT, "%d bytes (freed large blocks kept for reuse)", BlockCache.cachedBytes()));
         return f;
     }
 
@@ -170,6 +171,12 @@ public final class CpuBackend implements Backend, MultiTensorOps {
     }
 
     @Override public long allocatedBytes() { return allocated.get(); }
+
+    /** Bytes of freed large blocks kept for reuse (shared by all CPU backends in the JVM). */
+    public static long cachedBytes() { return BlockCache.cachedBytes(); }
+
+    /** Returns every cached block to the C library. */
+    public static void emptyCache() { BlockCache.empty(); }
 
     @Override public void synchronize() {
         // every primitive has completed when it returns

@@ -33,7 +33,7 @@ public final class CpuStorage implements Storage {
 
         @Override public void run() {
             if (freed.compareAndSet(false, true)) {
-                if (address != 0) NativeMemory.free(address);
+                if (address != 0) BlockCache.free(address, byteSize);
                 accounting.addAndGet(-byteSize);
             }
         }
@@ -49,7 +49,7 @@ public final class CpuStorage implements Storage {
     CpuStorage(Backend backend, long byteSize, AtomicLong accounting) {
         if (byteSize < 0) throw new IllegalArgumentException("cannot allocate a negative size: " + byteSize + " bytes");
         this.backend = backend;
-        long address = byteSize == 0 ? 0 : NativeMemory.allocate(NativeMemory.rounded(byteSize));
+        long address = byteSize == 0 ? 0 : BlockCache.allocate(byteSize);
         this.block = new Block(address, byteSize, accounting);
         accounting.addAndGet(byteSize);
         this.segment = MemorySegment.ofAddress(address).reinterpret(byteSize);

@@ -146,6 +146,9 @@ public final class CudaBackend implements Backend, MultiTensorOps {
 
     @Override public String name() { return "cuda"; }
 
+    /** cuBLAS multiplies F16 and BF16 directly, accumulating in F32 (CUBLAS_COMPUTE_32F). */
+    @Override public boolean supportsHalfMatmul() { return true; }
+
     @Override public String description() {
         return deviceName + " (sm_" + ccMajor + ccMinor + ", " + sms + " SMs, " + (totalMem >> 30) + " GiB)";
     }
