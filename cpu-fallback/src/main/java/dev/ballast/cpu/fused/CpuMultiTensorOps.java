@@ -47,6 +47,29 @@ public final class CpuMultiTensorOps implements MultiTensorOps {
         return out;
     }
 
+    /**
+     * Runs {@code body} for every chunk index, in parallel tasks of consecutive chunks holding at least
+     * {@link #CHUNK} elements together, so many small tensors do not each pay for a task. The grouping depends
+     * only on the sizes, never on the thread count.
+     */
+    private void forEachChunk(List<Chunk> chunks, java.util.function.IntConsumer body) {
+        List<int[]> tasks = new ArrayList<>();
+        int first = 0;
+        long elements = 0;
+        for (int c = 0; c < chunks.size(); c++) {
+            elements += chunks.get(c).length();
+            if (elements >= CHUNK || c == chunks.size() - 1) {
+                tasks.add(new int[]{first, c + 1});
+                first = c + 1;
+                elements = 0;
+            }
+        }
+        par.forEach(tasks.size(), t -> {
+            int[] range = tasks.get((int) t);
+            for (int c = range[0]; c < range[1]; c++) body.accept(c);
+        });
+    }
+
     @Override
     public void multiTensorNorm(List<Strided> tensors, NormKind kind, double p, Strided perTensor, Strided total) {
         for (Strided t : tensors) {
@@ -57,7 +80,7 @@ public final class CpuMultiTensorOps implements MultiTensorOps {
         List<Chunk> chunks = chunks(tensors);
         double[] acc = new double[chunks.size()];
         long[] bad = new long[chunks.size()];
-        par.forEach(chunks.size(), c -> {
+        forEachChunk(chunks, c -> {
             Chunk ch = chunks.get((int) c);
             Strided t = tensors.get(ch.tensor());
             float[] buf = t.dtype() == DType.F32 ? null : load(t, ch.start(), ch.length());
@@ -177,7 +200,7 @@ public final class CpuMultiTensorOps implements MultiTensorOps {
             if (t.dtype() != DType.F32 || !t.isContiguous())
                 throw new IllegalArgumentException("multiTensorScale: tensors must be contiguous f32, got " + t);
         List<Chunk> chunks = chunks(tensors);
-        par.forEach(chunks.size(), k -> {
+        forEachChunk(chunks, k -> {
             Chunk ch = chunks.get((int) k);
             Strided t = tensors.get(ch.tensor());
             MemorySegment s = seg(t);
@@ -228,7 +251,7 @@ public final class CpuMultiTensorOps implements MultiTensorOps {
         float stepSize = lr / bc1;
         float decay = h.decoupled() ? 1 - lr * wd : 1;
         List<Chunk> chunks = chunks(params);
-        par.forEach(chunks.size(), k -> {
+        forEachChunk(chunks, k -> {
             Chunk ch = chunks.get((int) k);
             int i = ch.tensor();
             MemorySegment p = seg(params.get(i)), g = seg(grads.get(i)), m = seg(expAvg.get(i)), v = seg(expAvgSq.get(i));
@@ -280,7 +303,7 @@ public final class CpuMultiTensorOps implements MultiTensorOps {
         float mu = (float) h.momentum(), damp = (float) h.dampening(), wd = (float) h.weightDecay();
         boolean first = t == 1;
         List<Chunk> chunks = chunks(params);
-        par.forEach(chunks.size(), k -> {
+        forEachChunk(chunks, k -> {
             Chunk ch = chunks.get((int) k);
             int i = ch.tensor();
             MemorySegment p = seg(params.get(i)), g = seg(grads.get(i));
