@@ -133,7 +133,7 @@ public final class TrainCommand implements Callable<Integer> {
     }
 
     private static String header(TrainConfig c, BuiltinTraining run) {
-        return String.format(Locale.ROOT, "ballast train: %s on %s, %,d parameters, %s lr %g%s, batch %d, %d steps, device %s",
+        return String.format(Locale.ROOT, "ballast train: %s on %s, %,d parameters, %s lr %s%s, batch %d, %d steps, device %s",
                 c.model(), c.task(), run.model().parameterCount(), c.optimizer(), c.lr(),
                 c.clip() > 0 ? ", clip " + c.clip() : "", c.batch(), c.steps(), run.device().name());
     }
