@@ -102,9 +102,9 @@ public record TrainConfig(String model, String task, long steps, int batch, doub
             case "teacher-student" -> new TrainConfig("mlp", t, 2000, 64, 1e-3, "adam", 0, 0, 0, 0, "constant", 0, 0,
                     2, 64, 64, 1, 4, 50, 10, "pytorch", "tanh", 0, 10, 10_000, 2000, "auto");
             // a 2-layer causal transformer, decoder style (see SequenceTasks)
-            case "copy" -> new TrainConfig("transformer", t, 1500, 64, 1e-3, "adam", 0, 0, 1.0, 0, "constant", 0, 0,
+            case "copy" -> new TrainConfig("transformer", t, 500, 64, 1e-3, "adam", 0, 0, 1.0, 0, "constant", 0, 0,
                     2, 64, 64, 2, 4, 8, 10, "pytorch", "gelu", 0, 10, 20_000, 1000, "auto");
-            case "sort" -> new TrainConfig("transformer", t, 3000, 64, 1e-3, "adam", 0, 0, 1.0, 0, "constant", 0, 0,
+            case "sort" -> new TrainConfig("transformer", t, 1500, 64, 1e-3, "adam", 0, 0, 1.0, 0, "constant", 0, 0,
                     2, 64, 64, 2, 4, 8, 10, "pytorch", "gelu", 0, 10, 20_000, 1000, "auto");
             default -> throw new IllegalStateException(t);
         };
