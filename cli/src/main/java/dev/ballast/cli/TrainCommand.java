@@ -94,7 +94,7 @@ public final class TrainCommand implements Callable<Integer> {
             err.flush();
             return 2;
         }
-        try (run; TrainProgress progress = TrainProgress.create(System.console() != null, c.steps(), c.logEvery(), err)) {
+        try (run; TrainProgress progress = TrainProgress.create(interactive(), c.steps(), c.logEvery(), err)) {
             err.println(header(c, run));
             err.flush();
             Trainer.Builder b = run.trainer(progress);
@@ -119,6 +119,12 @@ public final class TrainCommand implements Callable<Integer> {
             out.flush();
             return 0;
         }
+    }
+
+    /** Whether stdin and stdout are a terminal (since Java 22 a Console exists even when they are redirected). */
+    private static boolean interactive() {
+        java.io.Console console = System.console();
+        return console != null && console.isTerminal();
     }
 
     /** Defaults of the task, then the config file, then the flags given. */

@@ -44,15 +44,19 @@ abstract class TrainProgress implements BuiltinTraining.Listener, AutoCloseable 
 
         Bar(long steps) {
             bar = new ProgressBarBuilder().setTaskName("train").setInitialMax(steps).setStyle(ProgressBarStyle.ASCII)
-                    .setUpdateIntervalMillis(200).showSpeed().setUnit(" steps", 1).build();
+                    .setUpdateIntervalMillis(200).showSpeed().build();
         }
 
         @Override public void onLoss(long step, double loss) {
             bar.stepTo(step);
-            bar.setExtraMessage(String.format(Locale.ROOT, "loss %.4g%s", loss, eval));
+            bar.setExtraMessage(String.format(Locale.ROOT, " loss %.3g%s", loss, eval));
         }
 
-        @Override public void onEval(long step, Map<String, Double> m) { eval = "  test " + metrics(m); }
+        @Override public void onEval(long step, Map<String, Double> m) {
+            // only the task's metric: the bar is squeezed to the terminal's width
+            for (var e : m.entrySet())
+                if (!e.getKey().equals("loss")) eval = String.format(Locale.ROOT, " %s %.4g", e.getKey(), e.getValue());
+        }
 
         @Override public void close() {
             if (!closed) bar.close();
