@@ -93,25 +93,29 @@ public abstract sealed class RecurrentLayer extends Module permits RNN, LSTM, GR
                 init[i] = t;
             }
         }
-        Tensor layerIn = x;
+        // Each layer reads a list of per-step inputs [B, in]: slices of x for the first layer, the previous layer's
+        // outputs as they are for the others. Slicing one [B, T, G*H] input projection per step instead would make
+        // every step's backward materialize (and then sum) a full [B, T, G*H] gradient: T times the memory traffic.
+        List<Tensor> stepIn = new ArrayList<>((int) time);
+        for (long t = 0; t < time; t++) stepIn.add(x.select(1, t));
         List<List<Tensor>> finals = new ArrayList<>();
         for (int i = 0; i < init.length; i++) finals.add(new ArrayList<>());
         for (int l = 0; l < numLayers; l++) {
-            // the input projection of every time step in one matmul
-            Tensor xw = layerIn.matmul(wIh[l].mT());
-            if (bIh[l] != null) xw = xw.add(bIh[l]);
             Tensor[] state = new Tensor[init.length];
             for (int i = 0; i < state.length; i++) state[i] = init[i].select(0, l);
             List<Tensor> outs = new ArrayList<>((int) time);
             for (long t = 0; t < time; t++) {
+                Tensor xw = stepIn.get((int) t).matmul(wIh[l].mT());
+                if (bIh[l] != null) xw = xw.add(bIh[l]);
                 Tensor hw = state[0].matmul(wHh[l].mT());
                 if (bHh[l] != null) hw = hw.add(bHh[l]);
-                state = cell(xw.select(1, t), hw, state);
+                state = cell(xw, hw, state);
                 outs.add(state[0]);
             }
-            layerIn = Tensor.stack(outs, 1);
+            stepIn = outs;
             for (int i = 0; i < state.length; i++) finals.get(i).add(state[i]);
         }
+        Tensor layerIn = Tensor.stack(stepIn, 1);
         Tensor[] fin = new Tensor[init.length];
         for (int i = 0; i < fin.length; i++) fin[i] = Tensor.stack(finals.get(i), 0);
         return new Run(layerIn, fin);

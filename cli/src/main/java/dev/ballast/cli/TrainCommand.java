@@ -1,0 +1,168 @@
+package dev.ballast.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.ballast.engine.train.Trainer;
+import dev.ballast.engine.train.builtin.BuiltinTraining;
+import dev.ballast.engine.train.builtin.ConfigException;
+import dev.ballast.engine.train.builtin.DivergedException;
+import dev.ballast.engine.train.builtin.TrainConfig;
+import dev.ballast.stability.chain.GradientChain;
+import dev.ballast.stability.chain.Link;
+import dev.ballast.stability.clip.ClipGrad;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code ballast train}: trains a built-in model on a built-in task ({@link TrainConfig}) and prints a summary on
+ * stdout (steps, final train loss, test metric, time, steps skipped). Settings come from the task's calibrated
+ * defaults, then {@code --config FILE.json}, then flags. Gradient-norm clipping runs through the stability
+ * module's {@link GradientChain} ({@code clipByGlobalNorm}, {@code apply(optimizer)}) as the trainer's step; value
+ * clipping through {@link ClipGrad#clipGradValue}. Exit codes: 0 trained, 2 bad configuration (message names the
+ * key and what is allowed), 1 training diverged (non-finite loss) or another failure.
+ */
+@Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Train a built-in model on a built-in task and print a summary.",
+                "Defaults are the task's calibrated settings; --config FILE.json sets keys, flags override both.",
+                "Example: ballast train --task adding --steps 2500 --metrics adding.jsonl"})
+public final class TrainCommand implements Callable<Integer> {
+
+    @Spec CommandSpec spec;
+
+    @Option(names = "--config", paramLabel = "FILE.json", description = "JSON object of settings (keys as below, camelCase).")
+    Path config;
+    @Option(names = "--metrics", paramLabel = "FILE.jsonl", description = "Write JSON-lines metrics (loss every logEvery steps, test metrics).")
+    Path metrics;
+    @Option(names = "--checkpoint", paramLabel = "FILE.safetensors", description = "Save model and optimizer at each evaluation and at the end.")
+    Path checkpoint;
+    @Option(names = "--print-config", description = "Print the resolved settings as JSON and exit without training.")
+    boolean printConfig;
+
+    @Option(names = "--model", description = "mlp, resmlp, rnn, lstm, gru, transformer (default: the task's).") String model;
+    @Option(names = "--task", description = "spirals (default), adding, temporal-order, teacher-student, copy, sort.") String task;
+    @Option(names = "--steps", description = "Training steps.") Long steps;
+    @Option(names = "--batch", description = "Batch size.") Integer batch;
+    @Option(names = "--lr", description = "Learning rate.") Double lr;
+    @Option(names = "--optimizer", description = "sgd, adam, adamw.") String optimizer;
+    @Option(names = "--momentum", description = "SGD momentum in [0, 1).") Double momentum;
+    @Option(names = "--weight-decay", description = "Weight decay (L2; decoupled for adamw).") Double weightDecay;
+    @Option(names = "--clip", description = "Max global L2 gradient norm; 0 = off.") Double clip;
+    @Option(names = "--clip-value", description = "Clamp each gradient element to [-v, v]; 0 = off.") Double clipValue;
+    @Option(names = "--schedule", description = "constant, cosine, step.") String schedule;
+    @Option(names = "--warmup", description = "Linear warm-up steps; 0 = none.") Long warmup;
+    @Option(names = "--seed", description = "Seed of data, init and shuffling.") Long seed;
+    @Option(names = "--depth", description = "Hidden layers (mlp) or residual blocks (resmlp).") Integer depth;
+    @Option(names = "--width", description = "Width of mlp/resmlp; model dimension of the transformer.") Integer width;
+    @Option(names = "--hidden", description = "Hidden size of rnn/lstm/gru.") Integer hidden;
+    @Option(names = "--layers", description = "Recurrent or transformer layers.") Integer layers;
+    @Option(names = "--heads", description = "Attention heads (must divide --width).") Integer heads;
+    @Option(names = "--seq-len", description = "Sequence length (adding, temporal-order, copy, sort).") Integer seqLen;
+    @Option(names = "--vocab", description = "Symbols of copy/sort.") Integer vocab;
+    @Option(names = "--init", description = "pytorch, xavier, kaiming, normal:<std>.") String init;
+    @Option(names = "--activation", description = "tanh, relu, gelu (mlp/resmlp).") String activation;
+    @Option(names = "--eval-every", description = "Evaluate every N steps; 0 = a tenth of the steps.") Long evalEvery;
+    @Option(names = "--log-every", description = "Metrics line and loss check every N steps.") Long logEvery;
+    @Option(names = "--train-size", description = "Training examples.") Integer trainSize;
+    @Option(names = "--test-size", description = "Held-out test examples.") Integer testSize;
+    @Option(names = "--device", description = "auto, cpu, cuda.") String device;
+
+    @Override public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
+        TrainConfig c;
+        BuiltinTraining run;
+        try {
+            c = resolve();
+            if (printConfig) {
+                out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(c.toMap()));
+                out.flush();
+                return 0;
+            }
+            run = BuiltinTraining.create(c);
+        } catch (ConfigException e) {
+            String key = e.key();
+            boolean known = TrainConfig.KEYS.contains(key);
+            err.println("ballast train: bad config: " + e.getMessage() + (known ? " (" + TrainConfigFile.flag(key) + ")" : ""));
+            err.println("Run 'ballast train --help' for the settings.");
+            err.flush();
+            return 2;
+        }
+        try (run; TrainProgress progress = TrainProgress.create(interactive(), c.steps(), c.logEvery(), err)) {
+            err.println(header(c, run));
+            err.flush();
+            Trainer.Builder b = run.trainer(progress);
+            if (c.clip() > 0) {
+                GradientChain chain = GradientChain.of(Link.clipByGlobalNorm(c.clip()), Link.apply(run.optimizer()));
+                b.stepFunction(chain::step);
+            }
+            if (c.clipValue() > 0) b.gradTransform(params -> ClipGrad.clipGradValue(params, c.clipValue()));
+            if (metrics != null) b.metrics(metrics);
+            if (checkpoint != null) b.checkpoint(c.effectiveEvalEvery(), checkpoint, run.model().stateDict(), run.generator());
+            Trainer.Result r;
+            try {
+                r = b.build().run();
+            } catch (DivergedException e) {
+                progress.close();
+                err.println("ballast train: " + e.getMessage());
+                err.flush();
+                return 1;
+            }
+            progress.close();
+            out.print(summary(c, run, r));
+            out.flush();
+            return 0;
+        }
+    }
+
+    /** Whether stdin and stdout are a terminal (since Java 22 a Console exists even when they are redirected). */
+    private static boolean interactive() {
+        java.io.Console console = System.console();
+        return console != null && console.isTerminal();
+    }
+
+    /** Defaults of the task, then the config file, then the flags given. */
+    TrainConfig resolve() {
+        Map<String, Object> settings = new LinkedHashMap<>();
+        if (config != null) settings.putAll(TrainConfigFile.read(config));
+        Object[] flags = {model, task, steps, batch, lr, optimizer, momentum, weightDecay, clip, clipValue, schedule, warmup,
+                seed, depth, width, hidden, layers, heads, seqLen, vocab, init, activation, evalEvery, logEvery, trainSize,
+                testSize, device};
+        for (int i = 0; i < flags.length; i++) if (flags[i] != null) settings.put(TrainConfig.KEYS.get(i), flags[i]);
+        return TrainConfig.resolve(settings);
+    }
+
+    private static String header(TrainConfig c, BuiltinTraining run) {
+        return String.format(Locale.ROOT, "ballast train: %s on %s, %,d parameters, %s lr %s%s, batch %d, %d steps, device %s",
+                c.model(), c.task(), run.model().parameterCount(), c.optimizer(), c.lr(),
+                c.clip() > 0 ? ", clip " + c.clip() : "", c.batch(), c.steps(), run.device().name());
+    }
+
+    /** {@code key: value} lines: model, task, device, steps, skipped, final train loss, test metrics, time. */
+    static String summary(TrainConfig c, BuiltinTraining run, Trainer.Result r) {
+        StringBuilder sb = new StringBuilder();
+        String metric = run.task().metric();
+        line(sb, "model", String.format(Locale.ROOT, "%s (%,d parameters)", c.model(), run.model().parameterCount()));
+        line(sb, "task", c.task());
+        line(sb, "device", run.device().name());
+        line(sb, "steps", Long.toString(r.iterations()));
+        line(sb, "steps skipped", Long.toString(r.skippedSteps()));
+        line(sb, "final train loss", String.format(Locale.ROOT, "%.6g", r.lastLoss()));
+        Double m = r.lastEval().get(metric), tl = r.lastEval().get("loss");
+        if (m != null) line(sb, "test " + metric, String.format(Locale.ROOT, "%.6g", m));
+        if (tl != null) line(sb, "test loss", String.format(Locale.ROOT, "%.6g", tl));
+        line(sb, "time", String.format(Locale.ROOT, "%.2f s (%.2f ms/step, %.1f steps/s)", r.seconds(),
+                1e3 * r.seconds() / Math.max(1, r.iterations()), r.iterations() / Math.max(1e-9, r.seconds())));
+        return sb.toString();
+    }
+
+    private static void line(StringBuilder sb, String key, String value) {
+        sb.append(key).append(": ").append(value).append(System.lineSeparator());
+    }
+}
