@@ -134,6 +134,7 @@ public abstract class Optimizer implements AutoCloseable {
             }
         }
         steps = next;
+        dropDeviceSteps();
     }
 
     // ------------------------------------------------------------------ fused path
@@ -204,7 +205,12 @@ public abstract class Optimizer implements AutoCloseable {
         long delta = now - steps;
         for (int i = 0; i < paramSteps.length; i++) paramSteps[i] += delta;
         steps = now;
-        stepsOnDevice = false;
+        stepsOnDevice = false; // the device counters stay valid: they equal the host count again
+    }
+
+    /** Drops the device counters after the host count moved without them (composed step, loaded state). */
+    private void dropDeviceSteps() {
+        if (deviceSteps == null) return;
         for (Tensor t : deviceSteps) t.close();
         deviceSteps = null;
     }
@@ -325,6 +331,7 @@ public abstract class Optimizer implements AutoCloseable {
     public void loadStateDict(Map<String, Tensor> dict) {
         checkOpen();
         syncStepsFromDevice();
+        dropDeviceSteps();
         validateStateDict(dict);
         Map<Integer, Map<String, Tensor>> fresh = new TreeMap<>();
         long[] newSteps = new long[params.size()];

@@ -134,9 +134,10 @@ public final class Trainer {
                     l.backward();
                     Double gradNorm = trackGradNorm ? hostGradNorm() : null;
                     if (gradTransform != null) gradTransform.accept(params);
-                    long before = optimizer.stepCount();
+                    // the step count is read (a device sync after fused steps) only on logged iterations
+                    long before = log ? optimizer.stepCount() : -1;
                     stepFunction.run();
-                    boolean skipped = optimizer.stepCount() == before;
+                    boolean skipped = log && optimizer.stepCount() == before;
                     attempted++;
                     if (log) {
                         lastLoss = l.item();
