@@ -108,6 +108,8 @@ class GradNormTest {
             assertTrue(Double.isNaN(nan[GradNorm.NORM]), d + ": NaN propagates to the norm");
             assertTrue(Double.isNaN(nan[GradNorm.COEFFICIENT]));
             assertEquals(1, nan[GradNorm.NON_FINITE]);
+            double[] big = GradNorm.compute(d, List.of(Tensor.full(d, DType.F32, 1e20, 40)), 1, 2, null).toDoubleArray();
+            assertEquals(0, big[GradNorm.NON_FINITE], d + ": squares that overflow are not non-finite gradients");
             double[] nanInf = GradNorm.compute(d, tensors(d, bad), 1, Double.POSITIVE_INFINITY, null).toDoubleArray();
             assertTrue(Double.isNaN(nanInf[GradNorm.NORM]), d + ": NaN propagates through the max norm");
         }

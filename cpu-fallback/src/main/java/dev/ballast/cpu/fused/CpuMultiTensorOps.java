@@ -125,28 +125,26 @@ public final class CpuMultiTensorOps implements MultiTensorOps {
 
     /**
      * One chunk's accumulator in F32 vector lanes, read straight from memory (no staging copy), returned widened;
-     * counts non-finite values into {@code nonFinite[0]} in the same pass.
+     * counts non-finite values into {@code nonFinite[0]}. Any NaN or infinity makes every accumulator non-finite, so
+     * the hot loop does not count: only a chunk whose result is not finite is scanned again (which also gives the
+     * right count, 0, when finite values merely overflowed).
      */
     static double accumulate(MemorySegment s, long byteOffset, int n, NormKind kind, float p, long[] nonFinite) {
         FloatVector acc = FloatVector.zero(F);
-        long bad = 0;
         int i = 0, upper = F.loopBound(n);
         for (; i < upper; i += F.length()) {
             FloatVector v = FloatVector.fromMemorySegment(F, s, byteOffset + 4L * i, ORDER);
-            FloatVector a = v.abs();
-            bad += a.compare(VectorOperators.LT, Float.POSITIVE_INFINITY).not().trueCount(); // inf and NaN fail a < inf
             acc = switch (kind) {
                 case L2 -> v.fma(v, acc);
-                case L1 -> acc.add(a);
-                case INF -> acc.max(a);
-                case P -> acc.add(a.lanewise(VectorOperators.POW, p));
+                case L1 -> acc.add(v.abs());
+                case INF -> acc.max(v.abs());
+                case P -> acc.add(v.abs().lanewise(VectorOperators.POW, p));
             };
         }
         float tail = 0;
         boolean nan = false;
         for (; i < n; i++) {
             float v = s.get(F32, byteOffset + 4L * i);
-            if (!Float.isFinite(v)) bad++;
             nan |= Float.isNaN(v);
             tail = switch (kind) {
                 case L2 -> Math.fma(v, v, tail);
@@ -155,15 +153,21 @@ public final class CpuMultiTensorOps implements MultiTensorOps {
                 case P -> tail + (float) Math.pow(Math.abs(v), p);
             };
         }
-        nonFinite[0] = bad;
+        double result;
         if (kind == NormKind.INF) {
             // reduceLanes(MAX) may drop NaN lanes; the norm of a tensor holding NaN is NaN
-            if (nan || acc.test(VectorOperators.IS_NAN).anyTrue()) return Double.NaN;
-            return Math.max(acc.reduceLanes(VectorOperators.MAX), tail);
+            result = nan || acc.test(VectorOperators.IS_NAN).anyTrue() ? Double.NaN : Math.max(acc.reduceLanes(VectorOperators.MAX), tail);
+        } else {
+            double sum = tail;
+            for (int l = 0; l < F.length(); l++) sum += acc.lane(l);
+            result = sum;
         }
-        double sum = tail;
-        for (int l = 0; l < F.length(); l++) sum += acc.lane(l);
-        return sum;
+        long bad = 0;
+        if (!Double.isFinite(result)) {
+            for (int k = 0; k < n; k++) if (!Float.isFinite(s.get(F32, byteOffset + 4L * k))) bad++;
+        }
+        nonFinite[0] = bad;
+        return result;
     }
 
     @Override
