@@ -188,6 +188,8 @@ public final class CpuBackend implements Backend, MultiTensorOps {
 
     // ---------------------------------------------------------------- data movement
 
+    @Override public boolean supportsStridedCopyDestination() { return true; }
+
     @Override public void copy(Strided src, Strided dst) {
         try {
             Copies.copy(par, view(src), view(dst));

@@ -139,11 +139,23 @@ final class Views {
         st[a] = x.strides[a] * step;
         Tensor out = make(x, x.offset + s0 * x.strides[a], s, st);
         long[] inShape = x.shape;
-        return Ops.record(out, "slice", g -> {
-            try (Tensor idx = Tensor.arange(g.device, DType.I64, s0, s0 + len * step, step)) {
-                return new Tensor[]{Indexing.indexAddInto(Tensor.zeros(g.device, g.dtype, inShape), a, idx, g)};
-            }
-        }, x);
+        return Ops.record(out, "slice", g -> new Tensor[]{sliceBackward(g, inShape, a, s0, len, step)}, x);
+    }
+
+    /** The gradient of a slice: {@code g} placed into zeros of the input's shape (a strided write when the backend has one). */
+    private static Tensor sliceBackward(Tensor g, long[] inShape, int axis, long start, long len, long step) {
+        Tensor z = Tensor.zeros(g.device, g.dtype, inShape);
+        if (g.backend().supportsStridedCopyDestination()) {
+            long[] st = z.strides.clone();
+            long[] sh = inShape.clone();
+            sh[axis] = len;
+            st[axis] = z.strides[axis] * step;
+            g.backend().copy(g.view(), new dev.ballast.engine.backend.Strided(z.storage, z.dtype, start * z.strides[axis], sh, st));
+            return z;
+        }
+        try (Tensor idx = Tensor.arange(g.device, DType.I64, start, start + len * step, step)) {
+            return Indexing.indexAddInto(z, axis, idx, g);
+        }
     }
 
     static Tensor select(Tensor x, int axis, long i) {

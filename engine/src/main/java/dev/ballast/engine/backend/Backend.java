@@ -48,8 +48,15 @@ public interface Backend {
 
     // ---- data movement ----
 
-    /** Copies the elements of {@code src}, in row-major order of its shape, into contiguous {@code dst}; dtypes may differ (a cast). */
+    /**
+     * Copies the elements of {@code src}, in row-major order of its shape, into {@code dst}; dtypes may differ (a
+     * cast). {@code dst} is contiguous, or, when {@link #supportsStridedCopyDestination()} and the shapes are equal,
+     * any non-overlapping strided view (a write into a slice).
+     */
     void copy(Strided src, Strided dst);
+
+    /** Whether {@link #copy} writes through a strided destination of the source's shape. */
+    default boolean supportsStridedCopyDestination() { return false; }
 
     /** Sets every element of contiguous {@code dst} to {@code value} converted to its dtype. */
     void fill(Strided dst, double value);
