@@ -30,7 +30,4 @@ public final class Generator {
 
     /** Restores a saved offset. */
     public void setOffset(long offset) { this.offset = offset; }
-
-    /** A derived independent generator (used to seed sub-streams such as dropout per layer). */
-    public Generator fork() { return new Generator(seed * 0x9E3779B97F4A7C15L + reserve(4) + 1); }
 }

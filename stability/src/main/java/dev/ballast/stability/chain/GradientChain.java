@@ -56,10 +56,9 @@ public final class GradientChain {
                     }
                     case Link.ClipByValue v -> {
                         // value clipping acts on unscaled values, so it bounds in the scaled domain by value * scale
-                        for (Tensor g : grads) {
-                            Tensor bound = inv == null ? null : unscale.scaler().scale().mul(v.value());
+                        Tensor bound = inv == null ? null : unscale.scaler().scale().mul(v.value());
+                        for (Tensor g : grads)
                             g.copyFrom(bound == null ? g.clamp(-v.value(), v.value()) : g.maximum(bound.neg()).minimum(bound));
-                        }
                     }
                     case Link.ClipByGlobalNorm c -> {
                         maxNorm = c.maxNorm();
