@@ -187,6 +187,24 @@ class ClipAndChainTest {
         assertThrows(IllegalArgumentException.class, () -> new GradScaler(CPU, 1024, 0.5, 0.5, 2));
     }
 
+    @Test void adaptiveClippingBoundsEachUnitByItsWeight() {
+        Tensor w = Tensor.randn(gen, CPU, 6, 5).requiresGrad(true);
+        Tensor b = Tensor.randn(gen, CPU, 6).requiresGrad(true);
+        w.setGrad(Tensor.randn(gen, CPU, 6, 5).mul(10));
+        b.setGrad(Tensor.randn(gen, CPU, 6).mul(1e-4));
+        double[] wv = w.toDoubleArray(), gv = w.grad().toDoubleArray(), bg = b.grad().toDoubleArray();
+        ClipGrad.adaptiveClipGrad(List.of(w, b), 0.05, 1e-3);
+        double[] after = w.grad().toDoubleArray();
+        for (int r = 0; r < 6; r++) {
+            double wn = 0, gn = 0;
+            for (int c = 0; c < 5; c++) { wn += wv[r * 5 + c] * wv[r * 5 + c]; gn += gv[r * 5 + c] * gv[r * 5 + c]; }
+            double factor = Math.min(1, 0.05 * Math.max(Math.sqrt(wn), 1e-3) / Math.max(Math.sqrt(gn), 1e-6));
+            for (int c = 0; c < 5; c++) assertEquals(gv[r * 5 + c] * factor, after[r * 5 + c], 1e-5 * Math.abs(gv[r * 5 + c]) + 1e-7);
+        }
+        assertArrayEquals(bg, b.grad().toDoubleArray(), 1e-12, "a gradient already small against its weight is untouched");
+        assertThrows(IllegalArgumentException.class, () -> Link.adaptiveClip(0));
+    }
+
     @Test void chainMustEndWithTheOptimizer() {
         SGD sgd = new SGD(params(new long[]{2}), 0.1);
         assertThrows(IllegalArgumentException.class, () -> GradientChain.of(Link.apply(sgd), Link.clipByGlobalNorm(1)));

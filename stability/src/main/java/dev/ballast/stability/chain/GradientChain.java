@@ -64,6 +64,13 @@ public final class GradientChain {
                         maxNorm = c.maxNorm();
                         normType = c.normType();
                     }
+                    case Link.AdaptiveClip a -> {
+                        if (inv != null) for (Tensor g : grads) g.mulInPlace(inv); // AGC compares unscaled gradients
+                        dev.ballast.stability.clip.ClipGrad.adaptiveClipGrad(params, a.clipping(), a.eps());
+                        if (inv != null) {
+                            for (Tensor g : grads) g.mulInPlace(unscale.scaler().scale());
+                        }
+                    }
                     case Link.SkipIfNonFinite s -> skipNonFinite = true;
                     case Link.Apply a -> { }
                 }

@@ -28,6 +28,14 @@ public sealed interface Link {
         }
     }
 
+    /** Unit-wise adaptive gradient clipping (AGC), see {@code ClipGrad.adaptiveClipGrad}; applied where it stands. */
+    record AdaptiveClip(double clipping, double eps) implements Link {
+        public AdaptiveClip {
+            if (!(clipping > 0)) throw new IllegalArgumentException("adaptiveClip: clipping must be > 0, got " + clipping);
+            if (!(eps >= 0)) throw new IllegalArgumentException("adaptiveClip: eps must be >= 0, got " + eps);
+        }
+    }
+
     /** Leave weights and optimizer state untouched when any gradient holds NaN or infinity. */
     record SkipIfNonFinite() implements Link {}
 
@@ -41,6 +49,9 @@ public sealed interface Link {
     static Link clipByGlobalNorm(double maxNorm) { return new ClipByGlobalNorm(maxNorm, 2.0); }
 
     static Link clipByGlobalNorm(double maxNorm, double normType) { return new ClipByGlobalNorm(maxNorm, normType); }
+
+    /** AGC with NFNets' default eps 1e-3; {@code clipping} is the allowed gradient/weight norm ratio (e.g. 0.01). */
+    static Link adaptiveClip(double clipping) { return new AdaptiveClip(clipping, 1e-3); }
 
     static Link skipIfNonFinite() { return new SkipIfNonFinite(); }
 

@@ -113,6 +113,30 @@ public final class ClipGrad {
         return norms;
     }
 
+    /**
+     * Unit-wise adaptive gradient clipping (AGC, Brock et al. 2021, "High-Performance Large-Scale Image Recognition
+     * Without Normalization"): each output unit's gradient (the rows along the first dim; the whole tensor for
+     * vectors and scalars) is scaled by {@code min(1, clipping * max(||w||, eps) / max(||g||, 1e-6))}, so a
+     * gradient may not exceed a fixed fraction of the weight it updates. Runs on the device, no host sync.
+     */
+    public static void adaptiveClipGrad(List<Tensor> params, double clipping, double eps) {
+        if (!(clipping > 0)) throw new IllegalArgumentException("adaptive clipping factor must be > 0, got " + clipping);
+        if (!(eps >= 0)) throw new IllegalArgumentException("adaptive clipping eps must be >= 0, got " + eps);
+        try (GradMode.Guard ng = GradMode.noGrad(); Scope s = Scope.open()) {
+            for (Tensor p : params) {
+                Tensor g = p.grad();
+                if (g == null || g.numel() == 0) continue;
+                int[] axes = new int[Math.max(p.rank() - 1, 0)];
+                for (int i = 0; i < axes.length; i++) axes[i] = i + 1;
+                Tensor wn = p.rank() <= 1 ? p.norm(2) : p.norm(2, axes, true);
+                Tensor gn = p.rank() <= 1 ? g.norm(2) : g.norm(2, axes, true);
+                Tensor maxNorm = wn.maximum(eps).mul(clipping);
+                Tensor factor = maxNorm.div(gn.maximum(1e-6)).minimum(1.0);
+                g.mulInPlace(factor);
+            }
+        }
+    }
+
     private static int firstNonFinite(List<Tensor> params) {
         for (int i = 0; i < params.size(); i++) {
             Tensor g = params.get(i).grad();
