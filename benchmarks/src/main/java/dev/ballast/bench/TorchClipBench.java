@@ -4,15 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
@@ -83,7 +77,6 @@ public final class TorchClipBench {
         Map<String, Figures> out = new LinkedHashMap<>();
         for (ClipShapes.GradSet s : sets) out.put(s.name(), Figures.NONE);
         if (sets.isEmpty()) return out;
-        if (!torchImports(log)) return out;
         ObjectMapper om = new ObjectMapper();
         ObjectNode cfg = om.createObjectNode();
         cfg.put("device", device);
@@ -104,79 +97,18 @@ public final class TorchClipBench {
                 t.add(e.dtype().label());
             }
         }
-        Result r = python(List.of("python3", "-c", SCRIPT), cfg.toString(), 0);
-        if (r.failure != null) {
-            log.accept("torch: not measured, " + r.failure);
+        TorchProcess.Outcome r = TorchProcess.run(SCRIPT, cfg.toString());
+        if (r.failure() != null) {
+            log.accept("torch: not measured, " + r.failure());
             return out;
         }
-        try {
-            String last = r.stdout.substring(r.stdout.lastIndexOf('\n') + 1);
-            JsonNode json = om.readTree(last);
-            log.accept("torch " + json.path("torch").asText("?") + ", " + json.path("threads").asInt() + " threads");
-            for (ClipShapes.GradSet s : sets) {
-                JsonNode f = json.path("sets").path(s.name());
-                if (f.isMissingNode()) continue;
-                out.put(s.name(), new Figures(f.path("clip_ms").asDouble(), f.path("adamw_ms").asDouble()));
-            }
-        } catch (IOException | RuntimeException e) {
-            log.accept("torch: not measured, unexpected output from python3: " + r.stdout);
+        JsonNode json = r.json();
+        log.accept("torch " + json.path("torch").asText("?") + ", " + json.path("threads").asInt() + " threads");
+        for (ClipShapes.GradSet s : sets) {
+            JsonNode f = json.path("sets").path(s.name());
+            if (f.isMissingNode()) continue;
+            out.put(s.name(), new Figures(f.path("clip_ms").asDouble(), f.path("adamw_ms").asDouble()));
         }
         return out;
-    }
-
-    /** Whether {@code python3 -c "import torch"} succeeds; logs why not when it does not. */
-    static boolean torchImports(Consumer<String> log) {
-        Result r = python(List.of("python3", "-c", "import torch"), "", 120);
-        if (r.failure == null) return true;
-        log.accept("torch: not measured, " + r.failure);
-        return false;
-    }
-
-    private record Result(String stdout, String failure) {}
-
-    /** Runs a child process with {@code stdin}; {@code timeoutS} 0 means no limit. */
-    private static Result python(List<String> cmd, String stdin, int timeoutS) {
-        ProcessBuilder pb = new ProcessBuilder(cmd);
-        Process p;
-        try {
-            p = pb.start();
-        } catch (IOException e) {
-            return new Result("", "python3 could not be started (" + e.getMessage() + ")");
-        }
-        try {
-            ByteArrayOutputStream err = new ByteArrayOutputStream(), outBytes = new ByteArrayOutputStream();
-            // Drain both pipes concurrently so a chatty child cannot block on a full pipe.
-            Thread drainErr = Thread.ofVirtual().start(() -> copy(p.getErrorStream(), err));
-            Thread drainOut = Thread.ofVirtual().start(() -> copy(p.getInputStream(), outBytes));
-            try (OutputStream in = p.getOutputStream()) {
-                in.write(stdin.getBytes(StandardCharsets.UTF_8));
-            }
-            boolean done = timeoutS > 0 ? p.waitFor(timeoutS, TimeUnit.SECONDS) : p.waitFor() >= Integer.MIN_VALUE;
-            if (!done) {
-                p.destroyForcibly();
-                return new Result("", "python3 did not finish within " + timeoutS + " s");
-            }
-            drainErr.join();
-            drainOut.join();
-            if (p.exitValue() != 0) {
-                String[] lines = err.toString(StandardCharsets.UTF_8).strip().split("\n");
-                return new Result("", "python3 exited with " + p.exitValue() + ": " + lines[lines.length - 1]);
-            }
-            return new Result(outBytes.toString(StandardCharsets.UTF_8).strip(), null);
-        } catch (IOException e) {
-            return new Result("", "talking to python3 failed (" + e.getMessage() + ")");
-        } catch (InterruptedException e) {
-            p.destroy();
-            Thread.currentThread().interrupt();
-            return new Result("", "interrupted");
-        }
-    }
-
-    private static void copy(InputStream in, ByteArrayOutputStream out) {
-        try {
-            in.transferTo(out);
-        } catch (IOException ignored) {
-            // the exit code and stdout tell the story
-        }
     }
 }
