@@ -274,25 +274,8 @@ public final class ClipBench {
                     + " came out as " + Arrays.toString(s) + " ([norm, coefficient, nonFinite]); refusing to report timings");
     }
 
-    /** Median milliseconds of {@code work} (followed by a synchronize) under {@code timing}'s rule. */
-    static double time(Backend backend, Runnable work, Timing timing) {
-        long warmEnd = System.nanoTime() + (long) (timing.warmupSeconds() * 1e9);
-        for (int n = 0; n < timing.minWarmup() || System.nanoTime() < warmEnd; n++) {
-            work.run();
-            backend.synchronize();
-        }
-        List<Double> ms = new ArrayList<>();
-        double spent = 0;
-        while (ms.size() < timing.minReps() || (spent < timing.targetSeconds() && ms.size() < timing.maxReps())) {
-            long t0 = System.nanoTime();
-            work.run();
-            backend.synchronize();
-            double t = (System.nanoTime() - t0) / 1e6;
-            ms.add(t);
-            spent += t / 1e3;
-        }
-        return median(ms);
-    }
+    /** Median milliseconds of {@code work} under {@code timing}'s rule (see {@link DeviceTimer}). */
+    static double time(Backend backend, Runnable work, Timing timing) { return DeviceTimer.medianMs(backend, work, timing); }
 
     static double median(List<Double> values) {
         double[] v = values.stream().mapToDouble(Double::doubleValue).sorted().toArray();

@@ -25,31 +25,9 @@ public final class TorchClipBench {
         static final Figures NONE = new Figures(null, null);
     }
 
-    static final String SCRIPT = String.join("\n",
-        "import sys, json, time",
-        "import torch",
-        "cfg = json.load(sys.stdin)",
-        "dev = cfg['device']",
-        "cuda = dev == 'cuda'",
+    /** The per-set part of the script; {@link TorchProcess#PREAMBLE} supplies cfg, dev, cuda, bench and the generator. */
+    public static final String SCRIPT = TorchProcess.PREAMBLE + String.join("\n",
         "DT = {'f32': torch.float32, 'f16': torch.float16, 'bf16': torch.bfloat16}",
-        "def bench(fn):",
-        "    t_end = time.perf_counter() + cfg['warmup_s']",
-        "    n = 0",
-        "    while n < cfg['min_warmup'] or time.perf_counter() < t_end:",
-        "        fn(); n += 1",
-        "    if cuda: torch.cuda.synchronize()",
-        "    ts = []",
-        "    total = 0.0",
-        "    while len(ts) < cfg['min_reps'] or (total < cfg['target_s'] and len(ts) < cfg['max_reps']):",
-        "        if cuda:",
-        "            s = torch.cuda.Event(enable_timing=True); e = torch.cuda.Event(enable_timing=True)",
-        "            s.record(); fn(); e.record(); e.synchronize(); ms = s.elapsed_time(e)",
-        "        else:",
-        "            t0 = time.perf_counter(); fn(); ms = (time.perf_counter() - t0) * 1e3",
-        "        ts.append(ms); total += ms / 1e3",
-        "    ts.sort(); k = len(ts)",
-        "    return ts[k // 2] if k % 2 else 0.5 * (ts[k // 2 - 1] + ts[k // 2])",
-        "g = torch.Generator(device=dev); g.manual_seed(1234)",
         "res = {}",
         "for st in cfg['sets']:",
         "    shapes = [(tuple(s), DT[d]) for s, d in st['tensors']]",
@@ -80,11 +58,7 @@ public final class TorchClipBench {
         ObjectMapper om = new ObjectMapper();
         ObjectNode cfg = om.createObjectNode();
         cfg.put("device", device);
-        cfg.put("warmup_s", timing.warmupSeconds());
-        cfg.put("min_warmup", timing.minWarmup());
-        cfg.put("min_reps", timing.minReps());
-        cfg.put("max_reps", timing.maxReps());
-        cfg.put("target_s", timing.targetSeconds());
+        TorchProcess.putTiming(cfg, timing);
         ArrayNode arr = cfg.putArray("sets");
         for (ClipShapes.GradSet s : sets) {
             ObjectNode o = arr.addObject();

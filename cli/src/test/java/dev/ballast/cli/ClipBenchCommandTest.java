@@ -76,6 +76,10 @@ class ClipBenchCommandTest {
         assertTrue(missing.err().contains("cannot read shapes file"), missing.err());
     }
 
+    @Test void torchScriptIsValidPython() throws Exception {
+        PythonSyntax.assertParses(dev.ballast.bench.TorchClipBench.SCRIPT);
+    }
+
     @Test void unknownDeviceIsAUsageError() {
         Run r = Run.of("bench", "clip", "--device", "tpu");
         assertEquals(2, r.exitCode());

@@ -14,7 +14,7 @@ import java.util.List;
  * The gradients are read once for the norm and the non-finite check; the clip coefficient (times the inverse
  * loss scale when unscaling) and the skip flag stay on the device and go to the optimizer's step, which applies
  * them in its own pass. Returns {@code [norm, coefficient, nonFinite]} on the device; the norm is that of the
- * unscaled gradients.
+ * unscaled gradients, and without a clip link the coefficient entry is informational (nothing is scaled).
  */
 public final class GradientChain {
     private final List<Link> links;
@@ -75,15 +75,23 @@ public final class GradientChain {
                     case Link.Apply a -> { }
                 }
             }
-            Tensor raw = GradNorm.compute(device, grads, Double.POSITIVE_INFINITY, normType, null);
-            Tensor norm = raw.narrow(0, GradNorm.NORM, 1).reshape();
-            Tensor flag = raw.narrow(0, GradNorm.NON_FINITE, 1).reshape();
-            if (inv != null) norm = norm.mul(inv);
-            Tensor coef = Double.isInfinite(maxNorm) ? Tensor.ones(device, DType.F32) : norm.add(1e-6).rdiv(maxNorm).minimum(1.0);
-            if (inv != null) coef = coef.mul(inv);
-            optimizer.stepAsync(coef, skipNonFinite ? flag : null);
-            if (unscale != null) unscale.scaler().update(flag);
-            stats = Scope.keep(Tensor.stack(List.of(norm, coef, flag), 0));
+            boolean clip = !Double.isInfinite(maxNorm);
+            if (inv == null) {
+                // the finish kernel's coefficient is the one to apply: nothing left to compute here
+                stats = Scope.keep(GradNorm.compute(device, grads, clip ? maxNorm : Double.POSITIVE_INFINITY, normType, null));
+                Tensor coef = clip ? stats.narrow(0, GradNorm.COEFFICIENT, 1).reshape() : null;
+                Tensor flag = stats.narrow(0, GradNorm.NON_FINITE, 1).reshape();
+                optimizer.stepAsync(coef, skipNonFinite ? flag : null);
+            } else {
+                // with loss scaling the norm and coefficient refer to the unscaled gradients
+                Tensor raw = GradNorm.compute(device, grads, Double.POSITIVE_INFINITY, normType, null);
+                Tensor norm = raw.narrow(0, GradNorm.NORM, 1).reshape().mul(inv);
+                Tensor flag = raw.narrow(0, GradNorm.NON_FINITE, 1).reshape();
+                Tensor coef = (clip ? norm.add(1e-6).rdiv(maxNorm).minimum(1.0) : Tensor.ones(device, DType.F32)).mul(inv);
+                optimizer.stepAsync(coef, flag);
+                unscale.scaler().update(flag);
+                stats = Scope.keep(Tensor.stack(List.of(norm, coef, flag), 0));
+            }
         }
         return stats;
     }
