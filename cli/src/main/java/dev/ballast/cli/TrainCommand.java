@@ -2,11 +2,11 @@ package dev.ballast.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import dev.ballast.engine.train.Trainer;
-import dev.ballast.engine.train.builtin.BuiltinTraining;
-import dev.ballast.engine.train.builtin.ConfigException;
-import dev.ballast.engine.train.builtin.DivergedException;
-import dev.ballast.engine.train.builtin.TrainConfig;
+import dev.ballast.train.Trainer;
+import dev.ballast.train.builtin.BuiltinTraining;
+import dev.ballast.train.builtin.ConfigException;
+import dev.ballast.train.builtin.DivergedException;
+import dev.ballast.train.builtin.TrainConfig;
 import dev.ballast.stability.chain.GradientChain;
 import dev.ballast.stability.chain.Link;
 import dev.ballast.stability.clip.ClipGrad;

@@ -1,6 +1,6 @@
 package dev.ballast.cli;
 
-import dev.ballast.engine.train.builtin.BuiltinTraining;
+import dev.ballast.train.builtin.BuiltinTraining;
 import java.io.PrintWriter;
 import java.util.Locale;
 import java.util.Map;

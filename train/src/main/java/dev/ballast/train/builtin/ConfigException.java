@@ -1,4 +1,4 @@
-package dev.ballast.engine.train.builtin;
+package dev.ballast.train.builtin;
 
 /**
  * A bad training configuration: {@link #key()} names the setting that was wrong (a {@link TrainConfig} key such as

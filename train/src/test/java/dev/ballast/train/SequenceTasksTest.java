@@ -1,4 +1,4 @@
-package dev.ballast.engine.train;
+package dev.ballast.train;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;

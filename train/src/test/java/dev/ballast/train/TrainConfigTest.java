@@ -1,11 +1,11 @@
-package dev.ballast.engine.train;
+package dev.ballast.train;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.ballast.engine.train.builtin.ConfigException;
-import dev.ballast.engine.train.builtin.TrainConfig;
+import dev.ballast.train.builtin.ConfigException;
+import dev.ballast.train.builtin.TrainConfig;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 

@@ -1,4 +1,4 @@
-package dev.ballast.engine.train;
+package dev.ballast.train;
 
 import java.io.PrintStream;
 import java.util.Locale;

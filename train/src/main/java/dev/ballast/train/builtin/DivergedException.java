@@ -1,4 +1,4 @@
-package dev.ballast.engine.train.builtin;
+package dev.ballast.train.builtin;
 
 /** Training stopped because the loss read at {@link #step()} was not finite ({@link #loss()}: NaN or infinite). */
 public final class DivergedException extends RuntimeException {

@@ -1,4 +1,4 @@
-package dev.ballast.engine.train.builtin;
+package dev.ballast.train.builtin;
 
 import dev.ballast.engine.Device;
 import dev.ballast.engine.Generator;
@@ -14,7 +14,7 @@ import dev.ballast.engine.optim.AdamW;
 import dev.ballast.engine.optim.Optimizer;
 import dev.ballast.engine.optim.SGD;
 import dev.ballast.engine.optim.schedule.LrSchedule;
-import dev.ballast.engine.train.Trainer;
+import dev.ballast.train.Trainer;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
@@ -115,7 +115,7 @@ public final class BuiltinTraining implements AutoCloseable {
                 .logEvery(config.logEvery())
                 .eval(config.effectiveEvalEvery(), eval(l))
                 .stepFunction(engineStep())
-                .progress(new dev.ballast.engine.train.ProgressReporter(System.err, config.steps(), false));
+                .progress(new dev.ballast.train.ProgressReporter(System.err, config.steps(), false));
         Consumer<List<Tensor>> clipValue = engineValueClip();
         if (clipValue != null) b.gradTransform(clipValue);
         return b;

@@ -1,10 +1,10 @@
-package dev.ballast.engine.train;
+package dev.ballast.train;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.ballast.engine.train.builtin.BuiltinTraining;
-import dev.ballast.engine.train.builtin.TrainConfig;
+import dev.ballast.train.builtin.BuiltinTraining;
+import dev.ballast.train.builtin.TrainConfig;
 import java.util.Locale;
 import java.util.Map;
 import org.junit.jupiter.api.Tag;

@@ -1,4 +1,4 @@
-package dev.ballast.engine.train;
+package dev.ballast.train;
 
 import dev.ballast.engine.Generator;
 import dev.ballast.engine.Scope;

@@ -1,4 +1,4 @@
-package dev.ballast.engine.train.builtin;
+package dev.ballast.train.builtin;
 
 import dev.ballast.engine.Device;
 import dev.ballast.engine.Scope;
