@@ -87,6 +87,10 @@ public final class CpuBackend implements Backend, MultiTensorOps {
         fused.clipCoefficient(total, kind, p, maxNorm, out);
     }
 
+    @Override public void multiTensorStats(List<Strided> grads, List<Strided> weights, Strided stats, Strided histogram) {
+        fused.multiTensorStats(grads, weights, stats, histogram);
+    }
+
     @Override public void multiTensorScale(List<Strided> tensors, Strided coefficient) { fused.multiTensorScale(tensors, coefficient); }
 
     @Override public void fusedAdam(List<Strided> params, List<Strided> grads, List<Strided> expAvg, List<Strided> expAvgSq,

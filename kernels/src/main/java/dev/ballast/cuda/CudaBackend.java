@@ -480,6 +480,10 @@ public final class CudaBackend implements Backend, MultiTensorOps {
         fused.clipCoefficient(total, kind, p, maxNorm, out);
     }
 
+    @Override public void multiTensorStats(List<Strided> grads, List<Strided> weights, Strided stats, Strided histogram) {
+        fused.multiTensorStats(grads, weights, stats, histogram);
+    }
+
     @Override public void multiTensorScale(List<Strided> tensors, Strided coefficient) {
         fused.multiTensorScale(tensors, coefficient);
     }
