@@ -58,7 +58,7 @@ class GradStatsTest {
         int n = g.size();
         Strided stats = TestSupport.empty(be, DType.F64, (long) n * GradStatsLayout.COLUMNS);
         Strided hist = TestSupport.empty(be, DType.I64, (long) n * GradStatsLayout.BINS);
-        be.multiTensorStats(g, withWeights ? w : null, stats, hist);
+        be.multiTensorOps().orElseThrow().multiTensorStats(g, withWeights ? w : null, stats, hist);
         long[] h = TestSupport.readLongs(hist);
         double[] hd = new double[h.length];
         for (int i = 0; i < h.length; i++) hd[i] = h[i];
@@ -136,13 +136,13 @@ class GradStatsTest {
         Strided w = TestSupport.tensor(DType.F32, new double[] {1, 2}, 2);
         Strided stats = TestSupport.empty(DType.F64, GradStatsLayout.COLUMNS);
         Strided hist = TestSupport.empty(DType.I64, GradStatsLayout.BINS);
-        var e = assertThrows(IllegalArgumentException.class, () -> TestSupport.CPU.multiTensorStats(List.of(g), List.of(w), stats, hist));
+        var e = assertThrows(IllegalArgumentException.class, () -> TestSupport.CPU.multiTensorOps().orElseThrow().multiTensorStats(List.of(g), List.of(w), stats, hist));
         assertTrue(e.getMessage().contains("gradient 0 has 3 elements but its weight has 2"), e.getMessage());
         Strided small = TestSupport.empty(DType.F64, 2);
-        e = assertThrows(IllegalArgumentException.class, () -> TestSupport.CPU.multiTensorStats(List.of(g), null, small, hist));
+        e = assertThrows(IllegalArgumentException.class, () -> TestSupport.CPU.multiTensorOps().orElseThrow().multiTensorStats(List.of(g), null, small, hist));
         assertTrue(e.getMessage().contains("stats must be 5 contiguous f64 elements"), e.getMessage());
         Strided ints = TestSupport.tensor(DType.I32, new double[] {1, 2, 3}, 3);
-        e = assertThrows(IllegalArgumentException.class, () -> TestSupport.CPU.multiTensorStats(List.of(ints), null, stats, hist));
+        e = assertThrows(IllegalArgumentException.class, () -> TestSupport.CPU.multiTensorOps().orElseThrow().multiTensorStats(List.of(ints), null, stats, hist));
         assertTrue(e.getMessage().contains("gradient 0 must be f32, f16 or bf16, got I32"), e.getMessage());
     }
 }

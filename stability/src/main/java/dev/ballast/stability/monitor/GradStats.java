@@ -70,7 +70,7 @@ public final class GradStats {
         if (names.size() != grads.size())
             throw new IllegalArgumentException("gradStats: " + names.size() + " names for " + grads.size() + " gradients");
         Device device = grads.isEmpty() ? Device.auto() : grads.getFirst().device();
-        if (!(device.backend() instanceof MultiTensorOps ops))
+        if (!(device.backend().multiTensorOps().orElse(null) instanceof MultiTensorOps ops))
             throw new UnsupportedOperationException("gradStats: the " + device.name()
                     + " backend has no fused multi-tensor ops (MultiTensorOps), which the statistics pass needs");
         long[] numels = new long[grads.size()];

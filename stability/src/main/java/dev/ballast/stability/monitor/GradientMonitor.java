@@ -124,7 +124,7 @@ public final class GradientMonitor {
         if (deltas.isEmpty()) return new double[0];
         Tensor per = Tensor.empty(deltas.getFirst().device(), DType.F64, deltas.size());
         Tensor total = Tensor.empty(deltas.getFirst().device(), DType.F64, 2);
-        if (per.device().backend() instanceof MultiTensorOps ops) {
+        if (per.device().backend().multiTensorOps().orElse(null) instanceof MultiTensorOps ops) {
             List<Strided> views = new ArrayList<>();
             for (Tensor d : deltas) views.add(d.view());
             ops.multiTensorNorm(views, NormKind.L2, 2, per.view(), total.view());
