@@ -7,16 +7,19 @@ import dev.ballast.train.builtin.BuiltinTraining;
 import dev.ballast.train.builtin.ConfigException;
 import dev.ballast.train.builtin.DivergedException;
 import dev.ballast.train.builtin.TrainConfig;
+import dev.ballast.train.health.HealthSession;
 import dev.ballast.stability.chain.GradientChain;
 import dev.ballast.stability.chain.Link;
 import dev.ballast.stability.clip.ClipGrad;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -73,13 +76,22 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--train-size", description = "Training examples.") Integer trainSize;
     @Option(names = "--test-size", description = "Held-out test examples.") Integer testSize;
     @Option(names = "--device", description = "auto, cpu, cuda.") String device;
+    @Mixin HealthOptions health;
 
     @Override public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
         TrainConfig c;
         BuiltinTraining run;
+        HealthSession.Options healthOptions;
         try {
             c = resolve();
+            try {
+                healthOptions = health.options(c);
+            } catch (IllegalArgumentException e) {
+                err.println("ballast train: bad option: " + e.getMessage());
+                err.flush();
+                return 2;
+            }
             if (printConfig) {
                 out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(c.toMap()));
                 out.flush();
@@ -98,6 +110,7 @@ public final class TrainCommand implements Callable<Integer> {
             err.println(header(c, run));
             err.flush();
             Trainer.Builder b = run.trainer(progress);
+            HealthSession hs = HealthSession.install(run, b, healthOptions, err);
             if (c.clip() > 0) {
                 GradientChain chain = GradientChain.of(Link.clipByGlobalNorm(c.clip()), Link.apply(run.optimizer()));
                 b.stepFunction(chain::step);
@@ -112,11 +125,18 @@ public final class TrainCommand implements Callable<Integer> {
                 progress.close();
                 err.println("ballast train: " + e.getMessage());
                 err.flush();
+                var findings = hs.diverged(e.step(), e.loss());
+                HealthOptions.print(out, List.of(), findings);
+                hs.appendToMetrics(metrics, findings);
                 return 1;
+            } finally {
+                hs.close();
             }
             progress.close();
             out.print(summary(c, run, r));
-            out.flush();
+            var findings = hs.findings();
+            HealthOptions.print(out, hs.summaryLines(r.iterations(), r.optimizerSteps()), findings);
+            hs.appendToMetrics(metrics, findings);
             return 0;
         }
     }

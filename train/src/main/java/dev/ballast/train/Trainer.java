@@ -40,6 +40,21 @@ import java.util.function.Supplier;
  * Non-finite numbers are written as the strings "NaN", "Infinity" and "-Infinity". Not thread-safe.
  */
 public final class Trainer {
+    /**
+     * Observes and steers iterations (gradient monitor, explosion guard, event logs). Steps are 1-based iteration
+     * numbers. Hooks run in the order they were added.
+     */
+    public interface StepHook {
+        /** After backward, before the gradient transform and the step; false skips the step (the optimizer is not called). */
+        default boolean beforeStep(long step, Batch batch, Tensor loss) { return true; }
+
+        /** After the step ran ({@code applied}) or was skipped by a hook. */
+        default void afterStep(long step, boolean applied) {}
+
+        /** On a logged step, before its metrics line is written: may add entries. */
+        default void onLog(long step, Map<String, Object> line) {}
+    }
+
     /** What a run did. {@code iterations} counts batches consumed in total (including an earlier run resumed from). */
     public record Result(long iterations, long optimizerSteps, long skippedSteps, double lastLoss,
                          Map<String, Double> lastEval, double seconds) {}
@@ -63,9 +78,11 @@ public final class Trainer {
     private final Path checkpointPath;
     private final Map<String, Tensor> checkpointModel;
     private final Generator checkpointGenerator;
+    private final List<StepHook> hooks;
     private long iteration;
 
     private Trainer(Builder b) {
+        hooks = List.copyOf(b.hooks);
         params = List.copyOf(b.params);
         optimizer = b.optimizer;
         loader = b.loader;
@@ -133,11 +150,16 @@ public final class Trainer {
                             + java.util.Arrays.toString(l.shape()));
                     l.backward();
                     Double gradNorm = trackGradNorm ? hostGradNorm() : null;
-                    if (gradTransform != null) gradTransform.accept(params);
+                    boolean apply = true;
+                    for (StepHook h : hooks) apply &= h.beforeStep(iteration + 1, batch, l);
                     // the step count is read (a device sync after fused steps) only on logged iterations
                     long before = log ? optimizer.stepCount() : -1;
-                    stepFunction.run();
+                    if (apply) {
+                        if (gradTransform != null) gradTransform.accept(params);
+                        stepFunction.run();
+                    }
                     boolean skipped = log && optimizer.stepCount() == before;
+                    for (StepHook h : hooks) h.afterStep(iteration + 1, apply);
                     attempted++;
                     if (log) {
                         lastLoss = l.item();
@@ -150,6 +172,7 @@ public final class Trainer {
                         if (gradNorm != null) line.put("grad_norm", num(gradNorm));
                         line.put("skipped", skipped);
                         line.put("time_s", (System.nanoTime() - t0) / 1e9);
+                        for (StepHook h : hooks) h.onLog(iteration + 1, line);
                     }
                 }
                 iteration++;
@@ -242,6 +265,7 @@ public final class Trainer {
         private Map<String, Tensor> checkpointModel;
         private Generator checkpointGenerator;
         private long startIteration;
+        private final List<StepHook> hooks = new java.util.ArrayList<>();
 
         private Builder(List<Tensor> params, Optimizer optimizer, DataLoader loader, Function<Batch, Tensor> loss) {
             this.params = Objects.requireNonNull(params, "params");
@@ -305,6 +329,9 @@ public final class Trainer {
             this.startIteration = i;
             return this;
         }
+
+        /** Adds a hook called around every step (after those added before it). */
+        public Builder hook(StepHook h) { this.hooks.add(Objects.requireNonNull(h, "hook")); return this; }
 
         public Trainer build() { return new Trainer(this); }
 

@@ -53,6 +53,7 @@ public final class BuiltinTraining implements AutoCloseable {
     private final DataLoader loader;
     private final LrSchedule schedule;
     private long lastStep;
+    private boolean stopOnNonFiniteLoss = true;
 
     private BuiltinTraining(TrainConfig c, Device device) {
         this.config = c;
@@ -130,12 +131,18 @@ public final class BuiltinTraining implements AutoCloseable {
             Tensor loss = task.loss(model.call(batch.inputs()), batch.targets());
             if (step % config.logEvery() == 0 || step == config.steps()) {
                 double v = loss.item();
-                if (!Double.isFinite(v)) throw new DivergedException(step, v);
+                if (!Double.isFinite(v) && stopOnNonFiniteLoss) throw new DivergedException(step, v);
                 l.onLoss(step, v);
             }
             return loss;
         };
     }
+
+    /**
+     * Whether a non-finite logged loss stops the run with a {@link DivergedException} (default true); an explosion
+     * guard that handles non-finite steps itself turns this off. Set before {@link #trainer}.
+     */
+    public void stopOnNonFiniteLoss(boolean on) { this.stopOnNonFiniteLoss = on; }
 
     /** Evaluation on the test set in eval mode: {@code loss} and the task's metric. */
     Supplier<Map<String, Double>> eval(Listener l) {
