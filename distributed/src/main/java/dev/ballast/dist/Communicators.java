@@ -1,0 +1,31 @@
+package dev.ballast.dist;
+
+import dev.ballast.dist.mpi.MpiCommunicator;
+import dev.ballast.engine.dist.Communicator;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Picks the communicator of this process from how it was launched: under {@code mpirun}/{@code mpiexec} (Open MPI
+ * sets {@code OMPI_COMM_WORLD_SIZE}) or under SLURM's {@code srun --mpi=pmix} ({@code PMIX_RANK}) it joins MPI;
+ * otherwise it is the {@link Communicator#single() single process}.
+ */
+public final class Communicators {
+    /** Variables a launcher sets in every rank's environment; the first one present decides. */
+    static final List<String> LAUNCHER_VARIABLES = List.of("OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK");
+
+    private Communicators() {}
+
+    /** True when an MPI launcher started this process. */
+    public static boolean launchedByMpi() { return launchedByMpi(System.getenv()); }
+
+    static boolean launchedByMpi(Map<String, String> env) {
+        for (String v : LAUNCHER_VARIABLES) if (env.containsKey(v)) return true;
+        return false;
+    }
+
+    /** MPI when an MPI launcher started this process, else the single process. */
+    public static Communicator fromEnvironment() {
+        return launchedByMpi() ? MpiCommunicator.open() : Communicator.single();
+    }
+}
