@@ -24,6 +24,24 @@ public final class Communicators {
         return false;
     }
 
+    /**
+     * Ranks of this job on this machine, from the launcher's environment (Open MPI: OMPI_COMM_WORLD_LOCAL_SIZE;
+     * SLURM: SLURM_NTASKS_PER_NODE); 1 when not launched by one or not said.
+     */
+    public static int localRanks() { return localRanks(System.getenv()); }
+
+    static int localRanks(Map<String, String> env) {
+        for (String v : List.of("OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "SLURM_NTASKS_PER_NODE")) {
+            try {
+                int n = Integer.parseInt(env.getOrDefault(v, "").strip());
+                if (n > 0) return n;
+            } catch (NumberFormatException ignored) {
+                // absent or not a number (SLURM may write "2(x3)"): try the next
+            }
+        }
+        return 1;
+    }
+
     /** MPI when an MPI launcher started this process, else the single process. */
     public static Communicator fromEnvironment() {
         return launchedByMpi() ? MpiCommunicator.open() : Communicator.single();

@@ -36,8 +36,7 @@ import java.util.regex.Pattern;
  * One data-parallel training run, the same code on one process (in the test's JVM) and on every rank under
  * {@code mpirun} (its {@link #main}): an MLP on two spirals, clipping by global norm through the gradient chain with
  * the non-finite skip, optionally an infinite gradient injected on one rank at one step.
- * {@code main(optimizer, steps, injectStep, injectRank, outDir)} writes each rank's result to {@code outDir/rank<r>.bin};
- * with steps = 0 it trains until killed (writing {@code rank<r>.pid} first).
+ * Several runs share one {@code mpirun} launch (see {@link #main}): starting JVMs is what costs.
  */
 public final class DataParallelProbe {
     static final int GLOBAL_BATCH = 64;
@@ -89,17 +88,29 @@ public final class DataParallelProbe {
         return out;
     }
 
+    /**
+     * {@code main(outDir, scenario...)}: each scenario is {@code optimizer:steps:injectStep:injectRank} and writes
+     * {@code outDir/rank<r>-<i>.bin}; {@code collectives} runs {@link CollectivesProbe} into {@code rank<r>-<i>.txt};
+     * {@code forever} writes {@code rank<r>.pid} and trains until killed.
+     */
     public static void main(String[] args) throws IOException {
-        String optimizer = args[0];
-        int steps = Integer.parseInt(args[1]);
-        long injectStep = Long.parseLong(args[2]);
-        int injectRank = Integer.parseInt(args[3]);
-        Path out = Path.of(args[4]);
+        Path out = Path.of(args[0]);
         try (Communicator comm = Communicators.fromEnvironment()) {
-            if (steps == 0) Files.writeString(out.resolve("rank" + comm.rank() + ".pid"), Long.toString(ProcessHandle.current().pid()));
-            Result r = train(comm, optimizer, steps, injectStep, injectRank);
-            try (var o = new DataOutputStream(Files.newOutputStream(out.resolve("rank" + comm.rank() + ".bin")))) {
-                write(o, r);
+            for (int i = 1; i < args.length; i++) {
+                if (args[i].equals("collectives")) {
+                    Files.writeString(out.resolve("rank" + comm.rank() + "-" + i + ".txt"), CollectivesProbe.run(comm));
+                    continue;
+                }
+                if (args[i].equals("forever")) {
+                    Files.writeString(out.resolve("rank" + comm.rank() + ".pid"), Long.toString(ProcessHandle.current().pid()));
+                    train(comm, "sgd", 0, -1, -1);
+                    continue;
+                }
+                String[] f = args[i].split(":");
+                Result r = train(comm, f[0], Integer.parseInt(f[1]), Long.parseLong(f[2]), Integer.parseInt(f[3]));
+                try (var o = new DataOutputStream(Files.newOutputStream(out.resolve("rank" + comm.rank() + "-" + i + ".bin")))) {
+                    write(o, r);
+                }
             }
         }
     }

@@ -126,7 +126,7 @@ public final class Trainer {
                 long epoch = iteration / perEpoch, index = iteration % perEpoch;
                 boolean last = iteration + 1 == maxIterations;
                 boolean log = (iteration + 1) % logEvery == 0 || last;
-                boolean doEval = eval != null && ((iteration + 1) % evalEvery == 0 || last);
+                boolean doEval = eval != null && root && ((iteration + 1) % evalEvery == 0 || last);
                 Map<String, Object> line = null;
                 try (Scope scope = Scope.open()) {
                     Batch batch = loader.batch(epoch, index);
@@ -319,7 +319,8 @@ public final class Trainer {
         /**
          * Trains data-parallel: rank 0's parameters are broadcast at the start, each global batch is sharded by rank,
          * gradients are averaged over the ranks right after backward (before the transform and the step), the logged
-         * loss is the mean over the ranks, and only rank 0 writes metrics, checkpoints (after a barrier) and progress.
+         * loss is the mean over the ranks, and only rank 0 evaluates (the replicas are identical) and writes metrics,
+         * checkpoints (after a barrier) and progress.
          */
         public Builder dataParallel(DataParallel dp) { this.dataParallel = dp; return this; }
 

@@ -100,11 +100,8 @@ public final class MpiCommunicator implements Communicator {
         }
     }
 
-    /**
-     * Ends the whole job at once (MPI_Abort): for an error on this rank that the others cannot see, so they do not
-     * wait for it until their watchdog fires.
-     */
-    public void abort(int code) {
+    /** MPI_Abort: the launcher ends every rank. */
+    @Override public void abort(int code) {
         closed = true;
         mpi.abort(comm, code);
     }

@@ -37,7 +37,13 @@ public interface Communicator extends AutoCloseable {
     /** True on rank 0, the rank that prints and writes files. */
     default boolean isRoot() { return rank() == 0; }
 
-    /** Leaves the job; no collective may follow. */
+    /**
+     * Ends every rank of the job at once with {@code exitCode}, for an error on this rank that the others cannot see
+     * (they would otherwise wait for it in their next collective). The single process has no others: returns.
+     */
+    default void abort(int exitCode) {}
+
+    /** Leaves the job (after a barrier where the implementation needs one); no collective may follow. */
     @Override void close();
 
     /** The job of one process: rank 0 of 1, every collective returns its input unchanged. */
