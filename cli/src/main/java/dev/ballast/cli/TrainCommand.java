@@ -147,11 +147,13 @@ public final class TrainCommand implements Callable<Integer> {
         } catch (ConfigException e) {
             return badConfig(err, e);
         }
+        Communicator devComm = null;
         try (run; TrainProgress progress = root ? TrainProgress.create(interactive(), c.steps(), c.logEvery(), err)
                 : new TrainProgress() {}) {
-            err.println(header(c, run) + (comm.size() > 1 ? ", " + ranks(comm) : ""));
+            devComm = Communicators.forDevice(comm, run.device(), err::println); // NCCL for CUDA tensors where present
+            err.println(header(c, run) + (comm.size() > 1 ? ", " + ranks(devComm) : ""));
             err.flush();
-            DataParallel dp = comm.size() > 1 ? new DataParallel(comm, run.model().parameters()) : null;
+            DataParallel dp = comm.size() > 1 ? new DataParallel(devComm, run.model().parameters()) : null;
             Trainer.Builder b = run.trainer(progress, dp);
             if (c.clip() > 0) {
                 GradientChain chain = GradientChain.of(Link.clipByGlobalNorm(c.clip()), Link.apply(run.optimizer()));
@@ -171,9 +173,11 @@ public final class TrainCommand implements Callable<Integer> {
             }
             progress.close();
             out.print(summary(c, run, r));
-            if (comm.size() > 1) out.println("ranks: " + ranks(comm));
+            if (comm.size() > 1) out.println("ranks: " + ranks(devComm));
             out.flush();
             return 0;
+        } finally {
+            if (devComm != null && devComm != comm) devComm.close();
         }
     }
 

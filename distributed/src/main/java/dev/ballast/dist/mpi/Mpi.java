@@ -26,7 +26,7 @@ final class Mpi {
     private static final MemorySegment IN_PLACE = MemorySegment.ofAddress(1); // Open MPI's MPI_IN_PLACE is (void *) 1
 
     private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT;
-    private static final ValueLayout ADDR = ValueLayout.ADDRESS;
+    private static final java.lang.foreign.AddressLayout ADDR = ValueLayout.ADDRESS;
 
     final String library;
     final MemorySegment commWorld, errorsReturn, opSum, opMax, typeFloat, typeDouble, typeInt32, typeInt64;
@@ -108,6 +108,21 @@ final class Mpi {
     boolean isInitialized() { return flag(initialized, "MPI_Initialized"); }
 
     boolean isFinalized() { return flag(finalized, "MPI_Finalized"); }
+
+    /**
+     * Sets an environment variable of this process unless it is set (C {@code setenv} with overwrite 0): how MCA
+     * parameters reach Open MPI before {@code MPI_Init}, which reads them from the environment.
+     */
+    static void setenvDefault(String name, String value) {
+        Linker linker = Linker.nativeLinker();
+        try (Arena a = Arena.ofConfined()) {
+            MethodHandle setenv = linker.downcallHandle(linker.defaultLookup().find("setenv").orElseThrow(),
+                    FunctionDescriptor.of(INT, ADDR, ADDR, INT));
+            int ignored = (int) setenv.invokeExact(a.allocateFrom(name), a.allocateFrom(value), 0);
+        } catch (Throwable t) {
+            throw new MpiException("setenv(" + name + ") failed: " + t, t);
+        }
+    }
 
     void init() {
         try {

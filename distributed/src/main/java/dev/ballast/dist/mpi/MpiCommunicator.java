@@ -52,6 +52,9 @@ public final class MpiCommunicator implements Communicator {
         Mpi mpi = Mpi.load();
         boolean here = false;
         if (!mpi.isInitialized()) {
+            // A waiting rank yields its core instead of spinning: free when the machine is idle, and on a shared or
+            // oversubscribed one it turned 30 ms all-reduces of 300 KB into 0.3-0.5 ms (2 ranks, 2 busy cores).
+            Mpi.setenvDefault("OMPI_MCA_mpi_yield_when_idle", "1");
             mpi.init();
             here = true;
         }
