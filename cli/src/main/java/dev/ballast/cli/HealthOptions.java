@@ -17,9 +17,17 @@ public final class HealthOptions {
             description = "Explosion guard on loss/gradient-norm spikes and non-finite values: comma-separated skip, backoff:F:N, rollback.")
     String guard;
 
+    @Option(names = "--clip-adaptive", paramLabel = "SPEC",
+            description = "Adaptive clipping before each step: agc:<ratio> (unit-wise AGC), autoclip:<percentile>, zclip:<z>.")
+    String clipAdaptive;
+
+    @Option(names = "--tensorboard", paramLabel = "DIR",
+            description = "Write TensorBoard event files to DIR: train/loss, train/lr, grad/global_norm, grad/norm/<param>, histograms grad/<param> (log2 |g|).")
+    java.nio.file.Path tensorboard;
+
     /** The session options for config {@code c}; throws IllegalArgumentException naming a bad value. */
     HealthSession.Options options(TrainConfig c) {
-        return new HealthSession.Options(monitorEvery == null ? c.logEvery() : monitorEvery, guard);
+        return new HealthSession.Options(monitorEvery == null ? c.logEvery() : monitorEvery, guard, clipAdaptive, tensorboard);
     }
 
     /** Prints the guard summary and the findings, one {@code diagnosis:} line each. */

@@ -16,6 +16,8 @@ import dev.ballast.stability.monitor.ModelTraits;
 import dev.ballast.train.Trainer;
 import dev.ballast.train.builtin.BuiltinTraining;
 import dev.ballast.train.builtin.TrainConfig;
+import dev.ballast.train.tensorboard.EventFileWriter;
+import dev.ballast.train.tensorboard.TensorBoardHook;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
@@ -26,6 +28,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -34,22 +37,34 @@ import java.util.Set;
  * the diagnosis findings, the guard summary, and the JSON lines for the metrics file.
  */
 public final class HealthSession implements AutoCloseable {
-    /** What to switch on: monitor interval (0 = off), guard policies ({@code skip}, {@code backoff:F:N}, {@code rollback}; null = off). */
-    public record Options(long monitorEvery, String guard) {
+    /**
+     * What to switch on: monitor interval (0 = off), guard policies ({@code skip}, {@code backoff:F:N},
+     * {@code rollback}; null = off), adaptive clipping ({@code agc:λ}, {@code autoclip:p}, {@code zclip:z}; null = off)
+     * and a TensorBoard log directory (null = off).
+     */
+    public record Options(long monitorEvery, String guard, String clipAdaptive, Path tensorboard) {
         public Options {
             if (monitorEvery < 0) throw new IllegalArgumentException("monitor-every must be >= 0 (0 = off), got " + monitorEvery);
             if (guard != null) GuardPolicy.parse(guard); // fail early with the allowed policies
+            if (clipAdaptive != null) AdaptiveClipHook.spec(clipAdaptive);
         }
+
+        /** Monitor every {@code monitorEvery} steps, guard {@code guard}, nothing else. */
+        public Options(long monitorEvery, String guard) { this(monitorEvery, guard, null, null); }
     }
 
     private final BuiltinTraining run;
     private final MonitorHook monitor;
     private final GuardHook guard;
+    private final AdaptiveClipHook adaptive;
+    private final TensorBoardHook tensorboard;
 
-    private HealthSession(BuiltinTraining run, MonitorHook monitor, GuardHook guard) {
+    private HealthSession(BuiltinTraining run, MonitorHook monitor, GuardHook guard, AdaptiveClipHook adaptive, TensorBoardHook tb) {
         this.run = run;
         this.monitor = monitor;
         this.guard = guard;
+        this.adaptive = adaptive;
+        this.tensorboard = tb;
     }
 
     /** Adds the hooks to {@code b}; guard events are printed to {@code log} as they happen. */
@@ -62,9 +77,38 @@ public final class HealthSession implements AutoCloseable {
             g = new GuardHook(eg, run.model().parameters(), log);
             run.stopOnNonFiniteLoss(false); // the guard keeps non-finite steps out itself
         }
+        AdaptiveClipHook a = o.clipAdaptive() == null ? null : AdaptiveClipHook.parse(o.clipAdaptive(), run.model().parameters(), run.device());
+        TensorBoardHook tb = null;
+        if (o.tensorboard() != null) {
+            try {
+                tb = new TensorBoardHook(new EventFileWriter(o.tensorboard()), m == null ? null : m::latest);
+            } catch (IOException e) {
+                throw new UncheckedIOException("tensorboard: cannot write to " + o.tensorboard() + ": " + e.getMessage(), e);
+            }
+        }
         if (m != null) b.hook(m);
         if (g != null) b.hook(g);
-        return new HealthSession(run, m, g);
+        if (a != null) b.hook(a);
+        if (tb != null) b.hook(tb);
+        return new HealthSession(run, m, g, a, tb);
+    }
+
+    /** The TensorBoard hook (to add {@code amp/loss_scale} with {@code lossScale}), or null when off. */
+    public TensorBoardHook tensorboard() { return tensorboard; }
+
+    /**
+     * {@code model} with the adaptive clipper's state added under {@code adaptive_clip.<kind>.}, read afresh each time
+     * it is iterated, for checkpoints.
+     */
+    public Map<String, Tensor> withClipState(Map<String, Tensor> model) {
+        if (adaptive == null) return model;
+        return new java.util.AbstractMap<>() {
+            @Override public Set<Entry<String, Tensor>> entrySet() {
+                Map<String, Tensor> all = new java.util.LinkedHashMap<>(model);
+                all.putAll(adaptive.state());
+                return all.entrySet();
+            }
+        };
     }
 
     /** The monitor, or null when off. */
@@ -153,5 +197,13 @@ public final class HealthSession implements AutoCloseable {
 
     @Override public void close() {
         if (guard != null) guard.guard().close();
+        if (adaptive != null) adaptive.close();
+        if (tensorboard != null) {
+            try {
+                tensorboard.close();
+            } catch (IOException e) {
+                throw new UncheckedIOException("tensorboard: closing " + tensorboard.writer().file() + ": " + e.getMessage(), e);
+            }
+        }
     }
 }
