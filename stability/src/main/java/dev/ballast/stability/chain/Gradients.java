@@ -181,7 +181,7 @@ public final class Gradients {
 
     private void scaleInPlace(Tensor f) {
         if (grads.isEmpty()) return;
-        if (device.backend() instanceof MultiTensorOps fused && allContiguous()) {
+        if (device.backend().multiTensorOps().orElse(null) instanceof MultiTensorOps fused && allContiguous()) {
             List<Strided> views = new ArrayList<>(grads.size());
             for (Tensor g : grads) views.add(g.view());
             fused.multiTensorScale(views, f.contiguous().view());
