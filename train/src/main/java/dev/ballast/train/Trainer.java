@@ -9,7 +9,8 @@ import dev.ballast.engine.data.DataLoader;
 import dev.ballast.engine.io.Checkpoint;
 import dev.ballast.engine.io.Json;
 import dev.ballast.engine.optim.Optimizer;
-import dev.ballast.engine.optim.schedule.LrSchedule;
+import dev.ballast.engine.optim.ParamGroup;
+import dev.ballast.engine.backend.LrSchedule;
 import dev.ballast.stability.chain.GradientChain;
 import dev.ballast.stability.chain.StepStats;
 import java.io.IOException;
@@ -112,6 +113,7 @@ public final class Trainer {
     /** Runs until the iteration limit; returns what happened. Metrics I/O failures surface as UncheckedIOException. */
     public Result run() {
         long t0 = System.nanoTime();
+        if (schedule != null) optimizer.setSchedule(schedule); // evaluated by the step itself: no per-iteration read
         long startSteps = optimizer.stepCount();
         long attempted = 0;
         double lastLoss = Double.NaN;
@@ -134,8 +136,6 @@ public final class Trainer {
                 Map<String, Object> line = null;
                 try (Scope scope = Scope.open()) {
                     Batch batch = loader.batch(epoch, index);
-                    if (schedule != null) optimizer.applySchedule(schedule);
-                    double lr = optimizer.paramGroups().getFirst().lr();
                     optimizer.zeroGrad();
                     Tensor l = loss.apply(batch);
                     if (l.numel() != 1) throw new IllegalStateException("trainer: the loss function must return one value, got shape "
@@ -154,10 +154,13 @@ public final class Trainer {
                         boolean skipped = v != null ? v.skipped() : optimizer.stepCount() == before;
                         if (v != null && gradNorm == null) gradNorm = v.norm();
                         lastLoss = l.item();
+                        long taken = optimizer.stepCount(); // the lr of this iteration's step: before it, if taken
+                        ParamGroup first = optimizer.paramGroups().getFirst();
+                        double lr = schedule == null ? first.lr() : schedule.lr(Math.max(0, skipped ? taken : taken - 1), first.baseLr());
                         line = new LinkedHashMap<>();
                         line.put("step", iteration + 1);
                         line.put("epoch", epoch);
-                        line.put("optimizer_step", optimizer.stepCount());
+                        line.put("optimizer_step", taken);
                         line.put("loss", num(lastLoss));
                         line.put("lr", lr);
                         if (gradNorm != null) line.put("grad_norm", num(gradNorm));
@@ -270,7 +273,7 @@ public final class Trainer {
             this.loss = Objects.requireNonNull(loss, "loss");
         }
 
-        /** Learning-rate schedule applied before every step from the optimizer's step count. */
+        /** Learning-rate schedule, given to the optimizer ({@code Optimizer.setSchedule}) at the start of the run. */
         public Builder schedule(LrSchedule s) { this.schedule = s; return this; }
 
         /** Stop after this many iterations in total (counting from 0, including a resumed run's earlier ones). */

@@ -17,7 +17,7 @@ import dev.ballast.engine.io.Checkpoint;
 import dev.ballast.engine.io.Json;
 import dev.ballast.engine.optim.Adam;
 import dev.ballast.engine.optim.SGD;
-import dev.ballast.engine.optim.schedule.LrSchedule;
+import dev.ballast.engine.backend.LrSchedule;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.ByteArrayOutputStream;

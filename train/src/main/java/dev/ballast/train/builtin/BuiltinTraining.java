@@ -13,7 +13,7 @@ import dev.ballast.engine.optim.Adam;
 import dev.ballast.engine.optim.AdamW;
 import dev.ballast.engine.optim.Optimizer;
 import dev.ballast.engine.optim.SGD;
-import dev.ballast.engine.optim.schedule.LrSchedule;
+import dev.ballast.engine.backend.LrSchedule;
 import dev.ballast.stability.chain.ChainSpec;
 import dev.ballast.stability.chain.GradientChain;
 import dev.ballast.stability.chain.Link;
