@@ -46,6 +46,7 @@ public final class ExplosionGuard implements AutoCloseable {
     private long backoffLeft;
     private double backoffFactor = 1;
     private double[] savedLr;
+    private dev.ballast.engine.backend.LrSchedule savedSchedule;
     private long skipped, rollbacks;
 
     public ExplosionGuard(List<GuardPolicy> policies, Map<String, Tensor> params, Optimizer optimizer, Settings settings) {
@@ -114,12 +115,18 @@ public final class ExplosionGuard implements AutoCloseable {
             events.add(new GuardEvent(step, cause, value, z, String.join(", ", did)));
         }
         if (apply && backoffLeft > 0) {
+            // this step's lr (from the schedule when one is set) times the factor, as a constant for this one step
             List<ParamGroup> groups = optimizer.paramGroups();
+            savedSchedule = optimizer.schedule();
+            long taken = savedSchedule == null ? 0 : optimizer.stepCount();
             savedLr = new double[groups.size()];
+            double[] lr = new double[groups.size()];
             for (int i = 0; i < groups.size(); i++) {
                 savedLr[i] = groups.get(i).lr();
-                groups.get(i).setLr(savedLr[i] * backoffFactor);
+                lr[i] = savedSchedule == null ? savedLr[i] : savedSchedule.lr(taken, groups.get(i).baseLr());
             }
+            if (savedSchedule != null) optimizer.setSchedule(null);
+            for (int i = 0; i < groups.size(); i++) groups.get(i).setLr(lr[i] * backoffFactor);
         }
         return apply;
     }
@@ -129,7 +136,9 @@ public final class ExplosionGuard implements AutoCloseable {
         if (savedLr != null) {
             List<ParamGroup> groups = optimizer.paramGroups();
             for (int i = 0; i < groups.size(); i++) groups.get(i).setLr(savedLr[i]);
+            if (savedSchedule != null) optimizer.setSchedule(savedSchedule); // also brings the groups' lr up to date
             savedLr = null;
+            savedSchedule = null;
             backoffLeft--;
         }
         if (applied && policy(GuardPolicy.Rollback.class) != null && step - lastEventStep >= settings.snapshotEvery()
