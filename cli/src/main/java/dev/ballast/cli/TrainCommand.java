@@ -10,6 +10,11 @@ import dev.ballast.train.builtin.TrainConfig;
 import dev.ballast.stability.chain.GradientChain;
 import dev.ballast.stability.chain.Link;
 import dev.ballast.stability.clip.ClipGrad;
+import dev.ballast.train.report.Finding;
+import dev.ballast.train.report.ReportPage;
+import dev.ballast.train.report.RunFiles;
+import dev.ballast.train.report.RunLog;
+import dev.ballast.train.report.RunRecorder;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -32,7 +37,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Train a built-in model on a built-in task and print a summary.",
                 "Defaults are the task's calibrated settings; --config FILE.json sets keys, flags override both.",
-                "Example: ballast train --task adding --steps 2500 --metrics adding.jsonl"})
+                "Example: ballast train --task adding --steps 2500 --out runs/adding"})
 public final class TrainCommand implements Callable<Integer> {
 
     @Spec CommandSpec spec;
@@ -43,6 +48,9 @@ public final class TrainCommand implements Callable<Integer> {
     Path metrics;
     @Option(names = "--checkpoint", paramLabel = "FILE.safetensors", description = "Save model and optimizer at each evaluation and at the end.")
     Path checkpoint;
+    @Option(names = "--out", paramLabel = "RUN_DIR", description = "Write the run's report into RUN_DIR: metrics.jsonl, "
+            + "metrics.csv, run.json and report.html (charts and findings; opens with no network). 'ballast report RUN_DIR' rebuilds it.")
+    Path out;
     @Option(names = "--print-config", description = "Print the resolved settings as JSON and exit without training.")
     boolean printConfig;
 
@@ -97,12 +105,10 @@ public final class TrainCommand implements Callable<Integer> {
         try (run; TrainProgress progress = TrainProgress.create(interactive(), c.steps(), c.logEvery(), err)) {
             err.println(header(c, run));
             err.flush();
-            Trainer.Builder b = run.trainer(progress);
-            if (c.clip() > 0) {
-                GradientChain chain = GradientChain.of(Link.clipByGlobalNorm(c.clip()), Link.apply(run.optimizer()));
-                b.stepFunction(chain::step);
-            }
-            if (c.clipValue() > 0) b.gradTransform(params -> ClipGrad.clipGradValue(params, c.clipValue()));
+            RunRecorder recorder = this.out == null ? null
+                    : new RunRecorder(run.model().namedParameters(), run.optimizer(), c.logEvery(), c.steps(), 0, progress);
+            Trainer.Builder b = run.trainer(recorder != null ? recorder : progress);
+            stability(b, c, run, recorder);
             if (metrics != null) b.metrics(metrics);
             if (checkpoint != null) b.checkpoint(c.effectiveEvalEvery(), checkpoint, run.model().stateDict(), run.generator());
             Trainer.Result r;
@@ -111,14 +117,67 @@ public final class TrainCommand implements Callable<Integer> {
             } catch (DivergedException e) {
                 progress.close();
                 err.println("ballast train: " + e.getMessage());
+                if (recorder != null) {
+                    recorder.diverged(e.step(), e.loss());
+                    writeReport(recorder, c, run, null, err);
+                }
                 err.flush();
                 return 1;
             }
             progress.close();
             out.print(summary(c, run, r));
+            if (recorder != null) writeReport(recorder, c, run, r, err);
             out.flush();
             return 0;
         }
+    }
+
+    /**
+     * The stability settings of {@code c} on a trainer: gradient-norm clipping through the stability module's chain as
+     * the step, value clipping as the gradient transform; with a recorder, both wrapped so it measures the gradients
+     * before they are transformed and sees skipped steps. {@code ballast demo} builds its runs through here too.
+     */
+    static void stability(Trainer.Builder b, TrainConfig c, BuiltinTraining run, RunRecorder recorder) {
+        Runnable step = run.optimizer()::step;
+        if (c.clip() > 0) {
+            GradientChain chain = GradientChain.of(Link.clipByGlobalNorm(c.clip()), Link.apply(run.optimizer()));
+            step = chain::step;
+        }
+        java.util.function.Consumer<java.util.List<dev.ballast.engine.Tensor>> transform =
+                c.clipValue() > 0 ? params -> ClipGrad.clipGradValue(params, c.clipValue()) : null;
+        if (recorder != null) {
+            step = recorder.stepFunction(step);
+            transform = recorder.gradTransform(transform);
+        }
+        b.stepFunction(step);
+        if (transform != null) b.gradTransform(transform);
+    }
+
+    /** The recorder's run log for {@code c} (result null when it diverged). */
+    static RunLog runLog(RunRecorder recorder, TrainConfig c, BuiltinTraining run, Trainer.Result r, String name, String title) {
+        Map<String, Object> summary = new LinkedHashMap<>();
+        summary.put("device", run.device().name());
+        summary.put("parameters", run.model().parameterCount());
+        if (r != null) {
+            summary.put("steps", r.iterations());
+            summary.put("steps skipped", r.skippedSteps());
+            summary.put("final train loss", r.lastLoss());
+            for (var e : r.lastEval().entrySet()) summary.put("test " + e.getKey(), e.getValue());
+            summary.put("seconds", Math.round(r.seconds() * 100) / 100.0);
+        } else {
+            summary.put("diverged at step", recorder.divergedAt());
+        }
+        return recorder.log(name, title, c.toMap(), c.clip(), summary);
+    }
+
+    private void writeReport(RunRecorder recorder, TrainConfig c, BuiltinTraining run, Trainer.Result r, PrintWriter err) {
+        String title = String.format(Locale.ROOT, "%s on %s (%s lr %s%s, seed %d)", c.model(), c.task(), c.optimizer(), c.lr(),
+                c.clip() > 0 ? ", clip " + c.clip() : "", c.seed());
+        RunLog log = runLog(recorder, c, run, r, "run", title);
+        RunFiles.writeRun(this.out, log);
+        Path page = ReportPage.write(this.out, RunFiles.single(log));
+        for (Finding f : log.findings()) err.println(f.line());
+        err.println("report: " + page);
     }
 
     /** Whether stdin and stdout are a terminal (since Java 22 a Console exists even when they are redirected). */
