@@ -55,7 +55,7 @@ public final class TrainCommand implements Callable<Integer> {
     boolean printConfig;
 
     @Option(names = "--model", description = "mlp, resmlp, rnn, lstm, gru, transformer (default: the task's).") String model;
-    @Option(names = "--task", description = "spirals (default), adding, temporal-order, teacher-student, copy, sort.") String task;
+    @Option(names = "--task", description = "spirals (default), spirals-hard, adding, temporal-order, teacher-student, copy, sort.") String task;
     @Option(names = "--steps", description = "Training steps.") Long steps;
     @Option(names = "--batch", description = "Batch size.") Integer batch;
     @Option(names = "--lr", description = "Learning rate.") Double lr;
@@ -181,7 +181,7 @@ public final class TrainCommand implements Callable<Integer> {
     }
 
     /** Whether stdin and stdout are a terminal (since Java 22 a Console exists even when they are redirected). */
-    private static boolean interactive() {
+    static boolean interactive() {
         java.io.Console console = System.console();
         return console != null && console.isTerminal();
     }

@@ -49,6 +49,7 @@ class ReportPageTest {
                 List.of("w0", "w1", "w2", "w3"), 0, scaled, List.of(), Map.of(), 0);
         amp = amp.withFindings(Findings.of(amp));
         return new Report("Sample report", "device cpu", List.of(
+                new Report.Section("Summary, no runs", List.of("a table only"), new Report.Table(List.of("a", "b"), List.of(List.of("1", "2"))), List.of()),
                 new Report.Section("Two runs", List.of("A paragraph with <tags> & ampersands."),
                         new Report.Table(List.of("run", "result"), List.of(List.of("real", "ok"), List.of("diverged", "NaN at 30"))),
                         List.of(real, diverged)),
