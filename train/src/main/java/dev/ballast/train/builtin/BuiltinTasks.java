@@ -17,7 +17,7 @@ import java.util.Map;
  * what the model reads and must produce, the loss and the evaluation metric.
  * <ul>
  * <li>spirals: two spirals (1.5 turns, noise 0.02), 2 inputs, 2 classes; cross-entropy; metric accuracy.</li>
- * <li>spirals-hard: two spirals of 3 turns with noise 0.03: the arms are closer, so a net must draw a finer boundary;
+ * <li>spirals-hard: two spirals of 2 turns (noise 0.02): the arms are closer, so a net must draw a finer boundary;
  *     what a careless deep MLP fails at ({@code ballast demo}'s depth story).</li>
  * <li>adding: adding problem of length seqLen, {@code [T, 2]} inputs, one output; MSE; metric mse (predicting
  *     the mean scores about 0.167).</li>
@@ -34,7 +34,7 @@ public final class BuiltinTasks {
     static final int TEACHER_IN = 10, TEACHER_HIDDEN = 32, TEACHER_OUT = 1;
     static final double TEACHER_NOISE = 0.01, SPIRAL_NOISE = 0.02;
     /** Turns and noise of spirals-hard. */
-    static final double HARD_SPIRAL_TURNS = 3, HARD_SPIRAL_NOISE = 0.03;
+    static final double HARD_SPIRAL_TURNS = 2, HARD_SPIRAL_NOISE = 0.02;
 
     private BuiltinTasks() {}
 
