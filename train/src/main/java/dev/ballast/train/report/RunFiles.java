@@ -16,10 +16,10 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * The files of a run directory and of a report directory, written to a temporary name and renamed.
@@ -265,7 +265,7 @@ public final class RunFiles {
     }
 
     private static String csv(RunLog run) throws IOException {
-        Set<String> evals = new LinkedHashSet<>(), extras = new LinkedHashSet<>();
+        Set<String> evals = new TreeSet<>(), extras = new TreeSet<>(); // sorted: the records' maps have no order
         for (StepRecord s : run.steps()) {
             evals.addAll(s.eval().keySet());
             extras.addAll(s.extra().keySet());

@@ -17,8 +17,9 @@ public record StepRecord(long step, double loss, double lr, double gradNorm, dou
 
     public StepRecord {
         layerGradNorms = layerGradNorms == null ? new double[0] : layerGradNorms.clone();
-        eval = eval == null ? Map.of() : Map.copyOf(eval);
-        extra = extra == null ? Map.of() : Map.copyOf(extra);
+        // sorted by name, so files and pages list them in one order
+        eval = eval == null ? Map.of() : java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(eval));
+        extra = extra == null ? Map.of() : java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(extra));
     }
 
     @Override
