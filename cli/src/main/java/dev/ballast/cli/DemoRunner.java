@@ -1,5 +1,6 @@
 package dev.ballast.cli;
 
+import dev.ballast.stability.chain.TooManySkippedStepsException;
 import dev.ballast.train.Trainer;
 import dev.ballast.train.builtin.BuiltinTraining;
 import dev.ballast.train.builtin.DivergedException;
@@ -11,8 +12,8 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * Runs one of the demo's training runs the way {@code ballast train --out} does (same model, data, stability chain
- * and recorder, {@link TrainCommand#stability}), with a progress bar named after the run on a console. A run whose
+ * Runs one of the demo's training runs the way {@code ballast train --out} does (same model, data, gradient chain
+ * and recorder, {@link TrainCommand#record}), with a progress bar named after the run on a console. A run whose
  * loss goes non-finite is an outcome here, not a failure: it stops there and its log says where.
  */
 final class DemoRunner {
@@ -38,12 +39,14 @@ final class DemoRunner {
              TrainProgress progress = console ? new TrainProgress.Bar(name, c.steps()) : new Quiet()) {
             RunRecorder recorder = new RunRecorder(run.model().namedParameters(), run.optimizer(), c.logEvery(), c.steps(), 0, progress);
             Trainer.Builder b = run.trainer(recorder);
-            TrainCommand.stability(b, c, run, recorder);
+            TrainCommand.record(b, recorder);
             Trainer.Result r = null;
             try {
                 r = b.build().run();
             } catch (DivergedException e) {
                 recorder.diverged(e.step(), e.loss());
+            } catch (TooManySkippedStepsException e) {
+                err.println("  " + name + ": " + e.getMessage());
             }
             progress.close();
             double secs = (System.nanoTime() - t0) / 1e9;

@@ -75,7 +75,7 @@ final class DemoStories {
                 runs.add(plan("rnn-" + (clip == 0 ? "noclip" : "clip1") + "-seed" + s,
                         "tanh RNN 100, SGD lr 0.1 momentum 0.9, " + (clip == 0 ? "no clipping" : "clip 1.0") + ", seed " + s, base,
                         "model", "rnn", "hidden", 100, "optimizer", "sgd", "lr", 0.1, "momentum", 0.9, "clip", (double) clip,
-                        "steps", rnnSteps, "seed", s));
+                        "steps", rnnSteps, "seed", s, "skipNonFinite", false)); // the paper's plain protocol: no skipping
         runs.add(plan("lstm-clip1", "LSTM 128, Adam 1e-3, clip 1.0, seed 0", base, "model", "lstm", "hidden", 128, "optimizer", "adam",
                 "lr", 1e-3, "clip", 1.0, "steps", lstmSteps, "seed", 0, "evalEvery", quick ? 20 : 300));
         return new Story("recurrence", "2. Recurrence: the adding problem, T=50", List.of(

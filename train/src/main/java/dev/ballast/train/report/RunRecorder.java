@@ -15,10 +15,10 @@ import java.util.function.Supplier;
 
 /**
  * Records a run for its report, on logged steps only (every {@code logEvery} steps and the last), so the other steps
- * stay free of host reads. Plug it into a trainer in three places: as the {@link BuiltinTraining.Listener} (loss and
- * evaluations), around the gradient transform ({@link #gradTransform}: global and per-layer gradient norms and the
- * first layer's fraction of exactly-zero gradient entries, measured before any clipping) and around the step
- * ({@link #stepFunction}: whether the optimizer skipped it). Per-layer norms are taken for every parameter with two
+ * stay free of host reads. Plug it into a trainer in two places: as the {@link BuiltinTraining.Listener} (loss and
+ * evaluations) and as the gradient transform ({@link #gradTransform}: global and per-layer gradient norms and the
+ * first layer's fraction of exactly-zero gradient entries, measured before the chain clips anything, and whether
+ * the optimizer then skipped the step). Per-layer norms are taken for every parameter with two
  * or more dimensions (the weight matrices), in the model's order. With a loss scale ({@link #lossScale}) the norms
  * are divided by the scale the step ran with, so they compare with unscaled runs.
  *
@@ -37,6 +37,7 @@ public final class RunRecorder implements BuiltinTraining.Listener {
     private Supplier<Tensor> lossScale;
     private long iteration;
     private long divergedAt;
+    private long pendingStep, pendingCount;
 
     /**
      * @param namedParams the model's parameters by name ({@code Module.namedParameters()})
@@ -85,26 +86,29 @@ public final class RunRecorder implements BuiltinTraining.Listener {
     /** The step at which the loss was not finite, 0 if none. */
     public long divergedAt() { return divergedAt; }
 
-    /** Measures the gradients on logged steps, then runs {@code then} (may be null). */
+    /**
+     * Measures the gradients on logged steps, then runs {@code then} (may be null). Runs before the trainer's step
+     * (its chain or step function); whether a logged step was skipped is read at the next iteration (or at the end)
+     * from the optimizer's step count, one host read per logged step.
+     */
     public Consumer<List<Tensor>> gradTransform(Consumer<List<Tensor>> then) {
         return ps -> {
+            settlePending();
             iteration++;
-            if (logged(iteration)) measure(row(iteration));
+            if (logged(iteration)) {
+                measure(row(iteration));
+                pendingStep = iteration;
+                pendingCount = optimizer.stepCount();
+            }
             if (then != null) then.accept(ps);
         };
     }
 
-    /** Runs {@code step}, noting on logged steps whether the optimizer skipped it. */
-    public Runnable stepFunction(Runnable step) {
-        return () -> {
-            if (!logged(iteration)) {
-                step.run();
-                return;
-            }
-            long before = optimizer.stepCount();
-            step.run();
-            row(iteration).skipped = optimizer.stepCount() == before;
-        };
+    /** Marks the last logged step skipped when the optimizer's step count has not moved since before its step. */
+    private void settlePending() {
+        if (pendingStep == 0) return;
+        row(pendingStep).skipped = optimizer.stepCount() == pendingCount;
+        pendingStep = 0;
     }
 
     private boolean logged(long step) { return step % logEvery == 0 || step == maxSteps; }
@@ -143,6 +147,7 @@ public final class RunRecorder implements BuiltinTraining.Listener {
 
     /** The log of the run so far, with findings drawn from it ({@link Findings#of}). */
     public RunLog log(String name, String title, Map<String, Object> config, double clip, Map<String, Object> summary) {
+        if (divergedAt == 0) settlePending(); // a diverged run's last measured step never reached the optimizer
         List<StepRecord> out = new ArrayList<>();
         for (var e : rows.entrySet()) {
             Row r = e.getValue();

@@ -56,7 +56,6 @@ class RunRecorderTest {
                 out[layers.size()] = Math.sqrt(sq);
                 seen.put(step[0], out);
             }));
-            b.stepFunction(rec.stepFunction(run.optimizer()::step));
             Trainer.Result r = b.build().run();
             return rec.log("tiny", "tiny run", c.toMap(), c.clip(), Map.of("steps", r.iterations()));
         }
