@@ -174,7 +174,12 @@ public final class TrainCommand implements Callable<Integer> {
             }
             progress.close();
             out.print(summary(c, run, r));
-            if (comm.size() > 1) out.println("ranks: " + ranks(devComm));
+            if (dp != null) {
+                double stepMs = 1e3 * r.seconds() / Math.max(1, r.iterations()), syncMs = dp.gradientSyncMillis();
+                out.println("ranks: " + ranks(devComm));
+                out.println(String.format(Locale.ROOT, "gradient all-reduce: %.3f ms/step (%.1f%% of the step, waiting for the "
+                        + "slowest rank included)", syncMs, 100 * syncMs / Math.max(1e-9, stepMs)));
+            }
             out.flush();
             return 0;
         } finally {
