@@ -132,8 +132,8 @@ public final class TrainCommand implements Callable<Integer> {
             err.flush();
             return 1;
         }
+        // originalArgs is the whole command line, "train" included
         var args = MpiLaunch.withoutNproc(spec.commandLine().getParseResult().originalArgs());
-        args.addFirst("train");
         return MpiLaunch.run(MpiLaunch.command(mpirun, nproc, args));
     }
 
