@@ -18,7 +18,6 @@ import dev.ballast.engine.backend.UnaryOp;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -52,10 +51,11 @@ public final class CudaBackend implements Backend {
     private final KernelCache kernelCache;
     private final KernelCache.Modules<MemorySegment> modules;
     private final Map<String, MemorySegment> functions = new ConcurrentHashMap<>();
-    private final ThreadLocal<Boolean> ctxBound = ThreadLocal.withInitial(() -> false);
     private final String deviceName;
     private final int ccMajor, ccMinor, sms, nvrtcMajor, nvrtcMinor, cublasVersion;
     private final long totalMem;
+    private final Optional<Path> includeDir;
+    private final NvrtcToolchain.Target target;
     private final MemorySegment scalars; // alpha/beta for cuBLAS: f32 1, f32 0, f64 1, f64 0
     private final Object stagingLock = new Object();
     private MemorySegment staging; // page-locked, for heap segments; guarded by stagingLock
@@ -76,7 +76,7 @@ public final class CudaBackend implements Backend {
         sms = cu.deviceAttribute(CudaDriver.ATTR_MULTIPROCESSOR_COUNT, dev);
         totalMem = cu.deviceTotalMem(dev);
         ctx = cu.primaryCtxRetain(dev);
-        bind();
+        cu.useContext(ctx); // every driver call binds it on its OS thread from now on
         stream = cu.streamCreate(CudaDriver.STREAM_NON_BLOCKING);
         nvrtc = new Nvrtc(rt.nvrtc());
         int[] nv = nvrtc.version();
@@ -104,10 +104,13 @@ public final class CudaBackend implements Backend {
             @Override public void free(long ptr) { bind(); cu.memFree(ptr); }
             @Override public long[] memInfo() { bind(); return cu.memGetInfo(); }
         });
+        Optional<Path> nvrtcFile = CudaLibraries.loadedPath("libnvrtc.so");
+        includeDir = NvrtcToolchain.includeDir(nvrtcFile, System.getenv());
         List<String> options = new ArrayList<>(List.of("-std=c++17"));
-        cudaIncludeDir().ifPresent(d -> options.add("--include-path=" + d));
-        String arch = "sm_" + ccMajor + ccMinor;
-        kernelCache = new KernelCache(nvrtc::compileToCubin, arch, "nvrtc " + nvrtcMajor + "." + nvrtcMinor, options, KernelCache.defaultDir());
+        includeDir.ifPresent(d -> options.add("--include-path=" + d));
+        target = NvrtcToolchain.target(ccMajor, ccMinor, nvrtc.supportedArchs(), nvrtcMajor + "." + nvrtcMinor + " (" + nvrtc.origin() + ")");
+        kernelCache = new KernelCache(nvrtc::compile, target.arch(), NvrtcToolchain.fingerprint(nv, nvrtcFile, includeDir), options,
+                KernelCache.defaultDir());
         modules = new KernelCache.Modules<>(kernelCache, cubin -> {
             bind();
             try (Arena a = Arena.ofConfined()) {
@@ -116,22 +119,6 @@ public final class CudaBackend implements Backend {
                 return cu.moduleLoadData(image);
             }
         });
-    }
-
-    /** The folder holding cuda_fp16.h for NVRTC: next to the loaded libnvrtc, then CUDA_HOME, then /usr/local/cuda. */
-    private static Optional<Path> cudaIncludeDir() {
-        List<Path> candidates = new ArrayList<>();
-        CudaLibraries.loadedPath("libnvrtc.so").ifPresent(lib -> {
-            Path dir = lib.getParent();
-            candidates.add(dir.resolve("../include").normalize());
-            candidates.add(dir.resolve("../../include").normalize());
-        });
-        for (String env : new String[] {"CUDA_HOME", "CUDA_PATH"}) {
-            String v = System.getenv(env);
-            if (v != null && !v.isBlank()) candidates.add(Path.of(v, "include"));
-        }
-        candidates.add(Path.of("/usr/local/cuda/include"));
-        return candidates.stream().filter(p -> Files.isRegularFile(p.resolve("cuda_fp16.h"))).findFirst();
     }
 
     // ---------------------------------------------------------------- configuration and facts
@@ -158,7 +145,9 @@ public final class CudaBackend implements Backend {
         f.put("SMs", Integer.toString(sms));
         f.put("memory", String.format(java.util.Locale.ROOT, "%.1f GiB", totalMem / (double) (1L << 30)));
         f.put("driver", "CUDA " + rt.driverVersion() / 1000 + "." + rt.driverVersion() % 1000 / 10);
-        f.put("NVRTC", nvrtcMajor + "." + nvrtcMinor + " (" + nvrtc.origin() + ")");
+        f.put("NVRTC", nvrtcMajor + "." + nvrtcMinor + " (" + CudaLibraries.loadedPath("libnvrtc.so").map(Path::toString).orElse(nvrtc.origin())
+                + "), target " + target.arch() + (target.ptx() ? " (PTX, JIT-compiled by the driver)" : " (cubin)"));
+        f.put("CUDA headers", includeDir.map(Path::toString).orElse("none found (cuda_fp16.h, cuda_bf16.h): kernels will not compile"));
         f.put("cuBLAS", cublasVersion + " (" + cublas.origin() + ")");
         f.put("TF32 matmul", allowTf32 ? "allowed" : "off");
         f.put("kernel cache", kernelCache.dir().toString());
@@ -183,13 +172,11 @@ public final class CudaBackend implements Backend {
     /** How many kernel files this process compiled rather than read from the disk cache. */
     public int kernelCompiles() { return kernelCache.compiles(); }
 
-    /** Makes the context current on the calling thread (once per thread). */
-    public void bind() {
-        if (!ctxBound.get()) {
-            cu.ctxSetCurrent(ctx);
-            ctxBound.set(true);
-        }
-    }
+    /**
+     * Makes the context current on the calling OS thread, for the cuBLAS calls that follow (driver calls bind it
+     * themselves: {@link CudaDriver#useContext}). Every call on a virtual thread, once on a platform thread.
+     */
+    public void bind() { cu.bound(); }
 
     // ---------------------------------------------------------------- memory
 
@@ -313,6 +300,7 @@ public final class CudaBackend implements Backend {
 
     @Override public void unary(UnaryOp op, Strided x, Strided out) {
         String t = computeSfx(x.dtype(), "unary " + op);
+        op.requireDefinedFor(x.dtype()); // the same set and error as the CPU backend; never a float function through double
         requireSameDtype(x, out, "unary " + op);
         requireContiguous(out, "unary " + op);
         requireSameCount(x, out, "unary " + op);

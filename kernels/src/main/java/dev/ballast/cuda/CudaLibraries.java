@@ -67,12 +67,20 @@ public final class CudaLibraries {
         return Optional.empty();
     }
 
-    /** Toolkit library folders from {@code CUDA_HOME}/{@code CUDA_PATH}, tried for NVRTC and cuBLAS. */
+    /**
+     * Environment variable listing extra library folders (colon-separated), searched first for NVRTC and cuBLAS:
+     * e.g. the pip wheels' {@code site-packages/nvidia/cu13/lib} or {@code nvidia/cuda_nvrtc/lib} beside PyTorch.
+     */
+    public static final String LIB_DIRS_ENV = "BALLAST_CUDA_LIB_DIRS";
+
+    /** Library folders from {@value #LIB_DIRS_ENV}, then {@code CUDA_HOME}/{@code CUDA_PATH}, tried for NVRTC and cuBLAS. */
     static List<String> cudaToolkitDirs() {
         List<String> dirs = new ArrayList<>();
+        String extra = System.getenv(LIB_DIRS_ENV);
+        if (extra != null) for (String d : extra.split(":")) if (!d.isBlank()) dirs.add(d);
         for (String env : new String[] {"CUDA_HOME", "CUDA_PATH"}) {
             String v = System.getenv(env);
-            if (v != null && !v.isBlank()) dirs.add(v + "/lib64");
+            if (v != null && !v.isBlank()) { dirs.add(v + "/lib64"); dirs.add(v + "/lib"); }
         }
         return dirs;
     }
@@ -83,13 +91,14 @@ public final class CudaLibraries {
         } catch (IllegalArgumentException notOnLoaderPath) {
             // fall through to explicit folders
         }
-        Set<String> dirs = new LinkedHashSet<>(COMMON_DIRS);
-        dirs.addAll(extraDirs);
+        Set<String> dirs = new LinkedHashSet<>(extraDirs);
+        dirs.addAll(COMMON_DIRS);
         String ld = System.getenv("LD_LIBRARY_PATH");
         if (ld != null) for (String d : ld.split(":")) if (!d.isBlank()) dirs.add(d);
         for (String d : dirs) {
             Path p = Path.of(d, soname);
             if (!Files.isRegularFile(p)) continue;
+            if (soname.startsWith("libnvrtc.so")) preloadNvrtcBuiltins(p.getParent());
             try {
                 return Optional.of(new Loaded(soname, p.toString(), SymbolLookup.libraryLookup(p, Arena.global())));
             } catch (IllegalArgumentException broken) {
@@ -97,6 +106,32 @@ public final class CudaLibraries {
             }
         }
         return Optional.empty();
+    }
+
+    /**
+     * NVRTC opens {@code libnvrtc-builtins.so.M.m} by soname when it compiles; loaded from a folder that is not on
+     * the loader path, it would not find it there. Loading the builtins from the same folder first makes the
+     * dynamic loader hand that copy to NVRTC's later lookup (an already loaded soname matches). Newest first;
+     * a folder without builtins changes nothing (the compile then reports the missing library itself).
+     */
+    static List<Path> preloadNvrtcBuiltins(Path dir) {
+        List<Path> loaded = new ArrayList<>();
+        try (var files = Files.list(dir)) {
+            List<Path> builtins = files.filter(f -> f.getFileName().toString().startsWith("libnvrtc-builtins.so"))
+                    .sorted(java.util.Comparator.comparing((Path f) -> f.getFileName().toString()).reversed()).toList();
+            for (Path b : builtins) {
+                try {
+                    SymbolLookup.libraryLookup(b, Arena.global());
+                    loaded.add(b);
+                    break;
+                } catch (IllegalArgumentException notLoadable) {
+                    // try the next (an older minor, or a broken link)
+                }
+            }
+        } catch (java.io.IOException | RuntimeException unreadable) {
+            // nothing to preload
+        }
+        return loaded;
     }
 
     /**

@@ -4,6 +4,7 @@ import static dev.ballast.cuda.GpuBackends.assertClose;
 import static dev.ballast.cuda.GpuBackends.download;
 import static dev.ballast.cuda.GpuBackends.upload;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ballast.engine.DType;
@@ -130,10 +131,20 @@ class CudaParityTest {
             In tr = new In(t, x, s -> new Strided(s, t, 0, new long[] {33, 8}, new long[] {1, 33}));
             compare("unary strided " + op + " " + t, List.of(tr), t, new long[] {33, 8}, 4 * rtol(t), 1e-7, f);
         }
-        for (UnaryOp op : new UnaryOp[] {UnaryOp.NEG, UnaryOp.ABS, UnaryOp.SIGN, UnaryOp.SQUARE, UnaryOp.RELU})
-            for (DType t : new DType[] {DType.I32, DType.I64})
-                compare("unary " + op + " " + t, List.of(contiguous(t, values(1000, t, -1000, 1000), 1000)), t, new long[] {1000}, 0, 0,
-                        (in, out) -> out.storage().backend().unary(op, in[0], out));
+        for (UnaryOp op : UnaryOp.values()) for (DType t : new DType[] {DType.I32, DType.I64}) {
+            BiConsumer<Strided[], Strided> f = (in, out) -> out.storage().backend().unary(op, in[0], out);
+            double[] x = values(1000, t, -1000, 1000);
+            if (op.definedForIntegers()) {
+                compare("unary " + op + " " + t, List.of(contiguous(t, x, 1000)), t, new long[] {1000}, 0, 0, f);
+            } else {
+                // Both backends refuse a floating function on integers, with the same message.
+                var onCpu = assertThrows(UnsupportedOperationException.class,
+                        () -> run(GpuBackends.cpu(), List.of(contiguous(t, x, 1000)), t, new long[] {1000}, f));
+                var onCuda = assertThrows(UnsupportedOperationException.class,
+                        () -> run(GpuBackends.cuda(), List.of(contiguous(t, x, 1000)), t, new long[] {1000}, f));
+                assertEquals(onCpu.getMessage(), onCuda.getMessage(), "unary " + op + " " + t);
+            }
+        }
     }
 
     @Test
