@@ -1,6 +1,6 @@
 // A fake libcuda.so.1 for running Ballast's CUDA backend on a machine without a GPU. "Device" memory is
 // host memory; kernels come from fake NVRTC "cubins" that name a host .so built from the .cu source
-// (shim.h + gen_wrappers.py) and run on CPU threads. It checks what a real driver would reject:
+// (shim.h + gen_wrappers.py) and run on CPU threads (a pool, one OS thread per CUDA thread of a block). It checks what a real driver would reject:
 // a current context on the calling thread, pointer ranges of copies, kernel argument packing (each
 // kernelParams[i] at the offset LaunchArgs would use for the kernel's real parameter types), launch
 // limits, and calls that are illegal during stream capture (thread-local mode).
@@ -12,10 +12,10 @@
 #include <mutex>
 #include <vector>
 #include <thread>
-#include <barrier>
 #include <string>
 #include <functional>
 #include <atomic>
+#include <condition_variable>
 #include <dlfcn.h>
 typedef int CUresult;
 typedef unsigned long long CUdeviceptr;
@@ -128,6 +128,9 @@ static CUresult enqueue(void* s, std::function<void()> f, bool pageableHost) {
     f();
     return OK;
 }
+// For the fake cuBLAS: work queued on a stream (recorded while capturing), and whether a stream is capturing.
+int fakecuda_stream_capturing(void* s) { return s && ((Stream*)s)->capturing ? 1 : 0; }
+int fakecuda_enqueue(void* s, void (*fn)(void*), void* arg) { return enqueue(s, [=] { fn(arg); }, false); }
 CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr d, const void* h, size_t n, void* s) {
     NEED_CTX();
     if (!in_device(d, n)) { fail("HtoD destination outside any allocation"); return INVALID_VALUE; }
@@ -179,10 +182,26 @@ CUresult cuModuleUnload(void* mod) { NEED_CTX(); return OK; }
 struct BlDim { unsigned x, y, z; };
 struct BlCtx { BlDim tid, bid, bdim, gdim; };
 static thread_local BlCtx t_bl;
+// A blocking barrier (mutex + condition variable). std::barrier spins before it sleeps, and hundreds of
+// spinning threads per block on a 2-core machine starve everything else running there.
+struct Barrier {
+    std::mutex mu;
+    std::condition_variable cv;
+    const unsigned count;
+    unsigned waiting = 0;
+    long generation = 0;
+    explicit Barrier(unsigned n) : count(n) {}
+    void arrive_and_wait() {
+        std::unique_lock<std::mutex> l(mu);
+        long g = generation;
+        if (++waiting == count) { waiting = 0; generation++; cv.notify_all(); return; }
+        cv.wait(l, [&] { return generation != g; });
+    }
+};
 struct BlockState {
     int nthreads;
-    std::barrier<>* block;
-    std::vector<std::barrier<>*> warps;
+    Barrier* block;
+    std::vector<Barrier*> warps;
     std::vector<uint64_t> warpbuf; // 32 slots per warp
 };
 static BlockState* g_block;
@@ -197,6 +216,44 @@ extern "C" void bl_warp_exchange(const void* in, void* out, int srcLane, int byt
     memcpy(out, &buf[srcLane], bytes);
     g_block->warps[w]->arrive_and_wait();
 }
+// The OS threads that play a block's CUDA threads, started once and reused by every launch (starting 256
+// threads per launch cost more than most of the kernels). Never destroyed: detached, parked between launches.
+struct ThreadPool {
+    std::mutex mu;
+    std::condition_variable wake, finished;
+    std::vector<std::thread> threads;
+    long generation = 0;
+    unsigned active = 0, remaining = 0;
+    std::function<void(unsigned)> job;
+    void worker(unsigned id) {
+        long seen = 0;
+        for (;;) {
+            std::function<void(unsigned)> j;
+            {
+                std::unique_lock<std::mutex> l(mu);
+                wake.wait(l, [&] { return generation != seen; });
+                seen = generation;
+                if (id >= active) continue;
+                j = job;
+            }
+            j(id);
+            std::lock_guard<std::mutex> l(mu);
+            if (--remaining == 0) finished.notify_all();
+        }
+    }
+    void run(unsigned n, std::function<void(unsigned)> f) {
+        std::unique_lock<std::mutex> l(mu);
+        while (threads.size() < n) {
+            unsigned id = threads.size();
+            threads.emplace_back([this, id] { worker(id); });
+            threads.back().detach();
+        }
+        job = std::move(f); active = n; remaining = n; generation++;
+        wake.notify_all();
+        finished.wait(l, [&] { return remaining == 0; });
+    }
+};
+static ThreadPool* g_pool = new ThreadPool();
 static std::mutex g_launch_mu;
 static void run_grid(Function* f, unsigned gx, unsigned bx, std::vector<std::vector<char>> args) {
     std::lock_guard<std::mutex> l(g_launch_mu);
@@ -204,16 +261,15 @@ static void run_grid(Function* f, unsigned gx, unsigned bx, std::vector<std::vec
     for (auto& a : args) ptrs.push_back(a.data());
     BlockState bs;
     bs.nthreads = bx;
-    std::barrier<> block(bx);
+    Barrier block(bx);
     bs.block = &block;
     int nw = (bx + 31) / 32;
-    for (int w = 0; w < nw; w++) bs.warps.push_back(new std::barrier<>(std::min(32u, bx - 32 * w)));
+    for (int w = 0; w < nw; w++) bs.warps.push_back(new Barrier(std::min(32u, bx - 32 * w)));
     bs.warpbuf.assign(nw * 32, 0);
     g_block = &bs;
     std::vector<long> syncs(bx);
-    std::vector<std::thread> th;
-    std::barrier<> endOfBlock(bx);
-    for (unsigned t = 0; t < bx; t++) th.emplace_back([&, t] {
+    Barrier endOfBlock(bx);
+    g_pool->run(bx, [&](unsigned t) {
         for (unsigned b = 0; b < gx; b++) {
             t_bl = {{t, 0, 0}, {b, 0, 0}, {bx, 1, 1}, {gx, 1, 1}};
             t_syncs = 0;
@@ -228,7 +284,6 @@ static void run_grid(Function* f, unsigned gx, unsigned bx, std::vector<std::vec
             endOfBlock.arrive_and_wait();
         }
     });
-    for (auto& t : th) t.join();
     for (auto* w : bs.warps) delete w;
 }
 extern "C" CUresult cuLaunchKernel(void* fn, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,

@@ -10,8 +10,10 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Finds the native CUDA libraries: first by soname through the system loader, then in the usual
@@ -139,16 +141,28 @@ public final class CudaLibraries {
      * symbol and library when the library lacks it (an older driver).
      */
     public static MethodHandle bind(Loaded lib, String symbol, FunctionDescriptor fd) {
-        return Linker.nativeLinker().downcallHandle(
+        MethodHandle h = Linker.nativeLinker().downcallHandle(
                 lib.lookup().find(symbol).orElseThrow(() -> new UnsatisfiedLinkError(
                         "symbol " + symbol + " not found in " + lib.origin())),
                 fd);
+        BOUND.put(symbol, fd);
+        return h;
     }
 
     /** Like {@link #bind} but returns empty instead of failing when the symbol is absent. */
     public static Optional<MethodHandle> bindOptional(Loaded lib, String symbol, FunctionDescriptor fd) {
-        return lib.lookup().find(symbol).map(s -> Linker.nativeLinker().downcallHandle(s, fd));
+        Optional<MethodHandle> h = lib.lookup().find(symbol).map(s -> Linker.nativeLinker().downcallHandle(s, fd));
+        h.ifPresent(x -> BOUND.put(symbol, fd));
+        return h;
     }
+
+    private static final Map<String, FunctionDescriptor> BOUND = new ConcurrentHashMap<>();
+
+    /**
+     * Every native function bound so far in this process, by exported symbol, with the descriptor it was bound
+     * with: the one table the binding checks compare with the C prototypes and with each invokeExact call site.
+     */
+    public static Map<String, FunctionDescriptor> boundFunctions() { return Map.copyOf(BOUND); }
 
     /**
      * The file a loaded library came from, read from {@code /proc/self/maps} (libraries found by soname

@@ -47,7 +47,12 @@ final class CudaMultiTensor implements MultiTensorOps {
             for (Strided s : l) entries.add(new ChunkTable.Entry(backend.pointer(s), s.numel(), s.dtype()));
         ChunkTable.Key key = new ChunkTable.Key(lists.size(), entries);
         Resident r = tables.get(key);
-        if (r != null) return r;
+        if (r != null) {
+            backend.retainForCapture(r.table(), r.work()); // an eviction must not free what a graph replays
+            return r;
+        }
+        backend.refuseDuringCapture("upload the chunk table of a list of " + entries.size() + " tensors seen for the first time",
+                "run the same step once before capturing, so its tables are on the device");
         long chunks = ChunkTable.chunkCount(key);
         Storage table = backend.allocate(ChunkTable.byteSize(key));
         Storage work = backend.allocate(8L * entries.size() + 8 * chunks);

@@ -5,6 +5,7 @@ import static dev.ballast.cuda.GpuBackends.download;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ballast.cuda.driver.CudaDriver;
@@ -394,7 +395,6 @@ class CudaFusedParityTest {
     @Test
     void oneFusedStepCapturedInAGraphReplays() {
         CudaBackend cuda = GpuBackends.cuda();
-        CudaDriver cu = cuda.driver();
         AdamParams h = new AdamParams(0.9, 0.999, 1e-8, 0.01, true);
         LrSchedule sched = LrSchedule.cosine(1e-3, 10, 0).withWarmup(2);
         Init in = init(0);
@@ -407,13 +407,9 @@ class CudaFusedParityTest {
         graphStep.run(); // warm-up: modules loaded, tables cached, before capture
         eagerStep.run();
         cuda.synchronize();
-        cu.streamBeginCapture(cuda.stream(), CudaDriver.CAPTURE_MODE_THREAD_LOCAL);
-        graphStep.run();
-        MemorySegment g = cu.streamEndCapture(cuda.stream());
-        MemorySegment exec = cu.graphInstantiate(g, 0);
-        try {
+        try (CudaGraph step = CudaGraph.capture(cuda, graphStep)) {
             for (int k = 0; k < 3; k++) {
-                cu.graphLaunch(exec, cuda.stream());
+                step.replay();
                 eagerStep.run();
             }
             assertArrayEquals(raw(eager.all()), raw(graph.all()), "3 replays equal 3 eager steps, bit for bit");
@@ -426,15 +422,26 @@ class CudaFusedParityTest {
                 cuda.copyFromHost(nan, bad.storage(), bad.offset() * 4, 4);
             }
             byte[] params = raw(graph.p()), moments = raw(graph.a());
-            cu.graphLaunch(exec, cuda.stream());
+            step.replay();
             assertArrayEquals(params, raw(graph.p()), "a non-finite gradient skips the replayed step");
             assertArrayEquals(moments, raw(graph.a()));
             assertEquals(4, download(graph.step())[0], "a skipped step leaves the counter");
             assertEquals(1, download(graphScratch[1])[2], "found flag");
-        } finally {
-            cu.graphExecDestroy(exec);
-            cu.graphDestroy(g);
         }
+    }
+
+    /** A fused op on a tensor list never seen before would upload its chunk table inside the graph: refused, with the remedy. */
+    @Test
+    void captureRefusesAFirstTimeChunkTable() {
+        CudaBackend cuda = GpuBackends.cuda();
+        Init in = init(0);
+        State fresh = state(cuda, in, 0);
+        Strided[] scratch = {put(cuda, DType.F64, 0, 0), put(cuda, DType.F32, 0, 0, 0)};
+        var e = assertThrows(IllegalStateException.class, () -> CudaGraph.capture(cuda,
+                () -> fusedStep(cuda, fresh, scratch, new AdamParams(0.9, 0.999, 1e-8, 0, true), LrSchedule.constant(1e-3))));
+        assertTrue(e.getMessage().contains("chunk table") && e.getMessage().contains("once before capturing"), e.getMessage());
+        fusedStep(cuda, fresh, scratch, new AdamParams(0.9, 0.999, 1e-8, 0, true), LrSchedule.constant(1e-3)); // the stream still works
+        cuda.synchronize();
     }
 
     /** Norm of the grads, coefficient, and Adam reading coefficient (out[1]) and skip (out[2] = found) on the device. */
