@@ -26,7 +26,7 @@ WORK="$(mktemp -d "${TMPDIR:-/tmp}/ballast-emulated.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 # The toolkit (NVRTC, its builtins, cuBLAS) is found through BALLAST_CUDA_LIB_DIRS, off the loader path, like a pip wheel.
 export LD_LIBRARY_PATH="$FAKE${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" BALLAST_CUDA_LIB_DIRS="$FAKE/toolkit" \
-    FAKECUDA_HOME="$FAKE" FAKECUDA_BUILD="$WORK/fakecuda-build"
+    FAKECUDA_HOME="$FAKE" FAKECUDA_BUILD="$WORK/fakecuda-build" FAKECUDA_LAUNCHED="$WORK/launched.txt"
 echo "emulated GPU: stack built in $FAKE ($((SECONDS - start)) s)"
 
 # Counts the compiled modules (.cubin files) a fresh cache folder holds.
@@ -55,6 +55,11 @@ print('emulated GPU tests: %d run, %d failed, %d errors, %d skipped (%s)' % (tes
 sys.exit(0 if tests > 0 and fail + err + skip == 0 else 1)
 EOF
 echo "emulated GPU tests: $((SECONDS - t0)) s, kernel modules compiled into a fresh cache: $(modules "$cache")"
+# Which kernels the tests launched (each launch had its argument packing checked against the kernel's C types).
+compiled=$(grep -ho '__bl_launch_[A-Za-z0-9_]*' "$FAKECUDA_BUILD"/*/*.gen.cpp 2>/dev/null | sed 's/__bl_launch_//' | sort -u)
+launched=$(sort -u "$WORK/launched.txt" 2>/dev/null)
+missing=$(comm -23 <(echo "$compiled") <(echo "$launched") | tr '\n' ' ')
+echo "emulated GPU tests: $(comm -12 <(echo "$compiled") <(echo "$launched") | grep -c .) of $(echo "$compiled" | grep -c .) compiled kernels launched${missing:+; never launched: $missing}"
 (( rc == 0 )) || { echo "emulated GPU: the gpu-tagged tests failed (mvn exit $rc)"; exit 1; }
 (( $(modules "$cache") > 0 )) || { echo "emulated GPU: no kernel module was compiled; the tests did not reach the device"; exit 1; }
 

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <mutex>
 #include <vector>
 #include <thread>
@@ -29,6 +30,16 @@ static std::map<uintptr_t, size_t> g_allocs;  // device allocations
 static std::map<uintptr_t, size_t> g_hostpinned;
 static bool g_verbose = getenv("FAKECUDA_VERBOSE") != nullptr;
 static long g_launches = 0;
+// Names of the kernels launched by this process, appended at exit to $FAKECUDA_LAUNCHED when set, so a test run
+// can say which kernels (and so which argument packings) it exercised.
+static std::set<std::string> g_launched;
+static struct LaunchReport {
+    ~LaunchReport() {
+        const char* path = getenv("FAKECUDA_LAUNCHED");
+        if (!path) return;
+        if (FILE* f = fopen(path, "a")) { for (auto& n : g_launched) fprintf(f, "%s\n", n.c_str()); fclose(f); }
+    }
+} g_launch_report;
 static void fail(const char* what) { fprintf(stderr, "[fakecuda] %s\n", what); fflush(stderr); }
 #define NEED_CTX() do { if (t_current != &g_ctx_token) { fprintf(stderr, "[fakecuda] %s called with no current context on thread %lu\n", __func__, (unsigned long)pthread_self()); return INVALID_CONTEXT; } } while (0)
 
@@ -182,20 +193,23 @@ CUresult cuModuleUnload(void* mod) { NEED_CTX(); return OK; }
 struct BlDim { unsigned x, y, z; };
 struct BlCtx { BlDim tid, bid, bdim, gdim; };
 static thread_local BlCtx t_bl;
-// A blocking barrier (mutex + condition variable). std::barrier spins before it sleeps, and hundreds of
-// spinning threads per block on a 2-core machine starve everything else running there.
+// A blocking barrier on a futex (C++20 atomic wait/notify): std::barrier spins before it sleeps, and hundreds of
+// spinning threads per block on a 2-core machine starve everything else running there; a mutex + condition
+// variable makes every woken thread queue for the mutex again.
 struct Barrier {
-    std::mutex mu;
-    std::condition_variable cv;
     const unsigned count;
-    unsigned waiting = 0;
-    long generation = 0;
+    std::atomic<unsigned> arrived{0};
+    std::atomic<unsigned> generation{0};
     explicit Barrier(unsigned n) : count(n) {}
     void arrive_and_wait() {
-        std::unique_lock<std::mutex> l(mu);
-        long g = generation;
-        if (++waiting == count) { waiting = 0; generation++; cv.notify_all(); return; }
-        cv.wait(l, [&] { return generation != g; });
+        unsigned g = generation.load(std::memory_order_acquire);
+        if (arrived.fetch_add(1, std::memory_order_acq_rel) + 1 == count) {
+            arrived.store(0, std::memory_order_relaxed);
+            generation.fetch_add(1, std::memory_order_release);
+            generation.notify_all();
+            return;
+        }
+        while (generation.load(std::memory_order_acquire) == g) generation.wait(g, std::memory_order_acquire);
     }
 };
 struct BlockState {
@@ -314,6 +328,7 @@ extern "C" CUresult cuLaunchKernel(void* fn, unsigned gx, unsigned gy, unsigned 
         args.emplace_back((char*)params[i], (char*)params[i] + f->sizes[i]);
     }
     g_launches++;
+    { std::lock_guard<std::mutex> l(g_mu); g_launched.insert(f->name); }
     if (g_verbose) fprintf(stderr, "[fakecuda] launch %s grid %u block %u\n", f->name.c_str(), gx, bx);
     return enqueue(stream, [=] { run_grid(f, gx, bx, args); }, false);
 }

@@ -87,6 +87,7 @@ final class CudaMatmul {
                 alpha = scalars.asSlice(0, 4);
                 beta = scalars.asSlice(4, 4);
             }
+            device.bind(); // again: on a virtual thread, operand() may have parked and moved to another OS thread
             cublas.setMathMode(cublasHandle, dt == DType.F32 && CudaBackend.allowTf32() ? Cublas.TF32_TENSOR_OP_MATH : Cublas.DEFAULT_MATH);
             cublas.gemmStridedBatchedEx(cublasHandle, b.op, a.op, g.n(), g.m(), g.k(), alpha,
                     b.ptr, type, b.ld, b.batchStride, a.ptr, type, a.ld, a.batchStride, beta,

@@ -57,17 +57,21 @@ class CudaTrainingGpuTest {
     @Test void theGpuFollowsTheCpuLossCurve() {
         Device gpu = new Device(GpuBackends.cuda());
         Device cpu = new Device(GpuBackends.cpu());
-        int samples = GpuBackends.sized("spirals samples", 256, 64), steps = GpuBackends.sized("training steps", 60, 20);
+        // The emulated device runs a block's 256 threads as OS threads and its blocks one after another (softmax
+        // has one block per sample): 16 samples and 8 steps there, where learning shows as a falling loss only.
+        int samples = GpuBackends.sized("spirals samples", 256, 16), steps = GpuBackends.sized("training steps", 60, 8);
         List<Double> onCpu = train(cpu, samples, steps, i -> { }), onGpu = train(gpu, samples, steps, i -> { });
         for (int i = 0; i < onCpu.size(); i++)
             assertEquals(onCpu.get(i), onGpu.get(i), 2e-3 * Math.abs(onCpu.get(i)) + 1e-4, "step " + i);
-        assertTrue(onGpu.getLast() < 0.8 * onGpu.getFirst(), "the GPU run learns: " + onGpu.getFirst() + " -> " + onGpu.getLast());
+        double factor = steps >= 60 ? 0.8 : 1.0;
+        assertTrue(onGpu.getLast() < factor * onGpu.getFirst(), "the GPU run learns: " + onGpu.getFirst() + " -> " + onGpu.getLast()
+                + " in " + steps + " steps");
     }
 
     @Test void noDriverAllocationAfterWarmUp() {
         CudaBackend cuda = GpuBackends.cuda();
         long[] atWarm = new long[1];
-        int samples = GpuBackends.sized("spirals samples", 256, 64), steps = GpuBackends.sized("training steps", 40, 16);
+        int samples = GpuBackends.sized("spirals samples", 256, 16), steps = GpuBackends.sized("training steps", 40, 12);
         train(new Device(cuda), samples, steps, i -> {
             if (i == 9) atWarm[0] = cuda.memoryStats().driverAllocations();
         });
