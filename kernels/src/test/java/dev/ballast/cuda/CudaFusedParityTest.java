@@ -43,8 +43,10 @@ class CudaFusedParityTest {
 
     /** Sizes that hit every edge of the chunking: empty, tails, exact chunks, one above 2^20. */
     /** Tensor sizes around the chunk boundaries; the 1M one is 70,001 on a small (emulated) device. */
-    private static final int[] SIZES = {0, 1, 3, 7, 31, 1000, 32767, 32768, 32769, 100_003,
-            GpuBackends.sized("largest fused tensor", (1 << 20) + 17, 70_001), 5, 0, 65_537};
+    private static int[] sizes() {
+        return new int[] {0, 1, 3, 7, 31, 1000, 32767, 32768, 32769, 100_003,
+                GpuBackends.sized("largest fused tensor", (1 << 20) + 17, 70_001), 5, 0, 65_537};
+    }
 
     @AfterEach
     void release() {
@@ -108,9 +110,10 @@ class CudaFusedParityTest {
         List<double[]> data = new ArrayList<>();
         List<DType> types = new ArrayList<>();
         DType[] mix = {DType.F32, DType.F16, DType.BF16};
-        int[] offsets = new int[SIZES.length];
-        for (int i = 0; i < SIZES.length; i++) {
-            data.add(gaussian(SIZES[i], 0.5 + 2 * rnd.nextDouble()));
+        int[] sizes = sizes();
+        int[] offsets = new int[sizes.length];
+        for (int i = 0; i < sizes.length; i++) {
+            data.add(gaussian(sizes[i], 0.5 + 2 * rnd.nextDouble()));
             types.add(only != null ? only : mix[i % 3]);
             offsets[i] = i % 4 == 1 ? 1 + rnd.nextInt(7) : 0;
         }
@@ -238,7 +241,7 @@ class CudaFusedParityTest {
     void scaleMatchesTheCpuTwinBitForBit() {
         Backend cuda = GpuBackends.cuda(), cpu = GpuBackends.cpu();
         List<double[]> data = new ArrayList<>();
-        for (int n : SIZES) data.add(gaussian(n, 3));
+        for (int n : sizes()) data.add(gaussian(n, 3));
         double coef = 0.1 + rnd.nextDouble();
         List<byte[]> results = new ArrayList<>();
         for (Backend b : new Backend[] {cpu, cuda}) {
@@ -268,7 +271,7 @@ class CudaFusedParityTest {
 
     private Init init(double step) {
         List<double[]> p = new ArrayList<>(), g = new ArrayList<>(), a = new ArrayList<>(), b = new ArrayList<>();
-        for (int n : SIZES) {
+        for (int n : sizes()) {
             p.add(gaussian(n, 1));
             g.add(gaussian(n, 0.1));
             a.add(gaussian(n, 0.01));
