@@ -41,8 +41,8 @@ import jdk.incubator.vector.FloatVector;
  *
  * <p>Semantics beyond the SPI's javadoc: floating math is done in double and rounded once to the
  * output dtype; integer arithmetic wraps (two's complement), DIV truncates toward zero and refuses
- * division by zero (ArithmeticException), and integer unary ops are limited to NEG, ABS, SIGN,
- * SQUARE, ISFINITE, ISNAN. A scalar operand is first converted to the tensor's dtype (float for F32).
+ * division by zero (ArithmeticException), and integer unary ops are limited to
+ * {@link UnaryOp#definedForIntegers()}. A scalar operand is first converted to the tensor's dtype (float for F32).
  * Float-to-integer casts truncate (NaN gives 0, out-of-range saturates); integer-to-integer casts wrap.
  * F16/BF16 operands are accepted everywhere (computed through double) though the engine normally
  * widens them first; matmul widens them to F32 and rounds the product once.
@@ -199,6 +199,7 @@ public final class CpuBackend implements Backend {
     // ---------------------------------------------------------------- compute
 
     @Override public void unary(UnaryOp op, Strided x, Strided out) {
+        op.requireDefinedFor(x.dtype());
         try {
             Elementwise.unary(par, op, view(x), view(out));
         } finally {

@@ -216,6 +216,8 @@ class ElementwiseTest {
         assertArrayEquals(new long[] {-1, 0, 1, -1}, readLongs(out));
         CPU.unary(UnaryOp.SQUARE, x, out);
         assertEquals(81, readLongs(out)[2]);
+        CPU.unary(UnaryOp.RELU, x, out);
+        assertArrayEquals(new long[] {0, 0, 9, 0}, readLongs(out));
         UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class, () -> CPU.unary(UnaryOp.EXP, x, out));
         assertTrue(e.getMessage().contains("EXP") && e.getMessage().contains("I64"), e.getMessage());
     }

@@ -1,10 +1,8 @@
 package dev.ballast.cuda;
 
-import dev.ballast.cuda.cublas.Cublas;
 import dev.ballast.cuda.driver.CudaDriver;
 import dev.ballast.cuda.memory.CachingAllocator;
 import dev.ballast.cuda.memory.DeviceMemory;
-import dev.ballast.cuda.nvrtc.Nvrtc;
 import dev.ballast.engine.DType;
 import dev.ballast.engine.backend.Backend;
 import dev.ballast.engine.backend.BinaryOp;
@@ -15,18 +13,11 @@ import dev.ballast.engine.backend.ReduceOp;
 import dev.ballast.engine.backend.Storage;
 import dev.ballast.engine.backend.Strided;
 import dev.ballast.engine.backend.UnaryOp;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The CUDA {@link Backend}: one device, its primary context, one non-blocking stream on which every
@@ -39,27 +30,17 @@ import java.util.concurrent.ConcurrentHashMap;
  * scaling, Adam and SGD steps) run as single launches over all tensors ({@link CudaMultiTensor}).
  */
 public final class CudaBackend implements Backend {
-    private static final int BLOCK = 256;
-    private static final long STAGING_BYTES = 8L << 20;
     private static volatile boolean allowTf32;
 
-    private final CudaRuntime rt;
+    private final CudaDevice device;
     private final CudaDriver cu;
-    private final Nvrtc nvrtc;
-    private final Cublas cublas;
-    private final MemorySegment ctx, stream, cublasHandle;
+    private final MemorySegment stream;
     private final CachingAllocator allocator;
-    private final KernelCache kernelCache;
-    private final KernelCache.Modules<MemorySegment> modules;
-    private final Map<String, MemorySegment> functions = new ConcurrentHashMap<>();
-    private final ThreadLocal<Boolean> ctxBound = ThreadLocal.withInitial(() -> false);
-    private final String deviceName;
-    private final int ccMajor, ccMinor, sms, nvrtcMajor, nvrtcMinor, cublasVersion;
-    private final long totalMem;
-    private final MemorySegment scalars; // alpha/beta for cuBLAS: f32 1, f32 0, f64 1, f64 0
-    private final Object stagingLock = new Object();
-    private MemorySegment staging; // page-locked, for heap segments; guarded by stagingLock
+    private final CudaLauncher launcher;
+    private final CudaTransfers transfers;
+    private final CudaMatmul matmul;
     private final CudaMultiTensor fused = new CudaMultiTensor(this);
+    private volatile CudaGraph.Capture capture; // a CudaGraph capture in progress, or null
 
     /** Opens the backend on a probed runtime. */
     static Backend open(CudaRuntime runtime) {
@@ -67,33 +48,11 @@ public final class CudaBackend implements Backend {
     }
 
     private CudaBackend(CudaRuntime rt) {
-        this.rt = rt;
-        this.cu = rt.driver();
-        int dev = rt.device();
-        deviceName = cu.deviceName(dev);
-        ccMajor = cu.deviceAttribute(CudaDriver.ATTR_CC_MAJOR, dev);
-        ccMinor = cu.deviceAttribute(CudaDriver.ATTR_CC_MINOR, dev);
-        sms = cu.deviceAttribute(CudaDriver.ATTR_MULTIPROCESSOR_COUNT, dev);
-        totalMem = cu.deviceTotalMem(dev);
-        ctx = cu.primaryCtxRetain(dev);
-        bind();
-        stream = cu.streamCreate(CudaDriver.STREAM_NON_BLOCKING);
-        nvrtc = new Nvrtc(rt.nvrtc());
-        int[] nv = nvrtc.version();
-        nvrtcMajor = nv[0];
-        nvrtcMinor = nv[1];
-        cublas = new Cublas(rt.cublas());
-        cublasHandle = cublas.create();
-        cublas.setStream(cublasHandle, stream);
-        cublasVersion = cublas.version(cublasHandle);
-        scalars = Arena.global().allocate(32, 8);
-        scalars.set(ValueLayout.JAVA_FLOAT, 0, 1f);
-        scalars.set(ValueLayout.JAVA_FLOAT, 4, 0f);
-        scalars.set(ValueLayout.JAVA_DOUBLE, 8, 1d);
-        scalars.set(ValueLayout.JAVA_DOUBLE, 16, 0d);
+        device = new CudaDevice(rt);
+        cu = device.cu;
+        stream = device.stream;
         allocator = new CachingAllocator(new DeviceMemory() {
             @Override public long malloc(long bytes) {
-                bind();
                 try {
                     return cu.memAlloc(bytes);
                 } catch (CudaException e) {
@@ -101,37 +60,12 @@ public final class CudaBackend implements Backend {
                     throw e;
                 }
             }
-            @Override public void free(long ptr) { bind(); cu.memFree(ptr); }
-            @Override public long[] memInfo() { bind(); return cu.memGetInfo(); }
+            @Override public void free(long ptr) { cu.memFree(ptr); }
+            @Override public long[] memInfo() { return cu.memGetInfo(); }
         });
-        List<String> options = new ArrayList<>(List.of("-std=c++17"));
-        cudaIncludeDir().ifPresent(d -> options.add("--include-path=" + d));
-        String arch = "sm_" + ccMajor + ccMinor;
-        kernelCache = new KernelCache(nvrtc::compileToCubin, arch, "nvrtc " + nvrtcMajor + "." + nvrtcMinor, options, KernelCache.defaultDir());
-        modules = new KernelCache.Modules<>(kernelCache, cubin -> {
-            bind();
-            try (Arena a = Arena.ofConfined()) {
-                MemorySegment image = a.allocate(cubin.length + 1L, 16);
-                MemorySegment.copy(cubin, 0, image, ValueLayout.JAVA_BYTE, 0, cubin.length);
-                return cu.moduleLoadData(image);
-            }
-        });
-    }
-
-    /** The folder holding cuda_fp16.h for NVRTC: next to the loaded libnvrtc, then CUDA_HOME, then /usr/local/cuda. */
-    private static Optional<Path> cudaIncludeDir() {
-        List<Path> candidates = new ArrayList<>();
-        CudaLibraries.loadedPath("libnvrtc.so").ifPresent(lib -> {
-            Path dir = lib.getParent();
-            candidates.add(dir.resolve("../include").normalize());
-            candidates.add(dir.resolve("../../include").normalize());
-        });
-        for (String env : new String[] {"CUDA_HOME", "CUDA_PATH"}) {
-            String v = System.getenv(env);
-            if (v != null && !v.isBlank()) candidates.add(Path.of(v, "include"));
-        }
-        candidates.add(Path.of("/usr/local/cuda/include"));
-        return candidates.stream().filter(p -> Files.isRegularFile(p.resolve("cuda_fp16.h"))).findFirst();
+        launcher = new CudaLauncher(device);
+        transfers = new CudaTransfers(this, device);
+        matmul = new CudaMatmul(this, device);
     }
 
     // ---------------------------------------------------------------- configuration and facts
@@ -147,21 +81,13 @@ public final class CudaBackend implements Backend {
     /** cuBLAS multiplies F16 and BF16 directly, accumulating in F32 (CUBLAS_COMPUTE_32F). */
     @Override public boolean supportsHalfMatmul() { return true; }
 
-    @Override public String description() {
-        return deviceName + " (sm_" + ccMajor + ccMinor + ", " + sms + " SMs, " + (totalMem >> 30) + " GiB)";
-    }
+    @Override public String description() { return device.description(); }
 
     @Override public Map<String, String> facts() {
         Map<String, String> f = new LinkedHashMap<>();
-        f.put("device", deviceName + " (ordinal " + rt.ordinal() + ")");
-        f.put("compute capability", ccMajor + "." + ccMinor);
-        f.put("SMs", Integer.toString(sms));
-        f.put("memory", String.format(java.util.Locale.ROOT, "%.1f GiB", totalMem / (double) (1L << 30)));
-        f.put("driver", "CUDA " + rt.driverVersion() / 1000 + "." + rt.driverVersion() % 1000 / 10);
-        f.put("NVRTC", nvrtcMajor + "." + nvrtcMinor + " (" + nvrtc.origin() + ")");
-        f.put("cuBLAS", cublasVersion + " (" + cublas.origin() + ")");
-        f.put("TF32 matmul", allowTf32 ? "allowed" : "off");
-        f.put("kernel cache", kernelCache.dir().toString());
+        device.facts(f);
+        launcher.facts(f);
+        matmul.facts(f);
         var st = allocator.stats();
         f.put("allocator", "in use " + st.allocated() + " B, reserved " + st.reserved() + " B, peak " + st.peakAllocated()
                 + " B, driver allocations " + st.driverAllocations());
@@ -181,75 +107,35 @@ public final class CudaBackend implements Backend {
     public MemorySegment stream() { return stream; }
 
     /** How many kernel files this process compiled rather than read from the disk cache. */
-    public int kernelCompiles() { return kernelCache.compiles(); }
+    public int kernelCompiles() { return launcher.compiles(); }
 
-    /** Makes the context current on the calling thread (once per thread). */
-    public void bind() {
-        if (!ctxBound.get()) {
-            cu.ctxSetCurrent(ctx);
-            ctxBound.set(true);
-        }
-    }
+    /**
+     * Makes the context current on the calling OS thread, for the cuBLAS calls that follow (driver calls bind it
+     * themselves: {@link CudaDriver#useContext}). Every call on a virtual thread, once on a platform thread.
+     */
+    public void bind() { device.bind(); }
 
     // ---------------------------------------------------------------- memory
 
     @Override public Storage allocate(long bytes) {
         if (bytes < 0) throw new IllegalArgumentException("cannot allocate " + bytes + " bytes");
+        refuseDuringCapture("allocate " + bytes + " bytes", "allocate every buffer before capturing");
         bind();
         return new CudaStorage(this, allocator, allocator.allocate(bytes, stream), bytes);
     }
 
     @Override public void copyFromHost(MemorySegment src, Storage dst, long dstByteOffset, long bytes) {
-        long d = devicePtr(dst, dstByteOffset, bytes, "copyFromHost");
-        if (bytes > src.byteSize()) throw new IndexOutOfBoundsException("copyFromHost of " + bytes + " bytes from a host segment of " + src.byteSize());
-        if (bytes == 0) return;
-        bind();
-        if (src.isNative()) {
-            // Pageable memory is staged by the driver before the call returns, so src may be reused at once.
-            cu.memcpyHtoDAsync(d, src, bytes, stream);
-            return;
-        }
-        synchronized (stagingLock) {
-            MemorySegment st = staging();
-            for (long done = 0; done < bytes; done += STAGING_BYTES) {
-                long n = Math.min(STAGING_BYTES, bytes - done);
-                cu.streamSynchronize(stream); // the previous chunk has left the staging buffer
-                MemorySegment.copy(src, done, st, 0, n);
-                cu.memcpyHtoDAsync(d + done, st, n, stream);
-            }
-            cu.streamSynchronize(stream);
-        }
+        transfers.copyFromHost(src, dst, dstByteOffset, bytes);
     }
 
     @Override public void copyToHost(Storage src, long srcByteOffset, MemorySegment dst, long bytes) {
-        long s = devicePtr(src, srcByteOffset, bytes, "copyToHost");
-        if (bytes > dst.byteSize()) throw new IndexOutOfBoundsException("copyToHost of " + bytes + " bytes into a host segment of " + dst.byteSize());
-        bind();
-        if (bytes == 0) { cu.streamSynchronize(stream); return; }
-        if (dst.isNative()) {
-            cu.memcpyDtoHAsync(dst, s, bytes, stream);
-            cu.streamSynchronize(stream);
-            return;
-        }
-        synchronized (stagingLock) {
-            MemorySegment st = staging();
-            for (long done = 0; done < bytes; done += STAGING_BYTES) {
-                long n = Math.min(STAGING_BYTES, bytes - done);
-                cu.memcpyDtoHAsync(st, s + done, n, stream);
-                cu.streamSynchronize(stream);
-                MemorySegment.copy(st, 0, dst, done, n);
-            }
-        }
-    }
-
-    private MemorySegment staging() {
-        if (staging == null) staging = cu.memAllocHost(STAGING_BYTES);
-        return staging;
+        transfers.copyToHost(src, srcByteOffset, dst, bytes);
     }
 
     @Override public long allocatedBytes() { return allocator.requestedBytes(); }
 
     @Override public void synchronize() {
+        refuseDuringCapture("synchronize", "synchronize after replaying the graph");
         bind();
         cu.streamSynchronize(stream);
     }
@@ -313,6 +199,7 @@ public final class CudaBackend implements Backend {
 
     @Override public void unary(UnaryOp op, Strided x, Strided out) {
         String t = computeSfx(x.dtype(), "unary " + op);
+        op.requireDefinedFor(x.dtype()); // the same set and error as the CPU backend; never a float function through double
         requireSameDtype(x, out, "unary " + op);
         requireContiguous(out, "unary " + op);
         requireSameCount(x, out, "unary " + op);
@@ -473,123 +360,73 @@ public final class CudaBackend implements Backend {
     /** Single-launch multi-tensor kernels ({@link CudaMultiTensor}). */
     @Override public Optional<MultiTensorOps> multiTensorOps() { return Optional.of(fused); }
 
-    // ---------------------------------------------------------------- matmul
+    // ---------------------------------------------------------------- matmul (CudaMatmul)
 
-    @Override public void matmul(Gemm g) {
-        DType dt = g.dtype();
-        if (!dt.isFloating()) throw new IllegalArgumentException("matmul takes F32, F64, F16 or BF16, not " + dt);
-        if (g.batch() == 0 || g.m() == 0 || g.n() == 0) return;
-        bind();
-        int es = dt.byteSize();
-        long cPtr = storagePtr(g.c()) + g.cOffset() * es;
-        int ldc = g.m() == 1 ? Math.max(g.n(), 1) : toInt(g.cRowStride(), "ldc");
-        if (ldc < Math.max(1, g.n())) throw new IllegalArgumentException("matmul: c row stride " + g.cRowStride() + " < n=" + g.n());
-        if (g.batch() > 1 && g.cBatchStride() < (long) (g.m() - 1) * ldc + g.n())
-            throw new IllegalArgumentException("matmul: c batch stride " + g.cBatchStride() + " makes batches overlap");
-        if (g.k() == 0) {
-            zeroC(g, cPtr, ldc, es);
-            return;
-        }
-        List<Storage> temps = new ArrayList<>();
-        try {
-            // Row-major C = A B is column-major C^T = B^T A^T: cuBLAS's first operand is our B.
-            Operand b = operand(g.b(), g.bOffset(), g.bBatchStride(), g.bRowStride(), g.bColStride(), g.k(), g.n(), g.batch(), dt, temps);
-            Operand a = operand(g.a(), g.aOffset(), g.aBatchStride(), g.aRowStride(), g.aColStride(), g.m(), g.k(), g.batch(), dt, temps);
-            int type = switch (dt) {
-                case F32 -> Cublas.R_32F;
-                case F64 -> Cublas.R_64F;
-                case F16 -> Cublas.R_16F;
-                case BF16 -> Cublas.R_16BF;
-                default -> throw new AssertionError(dt);
-            };
-            int compute;
-            MemorySegment alpha, beta;
-            if (dt == DType.F64) {
-                compute = Cublas.COMPUTE_64F;
-                alpha = scalars.asSlice(8, 8);
-                beta = scalars.asSlice(16, 8);
-            } else {
-                compute = dt == DType.F32 && allowTf32 ? Cublas.COMPUTE_32F_FAST_TF32 : Cublas.COMPUTE_32F;
-                alpha = scalars.asSlice(0, 4);
-                beta = scalars.asSlice(4, 4);
-            }
-            cublas.setMathMode(cublasHandle, dt == DType.F32 && allowTf32 ? Cublas.TF32_TENSOR_OP_MATH : Cublas.DEFAULT_MATH);
-            cublas.gemmStridedBatchedEx(cublasHandle, b.op, a.op, g.n(), g.m(), g.k(), alpha,
-                    b.ptr, type, b.ld, b.batchStride, a.ptr, type, a.ld, a.batchStride, beta,
-                    cPtr, type, ldc, g.cBatchStride(), g.batch(), compute, Cublas.GEMM_DEFAULT);
-        } finally {
-            for (Storage s : temps) s.release(); // stream-ordered: the block is reused only by later work
-        }
-    }
+    @Override public void matmul(Gemm g) { matmul.matmul(g); }
 
-    /** A matmul operand as cuBLAS sees it: pointer, op (N or T), leading dimension and batch stride. */
-    private record Operand(long ptr, int op, int ld, long batchStride) {}
+    // ---------------------------------------------------------------- launching (CudaLauncher)
 
-    /**
-     * Maps a row-major {@code rows x cols} operand to cuBLAS: with unit column stride it is the
-     * column-major transpose (op N, ld = row stride); with unit row stride it is the column-major
-     * matrix itself (op T, ld = column stride); anything else is first copied to a contiguous buffer.
-     */
-    private Operand operand(Storage st, long offset, long batchStride, long rs, long cs, int rows, int cols, int batch,
-                            DType dt, List<Storage> temps) {
-        int es = dt.byteSize();
-        long base = storagePtr(st) + offset * es;
-        long bs = batch == 1 ? 0 : batchStride;
-        if (cols == 1 || cs == 1) {
-            long ld = rows == 1 ? Math.max(cols, 1) : rs;
-            if (ld >= Math.max(1, cols) && ld <= Integer.MAX_VALUE) return new Operand(base, Cublas.OP_N, (int) ld, bs);
-        }
-        if (rows == 1 || rs == 1) {
-            long ld = cols == 1 ? Math.max(rows, 1) : cs;
-            if (ld >= Math.max(1, rows) && ld <= Integer.MAX_VALUE) return new Operand(base, Cublas.OP_T, (int) ld, bs);
-        }
-        // Not a transpose of a contiguous matrix: materialize [batch, rows, cols] contiguously.
-        int nb = bs == 0 ? 1 : batch;
-        Storage tmp = allocate((long) nb * rows * cols * es);
-        temps.add(tmp);
-        Strided src = new Strided(st, dt, offset, new long[] {nb, rows, cols}, new long[] {bs, rs, cs});
-        copy(src, Strided.contiguous(tmp, dt, 0, nb, rows, cols));
-        return new Operand(storagePtr(tmp), Cublas.OP_N, Math.max(cols, 1), bs == 0 ? 0 : (long) rows * cols);
-    }
-
-    private void zeroC(Gemm g, long cPtr, int ldc, int es) {
-        for (int bi = 0; bi < g.batch(); bi++)
-            for (int r = 0; r < g.m(); r++)
-                cu.memsetD8Async(cPtr + ((long) bi * g.cBatchStride() + (long) r * ldc) * es, (byte) 0, (long) g.n() * es, stream);
-    }
-
-    // ---------------------------------------------------------------- launching
-
-    private MemorySegment function(String file, String kernel) {
-        return functions.computeIfAbsent(file + ":" + kernel, k -> cu.moduleGetFunction(modules.get(file), kernel));
-    }
-
-    /** Grid-stride launch over {@code work} items. */
-    private void launch(String file, String kernel, long work, LaunchArgs a) {
-        long blocks = Math.clamp(Math.ceilDiv(Math.max(work, 1), BLOCK), 1, (long) sms * 32);
-        cu.launchKernel(function(file, kernel), kernel, (int) blocks, 1, 1, BLOCK, 1, 1, 0, stream, a.params());
-    }
+    private void launch(String file, String kernel, long work, LaunchArgs a) { launcher.launch(file, kernel, work, a); }
 
     /** An explicit grid of {@code blocks} blocks of {@code threads} threads. */
-    void launchGrid(String file, String kernel, int blocks, int threads, LaunchArgs a) {
-        cu.launchKernel(function(file, kernel), kernel, blocks, 1, 1, threads, 1, 1, 0, stream, a.params());
-    }
+    void launchGrid(String file, String kernel, int blocks, int threads, LaunchArgs a) { launcher.launchGrid(file, kernel, blocks, threads, a); }
+
+    private void launchBlocks(String file, String kernel, long rows, LaunchArgs a) { launcher.launchBlocks(file, kernel, rows, a); }
 
     /** Streaming multiprocessors on the device (grid sizing). */
-    int multiprocessors() { return sms; }
-
-    /** One block per row (rows beyond the grid are looped over inside the kernel). */
-    private void launchBlocks(String file, String kernel, long rows, LaunchArgs a) {
-        long blocks = Math.clamp(rows, 1, (long) sms * 64);
-        cu.launchKernel(function(file, kernel), kernel, (int) blocks, 1, 1, BLOCK, 1, 1, 0, stream, a.params());
-    }
+    int multiprocessors() { return device.sms; }
 
     // ---------------------------------------------------------------- checks and helpers
 
-    private long storagePtr(Storage s) {
+    long storagePtr(Storage s) {
         if (!(s instanceof CudaStorage cs) || cs.backend() != this)
             throw new IllegalArgumentException("operand lives on backend '" + s.backend().name() + "', not on this CUDA backend");
+        CudaGraph.Capture c = capture;
+        if (c != null) {
+            refuseDuringCapture("use " + cs, "wait for the capture to end");
+            c.used.add(cs); // every operand of every captured launch passes here
+        }
         return cs.ptr();
+    }
+
+    // ---------------------------------------------------------------- graph capture (CudaGraph)
+
+    synchronized CudaGraph.Capture beginCapture() {
+        if (capture != null) throw new IllegalStateException("a CUDA graph capture is already in progress on " + capture.thread);
+        capture = new CudaGraph.Capture();
+        return capture;
+    }
+
+    synchronized void endCapture(CudaGraph.Capture c) {
+        if (capture == c) capture = null;
+    }
+
+    /** Whether a graph is being captured on this backend's stream. */
+    boolean capturing() { return capture != null; }
+
+    /**
+     * Throws what cannot happen while a graph is captured: {@code what} on the capturing thread, or any work from
+     * another thread (it would be queued into the graph).
+     */
+    void refuseDuringCapture(String what, String instead) {
+        CudaGraph.Capture c = capture;
+        if (c == null) return;
+        if (c.thread != Thread.currentThread())
+            throw new IllegalStateException("cuda: " + what + " from " + Thread.currentThread() + " while " + c.thread
+                    + " captures a CUDA graph on this backend's stream; wait for the capture to end");
+        if (!what.startsWith("use "))
+            throw new IllegalStateException("cuda: cannot " + what + " while capturing a CUDA graph; " + instead);
+    }
+
+    /** Keeps a chunk table used by the capture in progress alive for the graph's lifetime (once per capture). */
+    void retainForCapture(Storage... storages) {
+        CudaGraph.Capture c = capture;
+        if (c == null) return;
+        for (Storage s : storages) {
+            if (c.retained.contains(s)) continue;
+            s.retain();
+            c.retained.add(s);
+        }
     }
 
     private long ptr(Strided s) {
@@ -599,7 +436,7 @@ public final class CudaBackend implements Backend {
     /** The device address of a view's first element; fails when it lives elsewhere. */
     long pointer(Strided s) { return ptr(s); }
 
-    private long devicePtr(Storage s, long offset, long bytes, String what) {
+    long devicePtr(Storage s, long offset, long bytes, String what) {
         long base = storagePtr(s);
         if (offset < 0 || bytes < 0 || offset + bytes > s.byteSize())
             throw new IndexOutOfBoundsException(what + ": bytes [" + offset + ", " + (offset + bytes) + ") outside a storage of " + s.byteSize());
@@ -634,8 +471,4 @@ public final class CudaBackend implements Backend {
             throw new IllegalArgumentException("cuda " + what + ": shape " + Arrays.toString(a.shape()) + " is not out's shape " + Arrays.toString(b.shape()));
     }
 
-    private static int toInt(long v, String what) {
-        if (v < 0 || v > Integer.MAX_VALUE) throw new IllegalArgumentException("matmul: " + what + " " + v + " does not fit cuBLAS's int");
-        return (int) v;
-    }
 }

@@ -10,8 +10,10 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Finds the native CUDA libraries: first by soname through the system loader, then in the usual
@@ -67,12 +69,20 @@ public final class CudaLibraries {
         return Optional.empty();
     }
 
-    /** Toolkit library folders from {@code CUDA_HOME}/{@code CUDA_PATH}, tried for NVRTC and cuBLAS. */
+    /**
+     * Environment variable listing extra library folders (colon-separated), searched first for NVRTC and cuBLAS:
+     * e.g. the pip wheels' {@code site-packages/nvidia/cu13/lib} or {@code nvidia/cuda_nvrtc/lib} beside PyTorch.
+     */
+    public static final String LIB_DIRS_ENV = "BALLAST_CUDA_LIB_DIRS";
+
+    /** Library folders from {@value #LIB_DIRS_ENV}, then {@code CUDA_HOME}/{@code CUDA_PATH}, tried for NVRTC and cuBLAS. */
     static List<String> cudaToolkitDirs() {
         List<String> dirs = new ArrayList<>();
+        String extra = System.getenv(LIB_DIRS_ENV);
+        if (extra != null) for (String d : extra.split(":")) if (!d.isBlank()) dirs.add(d);
         for (String env : new String[] {"CUDA_HOME", "CUDA_PATH"}) {
             String v = System.getenv(env);
-            if (v != null && !v.isBlank()) dirs.add(v + "/lib64");
+            if (v != null && !v.isBlank()) { dirs.add(v + "/lib64"); dirs.add(v + "/lib"); }
         }
         return dirs;
     }
@@ -83,13 +93,14 @@ public final class CudaLibraries {
         } catch (IllegalArgumentException notOnLoaderPath) {
             // fall through to explicit folders
         }
-        Set<String> dirs = new LinkedHashSet<>(COMMON_DIRS);
-        dirs.addAll(extraDirs);
+        Set<String> dirs = new LinkedHashSet<>(extraDirs);
+        dirs.addAll(COMMON_DIRS);
         String ld = System.getenv("LD_LIBRARY_PATH");
         if (ld != null) for (String d : ld.split(":")) if (!d.isBlank()) dirs.add(d);
         for (String d : dirs) {
             Path p = Path.of(d, soname);
             if (!Files.isRegularFile(p)) continue;
+            if (soname.startsWith("libnvrtc.so")) preloadNvrtcBuiltins(p.getParent());
             try {
                 return Optional.of(new Loaded(soname, p.toString(), SymbolLookup.libraryLookup(p, Arena.global())));
             } catch (IllegalArgumentException broken) {
@@ -100,20 +111,58 @@ public final class CudaLibraries {
     }
 
     /**
+     * NVRTC opens {@code libnvrtc-builtins.so.M.m} by soname when it compiles; loaded from a folder that is not on
+     * the loader path, it would not find it there. Loading the builtins from the same folder first makes the
+     * dynamic loader hand that copy to NVRTC's later lookup (an already loaded soname matches). Newest first;
+     * a folder without builtins changes nothing (the compile then reports the missing library itself).
+     */
+    static List<Path> preloadNvrtcBuiltins(Path dir) {
+        List<Path> loaded = new ArrayList<>();
+        try (var files = Files.list(dir)) {
+            List<Path> builtins = files.filter(f -> f.getFileName().toString().startsWith("libnvrtc-builtins.so"))
+                    .sorted(java.util.Comparator.comparing((Path f) -> f.getFileName().toString()).reversed()).toList();
+            for (Path b : builtins) {
+                try {
+                    SymbolLookup.libraryLookup(b, Arena.global());
+                    loaded.add(b);
+                    break;
+                } catch (IllegalArgumentException notLoadable) {
+                    // try the next (an older minor, or a broken link)
+                }
+            }
+        } catch (java.io.IOException | RuntimeException unreadable) {
+            // nothing to preload
+        }
+        return loaded;
+    }
+
+    /**
      * Binds one native function as a downcall handle. Throws {@link UnsatisfiedLinkError} naming the
      * symbol and library when the library lacks it (an older driver).
      */
     public static MethodHandle bind(Loaded lib, String symbol, FunctionDescriptor fd) {
-        return Linker.nativeLinker().downcallHandle(
+        MethodHandle h = Linker.nativeLinker().downcallHandle(
                 lib.lookup().find(symbol).orElseThrow(() -> new UnsatisfiedLinkError(
                         "symbol " + symbol + " not found in " + lib.origin())),
                 fd);
+        BOUND.put(symbol, fd);
+        return h;
     }
 
     /** Like {@link #bind} but returns empty instead of failing when the symbol is absent. */
     public static Optional<MethodHandle> bindOptional(Loaded lib, String symbol, FunctionDescriptor fd) {
-        return lib.lookup().find(symbol).map(s -> Linker.nativeLinker().downcallHandle(s, fd));
+        Optional<MethodHandle> h = lib.lookup().find(symbol).map(s -> Linker.nativeLinker().downcallHandle(s, fd));
+        h.ifPresent(x -> BOUND.put(symbol, fd));
+        return h;
     }
+
+    private static final Map<String, FunctionDescriptor> BOUND = new ConcurrentHashMap<>();
+
+    /**
+     * Every native function bound so far in this process, by exported symbol, with the descriptor it was bound
+     * with: the one table the binding checks compare with the C prototypes and with each invokeExact call site.
+     */
+    public static Map<String, FunctionDescriptor> boundFunctions() { return Map.copyOf(BOUND); }
 
     /**
      * The file a loaded library came from, read from {@code /proc/self/maps} (libraries found by soname

@@ -18,12 +18,13 @@ import java.util.Map;
  * tensors, driven by a cached device-side {@link ChunkTable}, plus a one-block finish kernel where a result
  * must be combined (norm) or a counter moved (optimizer steps). Nothing is read back to the host and,
  * once a tensor list's table is cached, nothing is allocated or uploaded: a step can be captured in a CUDA
- * graph. A captured graph stays valid while its tables stay cached (the last {@value #CACHED_TABLES}
- * distinct tensor lists).
+ * graph ({@link CudaGraph}, which keeps the tables it captured alive). At most {@value #PER_LAYOUT} tables are kept per list layout
+ * (the same lists with other tensors replace the oldest, reusing its blocks), {@value #CACHED_TABLES} in all.
  */
 final class CudaMultiTensor implements MultiTensorOps {
     private static final String FILE = "multi_tensor.cu";
     private static final int CACHED_TABLES = 64;
+    private static final int PER_LAYOUT = 4;
     private static final int BLOCK = 256;
 
     /** A table on the device and its work area: per-tensor F64 scratch, then per-chunk F32 and U32 partials. */
@@ -48,7 +49,21 @@ final class CudaMultiTensor implements MultiTensorOps {
             for (Strided s : l) entries.add(new ChunkTable.Entry(backend.pointer(s), s.numel(), s.dtype()));
         ChunkTable.Key key = new ChunkTable.Key(lists.size(), entries);
         Resident r = tables.get(key);
-        if (r != null) return r;
+        if (r != null) {
+            backend.retainForCapture(r.table(), r.work()); // an eviction must not free what a graph replays
+            return r;
+        }
+        backend.refuseDuringCapture("upload the chunk table of a list of " + entries.size() + " tensors not used before (or moved since)",
+                "run the same step once before capturing, so its tables are on the device");
+        // The same lists with other tensors (new gradients each step land wherever the allocator puts them): beyond
+        // PER_LAYOUT tables of one layout, drop the least recently used first, so its blocks go back to the allocator
+        // and serve this one; a steady training loop then allocates nothing from the driver. A graph that captured
+        // the dropped table keeps it alive (it retained it).
+        List<Long> layout = layout(key);
+        List<ChunkTable.Key> same = new ArrayList<>();
+        for (ChunkTable.Key k : tables.keySet()) if (layout(k).equals(layout)) same.add(k); // least recently used first
+        for (int i = 0; i <= same.size() - PER_LAYOUT; i++)
+            tables.remove(same.get(i)).release(); // stream-ordered: the blocks are reused only by later work
         long chunks = ChunkTable.chunkCount(key);
         Storage table = backend.allocate(ChunkTable.byteSize(key));
         Storage work = backend.allocate(8L * entries.size() + 8 * chunks);
@@ -63,6 +78,17 @@ final class CudaMultiTensor implements MultiTensorOps {
             eldest.remove();
         }
         return r;
+    }
+
+    /** A table's shape without its addresses: list count, then each tensor's element count and dtype. */
+    private static List<Long> layout(ChunkTable.Key key) {
+        List<Long> l = new ArrayList<>(1 + 2 * key.entries().size());
+        l.add((long) key.lists());
+        for (ChunkTable.Entry e : key.entries()) {
+            l.add(e.numel());
+            l.add((long) e.dtype().ordinal());
+        }
+        return l;
     }
 
     private int grid(long chunks) {

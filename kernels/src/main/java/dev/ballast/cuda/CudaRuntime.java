@@ -1,7 +1,11 @@
 package dev.ballast.cuda;
 
 import dev.ballast.cuda.driver.CudaDriver;
+import dev.ballast.cuda.nvrtc.Nvrtc;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * What a successful probe found: the bound driver (already initialized), the device ordinal and
@@ -49,7 +53,30 @@ public record CudaRuntime(CudaDriver driver, int ordinal, int device, int driver
             return new Result.Missing(DEVICE_PROPERTY + "=" + ordinal + " but only devices 0.." + (count - 1) + " exist");
         int version = driver.driverVersion();
         List<String> nvrtcNames = CudaLibraries.nvrtcCandidates(version);
-        var nvrtc = CudaLibraries.findFirst(nvrtcNames);
+        int dev = driver.device(ordinal);
+        int cc = driver.deviceAttribute(CudaDriver.ATTR_CC_MAJOR, dev) * 10 + driver.deviceAttribute(CudaDriver.ATTR_CC_MINOR, dev);
+        // The newest NVRTC that can compile for this device: NVRTC 13 dropped sm_70 and older, so such a device
+        // needs NVRTC 12 even under a CUDA 13 driver. A device newer than an NVRTC's newest target is fine (PTX).
+        Optional<CudaLibraries.Loaded> nvrtc = Optional.empty();
+        List<String> refused = new ArrayList<>();
+        for (String name : nvrtcNames) {
+            var lib = CudaLibraries.findFirst(List.of(name));
+            if (lib.isEmpty()) continue;
+            int[] archs;
+            try {
+                archs = new Nvrtc(lib.get()).supportedArchs();
+            } catch (RuntimeException | UnsatisfiedLinkError e) {
+                archs = new int[0]; // cannot say: try it
+            }
+            if (archs.length == 0 || Arrays.stream(archs).min().getAsInt() <= cc) {
+                nvrtc = lib;
+                break;
+            }
+            refused.add(lib.get().origin() + " (oldest target sm_" + Arrays.stream(archs).min().getAsInt() + ")");
+        }
+        if (nvrtc.isEmpty() && !refused.isEmpty())
+            return new Result.Missing("no NVRTC compiles for this sm_" + cc + " device: " + String.join(", ", refused)
+                    + "; put an older toolkit's NVRTC (CUDA 12) on " + CudaLibraries.LIB_DIRS_ENV + " or LD_LIBRARY_PATH");
         if (nvrtc.isEmpty())
             return new Result.Missing("NVRTC not found (tried " + String.join(", ", nvrtcNames) + "; driver supports CUDA "
                     + version / 1000 + "." + version % 1000 / 10 + ")");
@@ -57,6 +84,6 @@ public record CudaRuntime(CudaDriver driver, int ordinal, int device, int driver
         var cublas = CudaLibraries.findFirst(cublasNames);
         if (cublas.isEmpty())
             return new Result.Missing("cuBLAS not found (tried " + String.join(", ", cublasNames) + ")");
-        return new Result.Found(new CudaRuntime(driver, ordinal, driver.device(ordinal), version, nvrtc.get(), cublas.get()));
+        return new Result.Found(new CudaRuntime(driver, ordinal, dev, version, nvrtc.get(), cublas.get()));
     }
 }

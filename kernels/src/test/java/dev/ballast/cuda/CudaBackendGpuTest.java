@@ -3,7 +3,9 @@ package dev.ballast.cuda;
 import static dev.ballast.cuda.GpuBackends.assertClose;
 import static dev.ballast.cuda.GpuBackends.download;
 import static dev.ballast.cuda.GpuBackends.upload;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ballast.cuda.driver.CudaDriver;
@@ -178,22 +180,68 @@ class CudaBackendGpuTest {
             cu.eventDestroy(e0);
             cu.eventDestroy(e1);
 
-            cu.streamBeginCapture(cuda.stream(), CudaDriver.CAPTURE_MODE_THREAD_LOCAL);
-            cuda.fill(xv, 1.25);
-            cuda.unary(UnaryOp.EXP, xv, yv);
-            MemorySegment graph = cu.streamEndCapture(cuda.stream());
-            MemorySegment exec = cu.graphInstantiate(graph, 0);
-            cuda.fill(yv, -1);
-            cu.graphLaunch(exec, cuda.stream());
-            double[] got = download(Strided.contiguous(y, DType.F32, 0, 1000));
-            double[] want = new double[1000];
-            java.util.Arrays.fill(want, (float) Math.exp(1.25));
-            assertClose(want, got, 2e-6, 0, "graph replay of fill + exp");
-            cu.graphExecDestroy(exec);
-            cu.graphDestroy(graph);
+            try (CudaGraph graph = CudaGraph.capture(cuda, () -> {
+                cuda.fill(xv, 1.25);
+                cuda.unary(UnaryOp.EXP, xv, yv);
+            })) {
+                assertEquals(2, graph.storagesUsed(), "x and y");
+                cuda.fill(yv, -1);
+                graph.replay();
+                double[] got = download(Strided.contiguous(y, DType.F32, 0, 1000));
+                double[] want = new double[1000];
+                java.util.Arrays.fill(want, (float) Math.exp(1.25));
+                assertClose(want, got, 2e-6, 0, "graph replay of fill + exp");
+            }
         } finally {
             x.release();
             y.release();
+        }
+    }
+
+    /**
+     * What a graph cannot hold fails at capture with a message naming the remedy, and leaves the stream usable:
+     * an allocation, a host copy, a synchronize, work from another thread; a matmul captures (cuBLAS has a
+     * workspace); replaying after a used storage was released is refused.
+     */
+    @Test
+    void graphCaptureGuards() throws Exception {
+        CudaBackend cuda = GpuBackends.cuda();
+        int n = 64;
+        Storage a = upload(cuda, DType.F32, rand(n * n)), b = upload(cuda, DType.F32, rand(n * n)), c = cuda.allocate(4L * n * n);
+        Gemm g = new Gemm(1, n, n, n, a, 0, 0, n, 1, b, 0, 0, n, 1, c, 0, 0, n, DType.F32);
+        try {
+            cuda.matmul(g); // warm-up: module and handle ready
+            var alloc = assertThrows(IllegalStateException.class, () -> CudaGraph.capture(cuda, () -> cuda.allocate(1024).release()));
+            assertTrue(alloc.getMessage().contains("allocate 1024 bytes") && alloc.getMessage().contains("before capturing"), alloc.getMessage());
+            var host = assertThrows(IllegalStateException.class, () -> CudaGraph.capture(cuda, () -> download(Strided.contiguous(c, DType.F32, 0, 4))));
+            assertTrue(host.getMessage().contains("to the host"), host.getMessage());
+            var sync = assertThrows(IllegalStateException.class, () -> CudaGraph.capture(cuda, cuda::synchronize));
+            assertTrue(sync.getMessage().contains("synchronize"), sync.getMessage());
+            var other = assertThrows(IllegalStateException.class, () -> CudaGraph.capture(cuda, () -> {
+                RuntimeException[] seen = new RuntimeException[1];
+                Thread t = Thread.ofPlatform().start(() -> {
+                    try { cuda.fill(Strided.contiguous(c, DType.F32, 0, 4), 1); } catch (RuntimeException e) { seen[0] = e; }
+                });
+                try { t.join(); } catch (InterruptedException e) { throw new IllegalStateException(e); }
+                if (seen[0] != null) throw seen[0];
+            }));
+            assertTrue(other.getMessage().contains("captures a CUDA graph"), other.getMessage());
+
+            // After the refusals the stream works and a matmul captures and replays.
+            double[] before = download(Strided.contiguous(c, DType.F32, 0, n * n));
+            cuda.fill(Strided.contiguous(c, DType.F32, 0, n * n), 0);
+            try (CudaGraph graph = CudaGraph.capture(cuda, () -> cuda.matmul(g))) {
+                graph.replay();
+                assertArrayEquals(before, download(Strided.contiguous(c, DType.F32, 0, n * n)), "replayed matmul");
+                b.release();
+                var released = assertThrows(IllegalStateException.class, graph::replay);
+                assertTrue(released.getMessage().contains("released after the capture"), released.getMessage());
+                b = null;
+            }
+        } finally {
+            a.release();
+            if (b != null) b.release();
+            c.release();
         }
     }
 }

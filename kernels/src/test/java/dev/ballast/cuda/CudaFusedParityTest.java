@@ -5,6 +5,7 @@ import static dev.ballast.cuda.GpuBackends.download;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ballast.cuda.driver.CudaDriver;
@@ -41,7 +42,11 @@ class CudaFusedParityTest {
     private final List<Storage> owned = new ArrayList<>();
 
     /** Sizes that hit every edge of the chunking: empty, tails, exact chunks, one above 2^20. */
-    private static final int[] SIZES = {0, 1, 3, 7, 31, 1000, 32767, 32768, 32769, 100_003, (1 << 20) + 17, 5, 0, 65_537};
+    /** Tensor sizes around the chunk boundaries; the 1M one is 70,001 on a small (emulated) device. */
+    private static int[] sizes() {
+        return new int[] {0, 1, 3, 7, 31, 1000, 32767, 32768, 32769, 100_003,
+                GpuBackends.sized("largest fused tensor", (1 << 20) + 17, 70_001), 5, 0, 65_537};
+    }
 
     @AfterEach
     void release() {
@@ -105,9 +110,10 @@ class CudaFusedParityTest {
         List<double[]> data = new ArrayList<>();
         List<DType> types = new ArrayList<>();
         DType[] mix = {DType.F32, DType.F16, DType.BF16};
-        int[] offsets = new int[SIZES.length];
-        for (int i = 0; i < SIZES.length; i++) {
-            data.add(gaussian(SIZES[i], 0.5 + 2 * rnd.nextDouble()));
+        int[] sizes = sizes();
+        int[] offsets = new int[sizes.length];
+        for (int i = 0; i < sizes.length; i++) {
+            data.add(gaussian(sizes[i], 0.5 + 2 * rnd.nextDouble()));
             types.add(only != null ? only : mix[i % 3]);
             offsets[i] = i % 4 == 1 ? 1 + rnd.nextInt(7) : 0;
         }
@@ -235,7 +241,7 @@ class CudaFusedParityTest {
     void scaleMatchesTheCpuTwinBitForBit() {
         Backend cuda = GpuBackends.cuda(), cpu = GpuBackends.cpu();
         List<double[]> data = new ArrayList<>();
-        for (int n : SIZES) data.add(gaussian(n, 3));
+        for (int n : sizes()) data.add(gaussian(n, 3));
         double coef = 0.1 + rnd.nextDouble();
         List<byte[]> results = new ArrayList<>();
         for (Backend b : new Backend[] {cpu, cuda}) {
@@ -265,7 +271,7 @@ class CudaFusedParityTest {
 
     private Init init(double step) {
         List<double[]> p = new ArrayList<>(), g = new ArrayList<>(), a = new ArrayList<>(), b = new ArrayList<>();
-        for (int n : SIZES) {
+        for (int n : sizes()) {
             p.add(gaussian(n, 1));
             g.add(gaussian(n, 0.1));
             a.add(gaussian(n, 0.01));
@@ -394,7 +400,6 @@ class CudaFusedParityTest {
     @Test
     void oneFusedStepCapturedInAGraphReplays() {
         CudaBackend cuda = GpuBackends.cuda();
-        CudaDriver cu = cuda.driver();
         AdamParams h = new AdamParams(0.9, 0.999, 1e-8, 0.01, true);
         LrSchedule sched = LrSchedule.cosine(1e-3, 10, 0).withWarmup(2);
         Init in = init(0);
@@ -407,13 +412,9 @@ class CudaFusedParityTest {
         graphStep.run(); // warm-up: modules loaded, tables cached, before capture
         eagerStep.run();
         cuda.synchronize();
-        cu.streamBeginCapture(cuda.stream(), CudaDriver.CAPTURE_MODE_THREAD_LOCAL);
-        graphStep.run();
-        MemorySegment g = cu.streamEndCapture(cuda.stream());
-        MemorySegment exec = cu.graphInstantiate(g, 0);
-        try {
+        try (CudaGraph step = CudaGraph.capture(cuda, graphStep)) {
             for (int k = 0; k < 3; k++) {
-                cu.graphLaunch(exec, cuda.stream());
+                step.replay();
                 eagerStep.run();
             }
             assertArrayEquals(raw(eager.all()), raw(graph.all()), "3 replays equal 3 eager steps, bit for bit");
@@ -426,15 +427,26 @@ class CudaFusedParityTest {
                 cuda.copyFromHost(nan, bad.storage(), bad.offset() * 4, 4);
             }
             byte[] params = raw(graph.p()), moments = raw(graph.a());
-            cu.graphLaunch(exec, cuda.stream());
+            step.replay();
             assertArrayEquals(params, raw(graph.p()), "a non-finite gradient skips the replayed step");
             assertArrayEquals(moments, raw(graph.a()));
             assertEquals(4, download(graph.step())[0], "a skipped step leaves the counter");
             assertEquals(1, download(graphScratch[1])[2], "found flag");
-        } finally {
-            cu.graphExecDestroy(exec);
-            cu.graphDestroy(g);
         }
+    }
+
+    /** A fused op on a tensor list never seen before would upload its chunk table inside the graph: refused, with the remedy. */
+    @Test
+    void captureRefusesAFirstTimeChunkTable() {
+        CudaBackend cuda = GpuBackends.cuda();
+        Init in = init(0);
+        State fresh = state(cuda, in, 0);
+        Strided[] scratch = {put(cuda, DType.F64, 0, 0), put(cuda, DType.F32, 0, 0, 0)};
+        var e = assertThrows(IllegalStateException.class, () -> CudaGraph.capture(cuda,
+                () -> fusedStep(cuda, fresh, scratch, new AdamParams(0.9, 0.999, 1e-8, 0, true), LrSchedule.constant(1e-3))));
+        assertTrue(e.getMessage().contains("chunk table") && e.getMessage().contains("once before capturing"), e.getMessage());
+        fusedStep(cuda, fresh, scratch, new AdamParams(0.9, 0.999, 1e-8, 0, true), LrSchedule.constant(1e-3)); // the stream still works
+        cuda.synchronize();
     }
 
     /** Norm of the grads, coefficient, and Adam reading coefficient (out[1]) and skip (out[2] = found) on the device. */

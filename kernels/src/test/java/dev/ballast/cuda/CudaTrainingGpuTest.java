@@ -30,10 +30,10 @@ import org.junit.jupiter.api.Test;
 @Tag("gpu")
 class CudaTrainingGpuTest {
 
-    /** Trains a small tanh MLP on two spirals for {@code steps} steps on {@code device}; returns the loss curve. */
-    static List<Double> train(Device device, int steps, IntConsumer afterStep) {
+    /** Trains a small tanh MLP on {@code samples} two-spirals points for {@code steps} steps on {@code device}; returns the loss curve. */
+    static List<Double> train(Device device, int samples, int steps, IntConsumer afterStep) {
         List<Double> losses = new ArrayList<>();
-        try (Scope outer = Scope.open(); Dataset data = TwoSpirals.generate(device, 256, 0.0, 5)) {
+        try (Scope outer = Scope.open(); Dataset data = TwoSpirals.generate(device, samples, 0.0, 5)) {
             var spec = new ParamSpec(device, DType.F32, new Generator(1));
             Module model = new Sequential(new Linear(2, 64, spec), new Tanh(), new Linear(64, 64, spec), new Tanh(),
                     new Linear(64, 2, spec));
@@ -57,19 +57,25 @@ class CudaTrainingGpuTest {
     @Test void theGpuFollowsTheCpuLossCurve() {
         Device gpu = new Device(GpuBackends.cuda());
         Device cpu = new Device(GpuBackends.cpu());
-        List<Double> onCpu = train(cpu, 60, i -> { }), onGpu = train(gpu, 60, i -> { });
+        // The emulated device runs a block's 256 threads as OS threads and its blocks one after another (softmax
+        // has one block per sample): 16 samples and 8 steps there, where learning shows as a falling loss only.
+        int samples = GpuBackends.sized("spirals samples", 256, 16), steps = GpuBackends.sized("training steps", 60, 8);
+        List<Double> onCpu = train(cpu, samples, steps, i -> { }), onGpu = train(gpu, samples, steps, i -> { });
         for (int i = 0; i < onCpu.size(); i++)
             assertEquals(onCpu.get(i), onGpu.get(i), 2e-3 * Math.abs(onCpu.get(i)) + 1e-4, "step " + i);
-        assertTrue(onGpu.getLast() < 0.8 * onGpu.getFirst(), "the GPU run learns: " + onGpu.getFirst() + " -> " + onGpu.getLast());
+        double factor = steps >= 60 ? 0.8 : 1.0;
+        assertTrue(onGpu.getLast() < factor * onGpu.getFirst(), "the GPU run learns: " + onGpu.getFirst() + " -> " + onGpu.getLast()
+                + " in " + steps + " steps");
     }
 
     @Test void noDriverAllocationAfterWarmUp() {
         CudaBackend cuda = GpuBackends.cuda();
         long[] atWarm = new long[1];
-        train(new Device(cuda), 40, i -> {
+        int samples = GpuBackends.sized("spirals samples", 256, 16), steps = GpuBackends.sized("training steps", 40, 12);
+        train(new Device(cuda), samples, steps, i -> {
             if (i == 9) atWarm[0] = cuda.memoryStats().driverAllocations();
         });
         assertEquals(atWarm[0], cuda.memoryStats().driverAllocations(),
-                "steps 10..39 reuse cached blocks: " + cuda.memoryStats());
+                "steps 10.." + (steps - 1) + " reuse cached blocks: " + cuda.memoryStats());
     }
 }

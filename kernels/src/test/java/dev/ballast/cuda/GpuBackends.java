@@ -29,10 +29,35 @@ final class GpuBackends {
         return null;
     }
 
-    /** The CUDA backend; skips the calling test with the reason when no GPU answers. */
+    /**
+     * System property that turns "no GPU" from a skip into a failure: set by the emulated-GPU stage
+     * (scripts/emulated-gpu.sh) and the GPU check, where every GPU test must run.
+     */
+    static final String REQUIRE_GPU_PROPERTY = "ballast.test.requireGpu";
+
+    /** The CUDA backend; skips the calling test with the reason when no GPU answers (fails instead under {@value #REQUIRE_GPU_PROPERTY}). */
     static CudaBackend cuda() {
-        if (CUDA instanceof BackendProvider.Probe.Unavailable u) Assumptions.abort("no CUDA backend: " + u.reason());
+        if (CUDA instanceof BackendProvider.Probe.Unavailable u) {
+            if (Boolean.getBoolean(REQUIRE_GPU_PROPERTY)) Assertions.fail("no CUDA backend (" + REQUIRE_GPU_PROPERTY + " is set): " + u.reason());
+            Assumptions.abort("no CUDA backend: " + u.reason());
+        }
         return (CudaBackend) ((BackendProvider.Probe.Available) CUDA).backend();
+    }
+
+    /**
+     * Whether the device is a small one (fewer than 4 streaming multiprocessors): the emulated device of
+     * tools/fakecuda reports 1 and runs each CUDA thread as an OS thread, so long loops shrink there. Every GPU a
+     * user trains on has dozens.
+     */
+    static boolean smallDevice() {
+        return cuda().multiprocessors() < 4;
+    }
+
+    /** {@code full} on a real GPU, {@code small} on a small (emulated) device; prints the choice so a log says which ran. */
+    static int sized(String what, int full, int small) {
+        int n = smallDevice() ? small : full;
+        if (n != full) System.out.println("[gpu test] " + what + ": " + n + " on this small device (" + full + " on a GPU)");
+        return n;
     }
 
     /** The CPU backend; skips the calling test when it is not on the class path. */

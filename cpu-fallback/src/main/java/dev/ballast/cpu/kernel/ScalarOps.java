@@ -56,8 +56,8 @@ public final class ScalarOps {
             case SQUARE -> { for (int i = 0; i < n; i++) o[i] = x[i] * x[i]; }
             case ISFINITE -> { for (int i = 0; i < n; i++) o[i] = 1; }
             case ISNAN -> { for (int i = 0; i < n; i++) o[i] = 0; }
-            default -> throw new UnsupportedOperationException("unary " + op + " is not defined for integer dtype " + t
-                    + "; allowed for integers: NEG, ABS, SIGN, SQUARE, ISFINITE, ISNAN (cast to a floating dtype first)");
+            case RELU -> { for (int i = 0; i < n; i++) o[i] = Math.max(x[i], 0); }
+            default -> op.requireDefinedFor(t);
         }
     }
 

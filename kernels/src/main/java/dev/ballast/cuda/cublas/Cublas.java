@@ -29,7 +29,7 @@ public final class Cublas {
     public static final int GEMM_DEFAULT = -1;
 
     private final MethodHandle cublasCreate, cublasDestroy, cublasSetStream, cublasGetVersion, cublasSetMathMode,
-            cublasGemmStridedBatchedEx, cublasGemmEx;
+            cublasGemmStridedBatchedEx, cublasGemmEx, cublasSetWorkspace;
     private final String origin;
 
     /** Binds the functions from a loaded {@code libcublas.so.N}. */
@@ -41,6 +41,8 @@ public final class Cublas {
         cublasDestroy = b(lib, "cublasDestroy_v2", ADDRESS);
         // cublasStatus_t cublasSetStream_v2(cublasHandle_t handle, cudaStream_t streamId)
         cublasSetStream = b(lib, "cublasSetStream_v2", ADDRESS, ADDRESS);
+        // cublasStatus_t cublasSetWorkspace_v2(cublasHandle_t handle, void *workspace, size_t workspaceSizeInBytes)
+        cublasSetWorkspace = b(lib, "cublasSetWorkspace_v2", ADDRESS, ADDRESS, JAVA_LONG);
         // cublasStatus_t cublasGetVersion_v2(cublasHandle_t handle, int *version)
         cublasGetVersion = b(lib, "cublasGetVersion_v2", ADDRESS, ADDRESS);
         // cublasStatus_t cublasSetMathMode(cublasHandle_t handle, cublasMath_t mode)
@@ -112,6 +114,18 @@ public final class Cublas {
 
     public void setStream(MemorySegment handle, MemorySegment stream) {
         try { check((int) cublasSetStream.invokeExact(handle, stream), "cublasSetStream_v2", null); } catch (Throwable t) { throw rethrow(t); }
+    }
+
+    /**
+     * Gives the handle a workspace of device memory that it uses instead of allocating its own: needed for a
+     * GEMM inside a CUDA graph capture, where cuBLAS may not allocate. Call again after every setStream
+     * (which resets it to the default).
+     */
+    public void setWorkspace(MemorySegment handle, long devicePtr, long bytes) {
+        try {
+            check((int) cublasSetWorkspace.invokeExact(handle, MemorySegment.ofAddress(devicePtr), bytes), "cublasSetWorkspace_v2",
+                    bytes + " bytes");
+        } catch (Throwable t) { throw rethrow(t); }
     }
 
     /** cuBLAS's version number, e.g. 130000 for 13.0.0. */

@@ -129,6 +129,9 @@ public final class CudaDriver {
         cuGraphDestroy = b(lib, "cuGraphDestroy", ADDRESS);
     }
 
+    private volatile MemorySegment context;
+    private final ThreadLocal<MemorySegment> platformBound = new ThreadLocal<>();
+
     private static MethodHandle b(CudaLibraries.Loaded lib, String name, java.lang.foreign.MemoryLayout... args) {
         return CudaLibraries.bind(lib, name, FunctionDescriptor.of(JAVA_INT, args));
     }
@@ -235,8 +238,38 @@ public final class CudaDriver {
         try { check((int) cuCtxSetCurrent.invokeExact(ctx), "cuCtxSetCurrent"); } catch (Throwable t) { throw rethrow(t); }
     }
 
+    /**
+     * Names the context every later call of this binding works in: each call that needs a current context
+     * makes it current on the calling OS thread first. The current context is per OS thread, and a virtual
+     * thread moves between OS threads at every blocking point, so for a virtual thread this is done on each
+     * call (cheap: the driver only swaps a thread-local); a platform thread does it once.
+     */
+    public void useContext(MemorySegment ctx) {
+        this.context = ctx;
+        ctxSetCurrent(ctx);
+    }
+
+    /** The context named by {@link #useContext}, or null. */
+    public MemorySegment context() { return context; }
+
+    /** Makes the context of {@link #useContext} current on this OS thread where it may not be (see there). */
+    public void bound() {
+        MemorySegment c = context;
+        if (c == null) return;
+        Thread t = Thread.currentThread();
+        if (t.isVirtual()) {
+            ctxSetCurrent(c); // nothing blocks between here and the caller's driver call, so the carrier stays
+            return;
+        }
+        if (platformBound.get() != c) {
+            ctxSetCurrent(c);
+            platformBound.set(c);
+        }
+    }
+
     /** {free, total} device memory in bytes for the current context's device. */
     public long[] memGetInfo() {
+        bound();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment f = a.allocate(JAVA_LONG), tot = a.allocate(JAVA_LONG);
             check((int) cuMemGetInfo.invokeExact(f, tot), "cuMemGetInfo_v2");
@@ -247,6 +280,7 @@ public final class CudaDriver {
     // ---- streams and events ----
 
     public MemorySegment streamCreate(int flags) {
+        bound();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment v = a.allocate(ADDRESS);
             check((int) cuStreamCreate.invokeExact(v, flags), "cuStreamCreate");
@@ -255,14 +289,17 @@ public final class CudaDriver {
     }
 
     public void streamSynchronize(MemorySegment stream) {
+        bound();
         try { check((int) cuStreamSynchronize.invokeExact(stream), "cuStreamSynchronize"); } catch (Throwable t) { throw rethrow(t); }
     }
 
     public void streamDestroy(MemorySegment stream) {
+        bound();
         try { check((int) cuStreamDestroy.invokeExact(stream), "cuStreamDestroy_v2"); } catch (Throwable t) { throw rethrow(t); }
     }
 
     public MemorySegment eventCreate(int flags) {
+        bound();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment v = a.allocate(ADDRESS);
             check((int) cuEventCreate.invokeExact(v, flags), "cuEventCreate");
@@ -271,15 +308,18 @@ public final class CudaDriver {
     }
 
     public void eventRecord(MemorySegment event, MemorySegment stream) {
+        bound();
         try { check((int) cuEventRecord.invokeExact(event, stream), "cuEventRecord"); } catch (Throwable t) { throw rethrow(t); }
     }
 
     public void eventSynchronize(MemorySegment event) {
+        bound();
         try { check((int) cuEventSynchronize.invokeExact(event), "cuEventSynchronize"); } catch (Throwable t) { throw rethrow(t); }
     }
 
     /** Milliseconds between two recorded events. */
     public float eventElapsedTime(MemorySegment start, MemorySegment end) {
+        bound();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment v = a.allocate(JAVA_FLOAT);
             check((int) cuEventElapsedTime.invokeExact(v, start, end), "cuEventElapsedTime");
@@ -288,6 +328,7 @@ public final class CudaDriver {
     }
 
     public void eventDestroy(MemorySegment event) {
+        bound();
         try { check((int) cuEventDestroy.invokeExact(event), "cuEventDestroy_v2"); } catch (Throwable t) { throw rethrow(t); }
     }
 
@@ -295,6 +336,7 @@ public final class CudaDriver {
 
     /** Allocates device memory; the {@link CudaException} for a failure has status {@link #ERROR_OUT_OF_MEMORY} when memory ran out. */
     public long memAlloc(long bytes) {
+        bound();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment v = a.allocate(JAVA_LONG);
             check((int) cuMemAlloc.invokeExact(v, bytes), "cuMemAlloc_v2", bytes + " bytes");
@@ -303,11 +345,13 @@ public final class CudaDriver {
     }
 
     public void memFree(long dptr) {
+        bound();
         try { check((int) cuMemFree.invokeExact(dptr), "cuMemFree_v2"); } catch (Throwable t) { throw rethrow(t); }
     }
 
     /** Allocates page-locked host memory, returned as a segment of {@code bytes}. */
     public MemorySegment memAllocHost(long bytes) {
+        bound();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment v = a.allocate(ADDRESS);
             check((int) cuMemAllocHost.invokeExact(v, bytes), "cuMemAllocHost_v2", bytes + " bytes");
@@ -316,22 +360,27 @@ public final class CudaDriver {
     }
 
     public void memFreeHost(MemorySegment p) {
+        bound();
         try { check((int) cuMemFreeHost.invokeExact(p), "cuMemFreeHost"); } catch (Throwable t) { throw rethrow(t); }
     }
 
     public void memcpyHtoDAsync(long dst, MemorySegment src, long bytes, MemorySegment stream) {
+        bound();
         try { check((int) cuMemcpyHtoDAsync.invokeExact(dst, src, bytes, stream), "cuMemcpyHtoDAsync_v2"); } catch (Throwable t) { throw rethrow(t); }
     }
 
     public void memcpyDtoHAsync(MemorySegment dst, long src, long bytes, MemorySegment stream) {
+        bound();
         try { check((int) cuMemcpyDtoHAsync.invokeExact(dst, src, bytes, stream), "cuMemcpyDtoHAsync_v2"); } catch (Throwable t) { throw rethrow(t); }
     }
 
     public void memcpyDtoDAsync(long dst, long src, long bytes, MemorySegment stream) {
+        bound();
         try { check((int) cuMemcpyDtoDAsync.invokeExact(dst, src, bytes, stream), "cuMemcpyDtoDAsync_v2"); } catch (Throwable t) { throw rethrow(t); }
     }
 
     public void memsetD8Async(long dst, byte value, long count, MemorySegment stream) {
+        bound();
         try { check((int) cuMemsetD8Async.invokeExact(dst, value, count, stream), "cuMemsetD8Async"); } catch (Throwable t) { throw rethrow(t); }
     }
 
@@ -339,6 +388,7 @@ public final class CudaDriver {
 
     /** Loads a cubin (or PTX) image held in native memory. */
     public MemorySegment moduleLoadData(MemorySegment image) {
+        bound();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment v = a.allocate(ADDRESS);
             check((int) cuModuleLoadData.invokeExact(v, image), "cuModuleLoadData");
@@ -347,6 +397,7 @@ public final class CudaDriver {
     }
 
     public MemorySegment moduleGetFunction(MemorySegment module, String name) {
+        bound();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment v = a.allocate(ADDRESS);
             check((int) cuModuleGetFunction.invokeExact(v, module, a.allocateFrom(name)), "cuModuleGetFunction", name);
@@ -355,6 +406,7 @@ public final class CudaDriver {
     }
 
     public void moduleUnload(MemorySegment module) {
+        bound();
         try { check((int) cuModuleUnload.invokeExact(module), "cuModuleUnload"); } catch (Throwable t) { throw rethrow(t); }
     }
 
@@ -365,6 +417,7 @@ public final class CudaDriver {
     public void launchKernel(MemorySegment function, String kernelName, int gridX, int gridY, int gridZ,
                              int blockX, int blockY, int blockZ, int sharedBytes, MemorySegment stream,
                              MemorySegment params) {
+        bound();
         int r;
         try {
             r = (int) cuLaunchKernel.invokeExact(function, gridX, gridY, gridZ, blockX, blockY, blockZ,
@@ -377,10 +430,12 @@ public final class CudaDriver {
     // ---- graphs ----
 
     public void streamBeginCapture(MemorySegment stream, int mode) {
+        bound();
         try { check((int) cuStreamBeginCapture.invokeExact(stream, mode), "cuStreamBeginCapture_v2"); } catch (Throwable t) { throw rethrow(t); }
     }
 
     public MemorySegment streamEndCapture(MemorySegment stream) {
+        bound();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment v = a.allocate(ADDRESS);
             check((int) cuStreamEndCapture.invokeExact(stream, v), "cuStreamEndCapture");
@@ -389,6 +444,7 @@ public final class CudaDriver {
     }
 
     public MemorySegment graphInstantiate(MemorySegment graph, long flags) {
+        bound();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment v = a.allocate(ADDRESS);
             check((int) cuGraphInstantiateWithFlags.invokeExact(v, graph, flags), "cuGraphInstantiateWithFlags");
@@ -397,14 +453,17 @@ public final class CudaDriver {
     }
 
     public void graphLaunch(MemorySegment exec, MemorySegment stream) {
+        bound();
         try { check((int) cuGraphLaunch.invokeExact(exec, stream), "cuGraphLaunch"); } catch (Throwable t) { throw rethrow(t); }
     }
 
     public void graphExecDestroy(MemorySegment exec) {
+        bound();
         try { check((int) cuGraphExecDestroy.invokeExact(exec), "cuGraphExecDestroy"); } catch (Throwable t) { throw rethrow(t); }
     }
 
     public void graphDestroy(MemorySegment graph) {
+        bound();
         try { check((int) cuGraphDestroy.invokeExact(graph), "cuGraphDestroy"); } catch (Throwable t) { throw rethrow(t); }
     }
 }

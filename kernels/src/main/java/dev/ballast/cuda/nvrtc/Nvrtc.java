@@ -15,7 +15,7 @@ import java.util.Map;
 
 /**
  * NVRTC, the runtime CUDA C++ compiler, bound through {@code java.lang.foreign}: compiles a source
- * to a cubin for one GPU architecture. Status codes are turned into {@link CudaException}s named by
+ * to a cubin for one GPU architecture, or to PTX for a virtual one. Status codes are turned into {@link CudaException}s named by
  * {@code nvrtcGetErrorString}; a compile error becomes a {@link CompileError} carrying NVRTC's log.
  */
 public final class Nvrtc {
@@ -26,7 +26,8 @@ public final class Nvrtc {
     }
 
     private final MethodHandle nvrtcVersion, nvrtcCreateProgram, nvrtcCompileProgram, nvrtcGetProgramLogSize,
-            nvrtcGetProgramLog, nvrtcGetCUBINSize, nvrtcGetCUBIN, nvrtcDestroyProgram, nvrtcGetErrorString;
+            nvrtcGetProgramLog, nvrtcGetCUBINSize, nvrtcGetCUBIN, nvrtcGetPTXSize, nvrtcGetPTX, nvrtcDestroyProgram,
+            nvrtcGetErrorString, nvrtcGetNumSupportedArchs, nvrtcGetSupportedArchs;
     private final String origin;
 
     /** Binds the functions from a loaded {@code libnvrtc.so.N}. */
@@ -47,6 +48,14 @@ public final class Nvrtc {
         nvrtcGetCUBINSize = b(lib, "nvrtcGetCUBINSize", ADDRESS, ADDRESS);
         // nvrtcResult nvrtcGetCUBIN(nvrtcProgram prog, char *cubin)
         nvrtcGetCUBIN = b(lib, "nvrtcGetCUBIN", ADDRESS, ADDRESS);
+        // nvrtcResult nvrtcGetPTXSize(nvrtcProgram prog, size_t *ptxSizeRet)
+        nvrtcGetPTXSize = b(lib, "nvrtcGetPTXSize", ADDRESS, ADDRESS);
+        // nvrtcResult nvrtcGetPTX(nvrtcProgram prog, char *ptx)
+        nvrtcGetPTX = b(lib, "nvrtcGetPTX", ADDRESS, ADDRESS);
+        // nvrtcResult nvrtcGetNumSupportedArchs(int *numArchs)
+        nvrtcGetNumSupportedArchs = b(lib, "nvrtcGetNumSupportedArchs", ADDRESS);
+        // nvrtcResult nvrtcGetSupportedArchs(int *supportedArchs)
+        nvrtcGetSupportedArchs = b(lib, "nvrtcGetSupportedArchs", ADDRESS);
         // nvrtcResult nvrtcDestroyProgram(nvrtcProgram *prog)
         nvrtcDestroyProgram = b(lib, "nvrtcDestroyProgram", ADDRESS);
         // const char *nvrtcGetErrorString(nvrtcResult result)
@@ -83,12 +92,27 @@ public final class Nvrtc {
         } catch (RuntimeException e) { throw e; } catch (Throwable t) { throw new IllegalStateException(t); }
     }
 
+    /** The architectures this NVRTC compiles for (e.g. 75, 80, 86, 89, 90, 100, 120), ascending. */
+    public int[] supportedArchs() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment n = a.allocate(JAVA_INT);
+            check((int) nvrtcGetNumSupportedArchs.invokeExact(n), "nvrtcGetNumSupportedArchs");
+            int count = n.get(JAVA_INT, 0);
+            if (count <= 0) return new int[0];
+            MemorySegment archs = a.allocate(JAVA_INT, count);
+            check((int) nvrtcGetSupportedArchs.invokeExact(archs), "nvrtcGetSupportedArchs");
+            return archs.toArray(JAVA_INT);
+        } catch (RuntimeException e) { throw e; } catch (Throwable t) { throw new IllegalStateException(t); }
+    }
+
     /**
-     * Compiles {@code source} (named {@code fileName} in messages) with in-memory headers
-     * (include name to text) and options such as {@code --gpu-architecture=sm_90}; returns the cubin.
+     * Compiles {@code source} (named {@code fileName} in messages) with in-memory headers (include name to
+     * text) and options such as {@code --gpu-architecture=sm_90}; returns the cubin, or the NUL-terminated
+     * PTX text when the architecture is a virtual one ({@code compute_XY}), which the driver JIT-compiles.
      * Throws {@link CompileError} with NVRTC's log when the source does not compile.
      */
-    public byte[] compileToCubin(String source, String fileName, Map<String, String> headers, List<String> options) {
+    public byte[] compile(String source, String fileName, Map<String, String> headers, List<String> options) {
+        boolean ptx = options.stream().anyMatch(o -> o.startsWith("--gpu-architecture=compute_") || o.startsWith("-arch=compute_"));
         try (Arena a = Arena.ofConfined()) {
             MemorySegment progPtr = a.allocate(ADDRESS);
             int nh = headers.size();
@@ -115,10 +139,12 @@ public final class Nvrtc {
                             + "\noptions: " + String.join(" ", options) + "\n" + log(prog, a));
                 }
                 MemorySegment size = a.allocate(JAVA_LONG);
-                check((int) nvrtcGetCUBINSize.invokeExact(prog, size), "nvrtcGetCUBINSize");
-                MemorySegment cubin = a.allocate(size.get(JAVA_LONG, 0));
-                check((int) nvrtcGetCUBIN.invokeExact(prog, cubin), "nvrtcGetCUBIN");
-                return cubin.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+                if (ptx) check((int) nvrtcGetPTXSize.invokeExact(prog, size), "nvrtcGetPTXSize");
+                else check((int) nvrtcGetCUBINSize.invokeExact(prog, size), "nvrtcGetCUBINSize");
+                MemorySegment image = a.allocate(size.get(JAVA_LONG, 0));
+                if (ptx) check((int) nvrtcGetPTX.invokeExact(prog, image), "nvrtcGetPTX");
+                else check((int) nvrtcGetCUBIN.invokeExact(prog, image), "nvrtcGetCUBIN");
+                return image.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
             } finally {
                 int ignored = (int) nvrtcDestroyProgram.invokeExact(progPtr);
             }

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The CUDA backend on the emulated device (tools/fakecuda), for machines without a GPU (CI runs this):
+#   1. builds the emulator into target/fakecuda (skips the whole stage, saying why, without g++ or the CUDA headers);
+#   2. runs every `gpu`-tagged test of every module against it, with a fresh kernel cache, and fails when a test
+#      fails or is skipped (a GPU test that cannot run here must shrink, not disappear);
+#   3. runs `./ballast doctor` and `./ballast verify-reference FILE --device all` on every reference file, each
+#      with a fresh kernel cache, and fails unless both the CPU and the CUDA backend ran every case.
+# Prints how many kernel modules each step compiled (more than zero: nothing came from an old cache).
+# Usage: scripts/emulated-gpu.sh [extra Maven args for the test run, e.g. -Dtest=CudaParityTest]
+set -euo pipefail
+ROOT="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
+cd "$ROOT"
+CUDA_INCLUDE="${FAKECUDA_CUDA_INCLUDE:-/usr/local/cuda/include}"
+
+if ! command -v g++ >/dev/null 2>&1; then
+    echo "emulated GPU: skipped: g++ is not installed (the emulator and its kernels are built with it)"; exit 0
+fi
+if [[ ! -f "$CUDA_INCLUDE/cuda_fp16.h" || ! -f "$CUDA_INCLUDE/cuda.h" ]]; then
+    echo "emulated GPU: skipped: no CUDA headers in $CUDA_INCLUDE (cuda.h, cuda_fp16.h: the kernels include them)"; exit 0
+fi
+
+start=$SECONDS
+FAKE="$ROOT/target/fakecuda"
+tools/fakecuda/build.sh "$FAKE" >/dev/null
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/ballast-emulated.XXXXXX")"
+trap 'rm -rf "$WORK"' EXIT
+# The toolkit (NVRTC, its builtins, cuBLAS) is found through BALLAST_CUDA_LIB_DIRS, off the loader path, like a pip wheel.
+export LD_LIBRARY_PATH="$FAKE${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" BALLAST_CUDA_LIB_DIRS="$FAKE/toolkit" \
+    FAKECUDA_HOME="$FAKE" FAKECUDA_BUILD="$WORK/fakecuda-build" FAKECUDA_LAUNCHED="$WORK/launched.txt"
+echo "emulated GPU: stack built in $FAKE ($((SECONDS - start)) s)"
+
+# Counts the compiled modules (.cubin files) a fresh cache folder holds.
+modules() { find "$1/kernels" -name '*.cubin' 2>/dev/null | wc -l; }
+
+# ---- gpu-tagged tests
+rm -rf ./*/target/surefire-reports
+t0=$SECONDS
+cache="$WORK/cache-tests"
+rc=0
+scripts/test.sh -q -Dgroups=gpu -Dballast.test.excludedGroups=none -Dballast.test.requireGpu=true \
+    -Dballast.cache.dir="$cache" -Dsurefire.failIfNoSpecifiedTests=false "$@" || rc=$?
+python3 - "$ROOT" <<'EOF'
+import glob, sys, xml.etree.ElementTree as ET
+tests = fail = err = skip = 0
+classes = []
+for f in sorted(glob.glob(sys.argv[1] + '/*/target/surefire-reports/TEST-*.xml')):
+    r = ET.parse(f).getroot()
+    t, fl, e, s = (int(r.get(k, 0)) for k in ('tests', 'failures', 'errors', 'skipped'))
+    tests += t; fail += fl; err += e; skip += s
+    classes.append('%s %d' % (r.get('name').rsplit('.', 1)[-1], t))
+    for case in r.iter('testcase'):
+        if case.find('skipped') is not None:
+            print('  SKIPPED %s.%s: %s' % (r.get('name'), case.get('name'), case.find('skipped').get('message')))
+print('emulated GPU tests: %d run, %d failed, %d errors, %d skipped (%s)' % (tests, fail, err, skip, ', '.join(classes)))
+sys.exit(0 if tests > 0 and fail + err + skip == 0 else 1)
+EOF
+echo "emulated GPU tests: $((SECONDS - t0)) s, kernel modules compiled into a fresh cache: $(modules "$cache")"
+# Which kernels the tests launched (each launch had its argument packing checked against the kernel's C types).
+compiled=$(grep -ho '__bl_launch_[A-Za-z0-9_]*' "$FAKECUDA_BUILD"/*/*.gen.cpp 2>/dev/null | sed 's/__bl_launch_//' | sort -u)
+launched=$(sort -u "$WORK/launched.txt" 2>/dev/null)
+missing=$(comm -23 <(echo "$compiled") <(echo "$launched") | tr '\n' ' ')
+echo "emulated GPU tests: $(comm -12 <(echo "$compiled") <(echo "$launched") | grep -c .) of $(echo "$compiled" | grep -c .) compiled kernels launched${missing:+; never launched: $missing}"
+(( rc == 0 )) || { echo "emulated GPU: the gpu-tagged tests failed (mvn exit $rc)"; exit 1; }
+(( $(modules "$cache") > 0 )) || { echo "emulated GPU: no kernel module was compiled; the tests did not reach the device"; exit 1; }
+
+# ---- the launcher on the emulated device
+cache="$WORK/cache-doctor"
+BALLAST_JAVA_OPTS="-Dballast.cache.dir=$cache" ./ballast doctor | tee "$WORK/doctor.txt"
+grep -q '^backend: cuda' "$WORK/doctor.txt" || { echo "emulated GPU: doctor does not name the CUDA backend"; exit 1; }
+
+# ---- every PyTorch reference file on both backends
+shopt -s nullglob
+files=(cli/src/test/resources/reference/*.json)
+(( ${#files[@]} > 0 )) || { echo "emulated GPU: no reference files under cli/src/test/resources/reference"; exit 1; }
+for f in "${files[@]}"; do
+    cache="$WORK/cache-$(basename "$f" .json)"
+    t0=$SECONDS
+    BALLAST_JAVA_OPTS="-Dballast.cache.dir=$cache" ./ballast verify-reference "$f" --device all | tee "$WORK/verify.txt"
+    for dev in cpu cuda; do
+        grep -Eq "^\S+ +$dev +passed" "$WORK/verify.txt" || { echo "emulated GPU: $f ran no case on $dev"; exit 1; }
+    done
+    grep -Eq ' 0 failed, 0 skipped$' "$WORK/verify.txt" || { echo "emulated GPU: $f had failed or skipped cases"; exit 1; }
+    echo "emulated GPU: $(basename "$f"): $((SECONDS - t0)) s, kernel modules compiled into a fresh cache: $(modules "$cache")"
+    (( $(modules "$cache") > 0 )) || { echo "emulated GPU: verify-reference compiled no kernel module"; exit 1; }
+done
+echo "emulated GPU: passed in $((SECONDS - start)) s"
