@@ -5,7 +5,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.ballast.train.Trainer;
 import dev.ballast.train.builtin.BuiltinTraining;
 import dev.ballast.train.builtin.ConfigException;
-import dev.ballast.train.builtin.DivergedException;
+import dev.ballast.train.DivergedException;
 import dev.ballast.train.builtin.TrainConfig;
 import dev.ballast.stability.chain.GradientChain;
 import dev.ballast.stability.chain.Link;
@@ -41,8 +41,15 @@ public final class TrainCommand implements Callable<Integer> {
     Path config;
     @Option(names = "--metrics", paramLabel = "FILE.jsonl", description = "Write JSON-lines metrics (loss every logEvery steps, test metrics).")
     Path metrics;
-    @Option(names = "--checkpoint", paramLabel = "FILE.safetensors", description = "Save model and optimizer at each evaluation and at the end.")
+    @Option(names = "--checkpoint", paramLabel = "FILE.safetensors", description = {"Save model and optimizer at each evaluation and at the end,",
+            "as FILE.step-N.safetensors with FILE pointing at the newest; never a non-finite one."})
     Path checkpoint;
+    @Option(names = "--resume", description = "Continue the run saved at --checkpoint (--steps is the total; flags given override its settings).")
+    boolean resume;
+    @Option(names = "--overwrite", description = "Start afresh even though --checkpoint exists (its files are replaced once this run saves).")
+    boolean overwrite;
+    @Option(names = "--keep", paramLabel = "K", description = "Step-numbered checkpoints to keep (default ${DEFAULT-VALUE}).", defaultValue = "2")
+    int keep;
     @Option(names = "--print-config", description = "Print the resolved settings as JSON and exit without training.")
     boolean printConfig;
 
@@ -78,14 +85,31 @@ public final class TrainCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
         TrainConfig c;
         BuiltinTraining run;
+        TrainCheckpoint ckpt = new TrainCheckpoint(checkpoint, resume, overwrite, keep);
         try {
-            c = resolve();
+            ckpt.check();
+            TrainCheckpoint.checkMetrics(metrics);
+            c = resolve(ckpt.savedSettings());
             if (printConfig) {
                 out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(c.toMap()));
                 out.flush();
                 return 0;
             }
+            if (ckpt.startStep() >= c.steps()) {
+                err.println("ballast train: " + ckpt.resumeFrom() + " is already at step " + ckpt.startStep() + " of " + c.steps()
+                        + ": nothing to train (raise --steps, the total, to train further)");
+                err.flush();
+                return 0;
+            }
             run = BuiltinTraining.create(c);
+        } catch (TrainCheckpoint.UsageException e) {
+            err.println("ballast train: " + e.getMessage());
+            err.flush();
+            return 2;
+        } catch (java.io.IOException e) {
+            err.println("ballast train: " + e.getMessage());
+            err.flush();
+            return 1;
         } catch (ConfigException e) {
             String key = e.key();
             boolean known = TrainConfig.KEYS.contains(key);
@@ -97,6 +121,13 @@ public final class TrainCommand implements Callable<Integer> {
         try (run; TrainProgress progress = TrainProgress.create(interactive(), c.steps(), c.logEvery(), err)) {
             err.println(header(c, run));
             err.flush();
+            try {
+                ckpt.restore(run, c);
+            } catch (IllegalArgumentException e) {
+                err.println("ballast train: cannot resume: " + e.getMessage() + " (the flags change the model; drop them or use --overwrite)");
+                err.flush();
+                return 2;
+            }
             Trainer.Builder b = run.trainer(progress);
             if (c.clip() > 0) {
                 GradientChain chain = GradientChain.of(Link.clipByGlobalNorm(c.clip()), Link.apply(run.optimizer()));
@@ -104,7 +135,7 @@ public final class TrainCommand implements Callable<Integer> {
             }
             if (c.clipValue() > 0) b.gradTransform(params -> ClipGrad.clipGradValue(params, c.clipValue()));
             if (metrics != null) b.metrics(metrics);
-            if (checkpoint != null) b.checkpoint(c.effectiveEvalEvery(), checkpoint, run.model().stateDict(), run.generator());
+            ckpt.configure(b, run, c);
             Trainer.Result r;
             try {
                 r = b.build().run();
@@ -127,9 +158,11 @@ public final class TrainCommand implements Callable<Integer> {
         return console != null && console.isTerminal();
     }
 
-    /** Defaults of the task, then the config file, then the flags given. */
-    TrainConfig resolve() {
-        Map<String, Object> settings = new LinkedHashMap<>();
+    /** Defaults of the task, then a resumed checkpoint's settings, then the config file, then the flags given. */
+    TrainConfig resolve() { return resolve(Map.of()); }
+
+    TrainConfig resolve(Map<String, Object> saved) {
+        Map<String, Object> settings = new LinkedHashMap<>(saved);
         if (config != null) settings.putAll(TrainConfigFile.read(config));
         Object[] flags = {model, task, steps, batch, lr, optimizer, momentum, weightDecay, clip, clipValue, schedule, warmup,
                 seed, depth, width, hidden, layers, heads, seqLen, vocab, init, activation, evalEvery, logEvery, trainSize,

@@ -6,7 +6,9 @@ import dev.ballast.engine.Tensor;
 import dev.ballast.engine.autograd.GradMode;
 import dev.ballast.engine.data.Batch;
 import dev.ballast.engine.data.DataLoader;
-import dev.ballast.engine.io.Checkpoint;
+import dev.ballast.engine.DType;
+import dev.ballast.engine.io.CheckpointFiles;
+import dev.ballast.engine.io.NonFiniteTensorException;
 import dev.ballast.engine.io.Json;
 import dev.ballast.engine.optim.Optimizer;
 import dev.ballast.engine.optim.schedule.LrSchedule;
@@ -37,7 +39,14 @@ import java.util.function.Supplier;
  * {@link Scope} closed at the end of the iteration. Every {@code logEvery} iterations the loss is read (a device
  * sync) and a JSON line written: {@code step}, {@code epoch}, {@code optimizer_step}, {@code loss}, {@code lr},
  * {@code grad_norm} (when tracked), {@code skipped}, {@code time_s}, and {@code eval_<name>} on evaluation lines.
- * Non-finite numbers are written as the strings "NaN", "Infinity" and "-Infinity". Not thread-safe.
+ * Non-finite numbers are written as the strings "NaN", "Infinity" and "-Infinity".
+ *
+ * <p>Divergence never reaches a checkpoint: every iteration adds {@code 1 - isFinite(loss)} to a counter on the
+ * device (no host sync); the counter is read where the loop syncs anyway (logged iterations and checkpoints), and
+ * a non-finite loss since the last read stops the run with a {@link DivergedException} before anything is saved.
+ * Checkpoints rotate through {@link CheckpointFiles} (checked writable before the first iteration) and a save that
+ * finds a non-finite weight is refused, keeping the last good checkpoint, and stops the run the same way.
+ * Not thread-safe.
  */
 public final class Trainer {
     /** What a run did. {@code iterations} counts batches consumed in total (including an earlier run resumed from). */
@@ -60,9 +69,11 @@ public final class Trainer {
     private final boolean trackGradNorm;
     private final ProgressReporter progress;
     private final long checkpointEvery;
-    private final Path checkpointPath;
+    private final CheckpointFiles checkpoints;
     private final Map<String, Tensor> checkpointModel;
     private final Generator checkpointGenerator;
+    private final Map<String, String> checkpointMetadata;
+    private final boolean stopOnNonFiniteLoss;
     private long iteration;
 
     private Trainer(Builder b) {
@@ -86,9 +97,11 @@ public final class Trainer {
         trackGradNorm = b.trackGradNorm;
         progress = b.progress != null ? b.progress : ProgressReporter.forConsole(maxIterations);
         checkpointEvery = b.checkpointEvery;
-        checkpointPath = b.checkpointPath;
+        checkpoints = b.checkpointPath == null ? null : new CheckpointFiles(b.checkpointPath, b.checkpointKeep);
         checkpointModel = b.checkpointModel;
         checkpointGenerator = b.checkpointGenerator;
+        checkpointMetadata = Map.copyOf(b.checkpointMetadata);
+        stopOnNonFiniteLoss = b.stopOnNonFiniteLoss;
         iteration = b.startIteration;
     }
 
@@ -109,7 +122,9 @@ public final class Trainer {
         Map<String, Double> lastEval = Map.of();
         Writer out = metricsWriter;
         boolean ownWriter = false;
+        Tensor nonFiniteLosses = null; // on the device: iterations whose loss was not finite, since the start
         try {
+            if (checkpoints != null) checkpoints.checkWritable(); // before any training time is spent
             if (out == null && metricsPath != null) {
                 Path parent = metricsPath.toAbsolutePath().getParent();
                 if (parent != null) Files.createDirectories(parent);
@@ -131,6 +146,13 @@ public final class Trainer {
                     Tensor l = loss.apply(batch);
                     if (l.numel() != 1) throw new IllegalStateException("trainer: the loss function must return one value, got shape "
                             + java.util.Arrays.toString(l.shape()));
+                    if (stopOnNonFiniteLoss) {
+                        if (nonFiniteLosses == null)
+                            nonFiniteLosses = Scope.detachFromScopes(Tensor.zeros(l.device(), DType.F32));
+                        try (GradMode.Guard ng = GradMode.noGrad()) {
+                            nonFiniteLosses.addInPlace(l.isFinite().rsub(1).reshape());
+                        }
+                    }
                     l.backward();
                     Double gradNorm = trackGradNorm ? hostGradNorm() : null;
                     if (gradTransform != null) gradTransform.accept(params);
@@ -153,6 +175,10 @@ public final class Trainer {
                     }
                 }
                 iteration++;
+                boolean save = checkpoints != null && (iteration % checkpointEvery == 0 || iteration == maxIterations);
+                if ((log || save) && nonFiniteLosses != null && nonFiniteLosses.item() != 0)
+                    throw new DivergedException(iteration, "the loss was not finite at " + (long) nonFiniteLosses.item()
+                            + " iteration(s) up to this one; no checkpoint was written after it", null);
                 if (doEval) {
                     lastEval = runEval();
                     if (line == null) {
@@ -167,8 +193,14 @@ public final class Trainer {
                     out.write('\n');
                     out.flush();
                 }
-                if (checkpointPath != null && (iteration % checkpointEvery == 0 || iteration == maxIterations))
-                    Checkpoint.save(checkpointPath, checkpointModel, optimizer, iteration, checkpointGenerator);
+                if (save) {
+                    try {
+                        checkpoints.save(checkpointModel, optimizer, iteration, checkpointGenerator, checkpointMetadata);
+                    } catch (NonFiniteTensorException e) {
+                        throw new DivergedException(iteration, "the weights or optimizer state are not finite, so the checkpoint was"
+                                + " not written and the last good one is kept: " + e.getMessage(), e);
+                    }
+                }
                 if (log) progress.update(iteration, status(lastLoss, t0, attempted));
             }
             progress.finish();
@@ -177,6 +209,7 @@ public final class Trainer {
         } catch (IOException e) {
             throw new UncheckedIOException("trainer: writing metrics or a checkpoint failed: " + e.getMessage(), e);
         } finally {
+            if (nonFiniteLosses != null) nonFiniteLosses.close();
             if (ownWriter) {
                 try {
                     out.close();
@@ -239,8 +272,11 @@ public final class Trainer {
         private ProgressReporter progress;
         private long checkpointEvery;
         private Path checkpointPath;
+        private int checkpointKeep = 1;
         private Map<String, Tensor> checkpointModel;
         private Generator checkpointGenerator;
+        private Map<String, String> checkpointMetadata = Map.of();
+        private boolean stopOnNonFiniteLoss = true;
         private long startIteration;
 
         private Builder(List<Tensor> params, Optimizer optimizer, DataLoader loader, Function<Batch, Tensor> loss) {
@@ -290,7 +326,11 @@ public final class Trainer {
         /** A progress display (default: {@link ProgressReporter#forConsole}, drawn only on an interactive console). */
         public Builder progress(ProgressReporter p) { this.progress = p; return this; }
 
-        /** Saves a {@link Checkpoint} of {@code model}, the optimizer and {@code gen} (may be null) every {@code every} iterations and at the end. */
+        /**
+         * Saves a checkpoint of {@code model}, the optimizer and {@code gen} (may be null) every {@code every}
+         * iterations and at the end, through {@link CheckpointFiles} at {@code path} (step-numbered files, {@code path}
+         * pointing at the newest; {@link #checkpointKeep} of them kept).
+         */
         public Builder checkpoint(long every, Path path, Map<String, Tensor> model, Generator gen) {
             this.checkpointEvery = positive(every, "checkpoint every");
             this.checkpointPath = Objects.requireNonNull(path, "checkpoint path");
@@ -298,6 +338,19 @@ public final class Trainer {
             this.checkpointGenerator = gen;
             return this;
         }
+
+        /** How many step-numbered checkpoints to keep (default 1). */
+        public Builder checkpointKeep(int k) { this.checkpointKeep = (int) positive(k, "checkpoint keep"); return this; }
+
+        /** Extra metadata written into every checkpoint (e.g. the run's configuration). */
+        public Builder checkpointMetadata(Map<String, String> meta) { this.checkpointMetadata = Map.copyOf(meta); return this; }
+
+        /**
+         * Whether a non-finite loss stops the run (default true): counted on the device every iteration, read at
+         * logged iterations and checkpoints. Turn off only where non-finite losses are expected and handled (e.g.
+         * loss scaling that skips overflowing steps).
+         */
+        public Builder stopOnNonFiniteLoss(boolean on) { this.stopOnNonFiniteLoss = on; return this; }
 
         /** Resumes at this iteration (e.g. a checkpoint's step): batches and limits continue from there. */
         public Builder startIteration(long i) {

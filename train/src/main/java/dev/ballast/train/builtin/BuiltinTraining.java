@@ -14,6 +14,7 @@ import dev.ballast.engine.optim.AdamW;
 import dev.ballast.engine.optim.Optimizer;
 import dev.ballast.engine.optim.SGD;
 import dev.ballast.engine.optim.schedule.LrSchedule;
+import dev.ballast.train.DivergedException;
 import dev.ballast.train.Trainer;
 import java.util.List;
 import java.util.Map;
