@@ -178,7 +178,7 @@ public final class Trainer {
                 boolean save = checkpoints != null && (iteration % checkpointEvery == 0 || iteration == maxIterations);
                 if ((log || save) && nonFiniteLosses != null && nonFiniteLosses.item() != 0)
                     throw new DivergedException(iteration, "the loss was not finite at " + (long) nonFiniteLosses.item()
-                            + " iteration(s) up to this one; no checkpoint was written after it", null);
+                            + " iteration(s) up to this one, so no checkpoint was written from the first of them on", null);
                 if (doEval) {
                     lastEval = runEval();
                     if (line == null) {
