@@ -74,6 +74,7 @@ public final class Trainer {
     private final Generator checkpointGenerator;
     private final Map<String, String> checkpointMetadata;
     private final boolean stopOnNonFiniteLoss;
+    private final DataParallel dataParallel;
     private long iteration;
 
     private Trainer(Builder b) {
@@ -102,6 +103,8 @@ public final class Trainer {
         checkpointGenerator = b.checkpointGenerator;
         checkpointMetadata = Map.copyOf(b.checkpointMetadata);
         stopOnNonFiniteLoss = b.stopOnNonFiniteLoss;
+        dataParallel = b.dataParallel;
+        if (dataParallel != null) dataParallel.checkBatch(loader.batchSize());
         iteration = b.startIteration;
     }
 
@@ -120,12 +123,14 @@ public final class Trainer {
         long attempted = 0;
         double lastLoss = Double.NaN;
         Map<String, Double> lastEval = Map.of();
-        Writer out = metricsWriter;
+        boolean root = dataParallel == null || dataParallel.isRoot();
+        Writer out = root ? metricsWriter : null;
         boolean ownWriter = false;
         Tensor nonFiniteLosses = null; // on the device: iterations whose loss was not finite, since the start
         try {
-            if (checkpoints != null) checkpoints.checkWritable(); // before any training time is spent
-            if (out == null && metricsPath != null) {
+            if (checkpoints != null && root) checkpoints.checkWritable(); // before any training time is spent
+            if (dataParallel != null) dataParallel.broadcastFromRoot(params);
+            if (out == null && metricsPath != null && root) {
                 Path parent = metricsPath.toAbsolutePath().getParent();
                 if (parent != null) Files.createDirectories(parent);
                 out = Files.newBufferedWriter(metricsPath, StandardCharsets.UTF_8);
@@ -136,10 +141,11 @@ public final class Trainer {
                 long epoch = iteration / perEpoch, index = iteration % perEpoch;
                 boolean last = iteration + 1 == maxIterations;
                 boolean log = (iteration + 1) % logEvery == 0 || last;
-                boolean doEval = eval != null && ((iteration + 1) % evalEvery == 0 || last);
+                boolean doEval = eval != null && root && ((iteration + 1) % evalEvery == 0 || last);
                 Map<String, Object> line = null;
                 try (Scope scope = Scope.open()) {
                     Batch batch = loader.batch(epoch, index);
+                    if (dataParallel != null) batch = dataParallel.shard(batch);
                     if (schedule != null) optimizer.applySchedule(schedule);
                     double lr = optimizer.paramGroups().getFirst().lr();
                     optimizer.zeroGrad();
@@ -154,6 +160,7 @@ public final class Trainer {
                         }
                     }
                     l.backward();
+                    if (dataParallel != null) dataParallel.averageGradients(); // before the chain: every rank decides alike
                     Double gradNorm = trackGradNorm ? hostGradNorm() : null;
                     if (gradTransform != null) gradTransform.accept(params);
                     // the step count is read (a device sync after fused steps) only on logged iterations
@@ -162,7 +169,7 @@ public final class Trainer {
                     boolean skipped = log && optimizer.stepCount() == before;
                     attempted++;
                     if (log) {
-                        lastLoss = l.item();
+                        lastLoss = dataParallel == null ? l.item() : dataParallel.mean(l);
                         line = new LinkedHashMap<>();
                         line.put("step", iteration + 1);
                         line.put("epoch", epoch);
@@ -194,16 +201,17 @@ public final class Trainer {
                     out.flush();
                 }
                 if (save) {
+                    if (dataParallel != null) dataParallel.barrier(); // every rank holds the state being written
                     try {
-                        checkpoints.save(checkpointModel, optimizer, iteration, checkpointGenerator, checkpointMetadata);
+                        if (root) checkpoints.save(checkpointModel, optimizer, iteration, checkpointGenerator, checkpointMetadata);
                     } catch (NonFiniteTensorException e) {
                         throw new DivergedException(iteration, "the weights or optimizer state are not finite, so the checkpoint was"
                                 + " not written and the last good one is kept: " + e.getMessage(), e);
                     }
                 }
-                if (log) progress.update(iteration, status(lastLoss, t0, attempted));
+                if (log && root) progress.update(iteration, status(lastLoss, t0, attempted));
             }
-            progress.finish();
+            if (root) progress.finish();
             return new Result(iteration, optimizer.stepCount(), attempted - (optimizer.stepCount() - startSteps), lastLoss,
                     lastEval, (System.nanoTime() - t0) / 1e9);
         } catch (IOException e) {
@@ -278,6 +286,7 @@ public final class Trainer {
         private Map<String, String> checkpointMetadata = Map.of();
         private boolean stopOnNonFiniteLoss = true;
         private long startIteration;
+        private DataParallel dataParallel;
 
         private Builder(List<Tensor> params, Optimizer optimizer, DataLoader loader, Function<Batch, Tensor> loss) {
             this.params = Objects.requireNonNull(params, "params");
@@ -358,6 +367,14 @@ public final class Trainer {
             this.startIteration = i;
             return this;
         }
+
+        /**
+         * Trains data-parallel: rank 0's parameters are broadcast at the start, each global batch is sharded by rank,
+         * gradients are averaged over the ranks right after backward (before the transform and the step), the logged
+         * loss is the mean over the ranks, and only rank 0 evaluates (the replicas are identical) and writes metrics,
+         * checkpoints (after a barrier) and progress.
+         */
+        public Builder dataParallel(DataParallel dp) { this.dataParallel = dp; return this; }
 
         public Trainer build() { return new Trainer(this); }
 
