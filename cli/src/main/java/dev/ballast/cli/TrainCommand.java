@@ -148,7 +148,9 @@ public final class TrainCommand implements Callable<Integer> {
             TrainCheckpoint.checkMetrics(metrics);
             c = resolve(ckpt.savedSettings());
             if (printConfig) {
-                out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(c.toMap()));
+                Map<String, Object> shown = new LinkedHashMap<>(c.toMap());
+                shown.keySet().removeIf(k -> !c.applies(k)); // what is printed can be given back as --config
+                out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(shown));
                 out.flush();
                 return 0;
             }
@@ -242,13 +244,13 @@ public final class TrainCommand implements Callable<Integer> {
     TrainConfig resolve() { return resolve(Map.of()); }
 
     TrainConfig resolve(Map<String, Object> saved) {
-        Map<String, Object> settings = new LinkedHashMap<>(saved);
+        Map<String, Object> settings = new LinkedHashMap<>(); // the user's: each must apply to the run
         if (config != null) settings.putAll(TrainConfigFile.read(config));
         Object[] flags = {model, task, steps, batch, lr, optimizer, momentum, weightDecay, clip, clipValue, schedule, warmup,
                 seed, depth, width, hidden, layers, heads, seqLen, vocab, init, activation, evalEvery, logEvery, trainSize,
                 testSize, device};
         for (int i = 0; i < flags.length; i++) if (flags[i] != null) settings.put(TrainConfig.KEYS.get(i), flags[i]);
-        return TrainConfig.resolve(settings);
+        return TrainConfig.resolve(saved, settings);
     }
 
     private static String header(TrainConfig c, BuiltinTraining run) {

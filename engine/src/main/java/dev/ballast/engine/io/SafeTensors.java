@@ -48,7 +48,7 @@ public final class SafeTensors {
     public record Entry(String name, DType dtype, long[] shape, long begin, long end) {
         public long numel() {
             long n = 1;
-            for (long d : shape) n *= d;
+            for (long d : shape) n = Math.multiplyExact(n, d);
             return n;
         }
     }
