@@ -152,19 +152,19 @@ class CheckpointSafetyTest {
         Map<String, Tensor> m = model();
         CheckpointFiles files = new CheckpointFiles(dir.resolve("run.safetensors"), 2);
         assertFalse(files.exists());
-        for (long step = 10; step <= 50; step += 10) files.save(m, null, step, null, Map.of("k", "v" + step));
+        for (long step = 10; step <= 50; step += 10) files.save(m, null, step, null, Map.of(), Map.of("k", "v" + step));
         assertEquals(List.of(40L, 50L), List.copyOf(files.stepFiles().keySet()));
         assertEquals(50, Checkpoint.inspect(files.pointer()).step());
         assertEquals("v50", Checkpoint.inspect(files.pointer()).metadata().get("k"));
         assertEquals(files.pointer(), files.latest().orElseThrow());
         // a run started afresh over this one: its first good save removes the abandoned run's later files
-        files.save(m, null, 20, null, Map.of());
+        files.save(m, null, 20, null, Map.of(), Map.of());
         assertEquals(List.of(20L), List.copyOf(files.stepFiles().keySet()));
         assertEquals(20, Checkpoint.inspect(files.pointer()).step());
         // a refused save changes nothing
         Map<String, Tensor> bad = new LinkedHashMap<>(m);
         bad.put("b", Tensor.fromArray(CPU, DType.F32, new double[]{Double.NaN, 0, 0, 0}, 4));
-        assertThrows(NonFiniteTensorException.class, () -> files.save(bad, null, 30, null, Map.of()));
+        assertThrows(NonFiniteTensorException.class, () -> files.save(bad, null, 30, null, Map.of(), Map.of()));
         assertEquals(List.of(20L), List.copyOf(files.stepFiles().keySet()));
         assertEquals(20, Checkpoint.inspect(files.pointer()).step());
         // without the pointer (a kill before the first one was made) the newest step file is the one to resume
@@ -183,7 +183,7 @@ class CheckpointSafetyTest {
                 "c.safetensors.notes.tmp");
         for (String n : stale) Files.write(dir.resolve(n), new byte[10]);
         for (String n : kept) Files.write(dir.resolve(n), new byte[10]);
-        new CheckpointFiles(dir.resolve("c.safetensors"), 1).save(model(), null, 5, null, Map.of());
+        new CheckpointFiles(dir.resolve("c.safetensors"), 1).save(model(), null, 5, null, Map.of(), Map.of());
         for (String n : stale) assertFalse(Files.exists(dir.resolve(n)), n);
         for (String n : kept) assertTrue(Files.exists(dir.resolve(n)), n);
     }

@@ -120,14 +120,16 @@ public final class CheckpointFiles {
     }
 
     /**
-     * Saves a checkpoint of {@code step} ({@link Checkpoint#save(Path, Map, Optimizer, long, Generator, Map)}), points
-     * the pointer at it and rotates; returns the step file written. Nothing changes when the save fails.
+     * Saves a checkpoint of {@code step} ({@link Checkpoint#save(Path, Map, Optimizer, long, Generator, Map, Map)}: extra
+     * tensors and extra metadata), points the pointer at it and rotates; returns the step file written. Nothing changes
+     * when the save fails.
      */
-    public Path save(Map<String, Tensor> model, Optimizer opt, long step, Generator gen, Map<String, String> extra) throws IOException {
+    public Path save(Map<String, Tensor> model, Optimizer opt, long step, Generator gen, Map<String, Tensor> extra,
+                     Map<String, String> meta) throws IOException {
         AtomicFiles.removeStaleTemporaries(dir, this::isOurs);
         CrashHook.beforeSave(step);
         Path file = stepFile(step);
-        Checkpoint.save(file, model, opt, step, gen, extra);
+        Checkpoint.save(file, model, opt, step, gen, extra, meta);
         point(file);
         TreeMap<Long, Path> steps = stepFiles();
         List<Path> drop = new ArrayList<>(steps.tailMap(step, false).values()); // an abandoned run's later files
