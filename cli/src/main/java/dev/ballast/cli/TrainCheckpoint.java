@@ -101,12 +101,13 @@ final class TrainCheckpoint {
     Path resumeFrom() { return resumeFrom; }
 
     /**
-     * Loads the checkpoint into {@code run} (model, optimizer, generator; checked first, so a mismatch changes
+     * Loads the checkpoint into {@code run} (model, optimizer, generator, chain state; checked first, so a mismatch changes
      * nothing) and then re-applies the settings' learning rate and weight decay, which flags may have changed.
      */
     void restore(BuiltinTraining run, TrainConfig c) throws IOException {
         if (resumeFrom == null) return;
-        Checkpoint.load(resumeFrom, run.model().stateDict(), run.optimizer(), run.generator());
+        // with the chain's link state and skip counters (extra.*), restored in place
+        Checkpoint.load(resumeFrom, run.model().stateDict(), run.optimizer(), run.generator(), run.chain().stateDict());
         for (var g : run.optimizer().paramGroups()) {
             g.setLr(c.lr());
             g.setWeightDecay(c.weightDecay());
