@@ -3,7 +3,7 @@ package dev.ballast.cli;
 import dev.ballast.stability.chain.TooManySkippedStepsException;
 import dev.ballast.train.Trainer;
 import dev.ballast.train.builtin.BuiltinTraining;
-import dev.ballast.train.builtin.DivergedException;
+import dev.ballast.train.DivergedException;
 import dev.ballast.train.builtin.TrainConfig;
 import dev.ballast.train.report.RunLog;
 import dev.ballast.train.report.RunRecorder;

@@ -8,7 +8,7 @@ import dev.ballast.train.DataParallel;
 import dev.ballast.train.Trainer;
 import dev.ballast.train.builtin.BuiltinTraining;
 import dev.ballast.train.builtin.ConfigException;
-import dev.ballast.train.builtin.DivergedException;
+import dev.ballast.train.DivergedException;
 import dev.ballast.train.builtin.TrainConfig;
 import dev.ballast.train.health.HealthSession;
 import dev.ballast.stability.chain.GradientChain;
@@ -52,8 +52,15 @@ public final class TrainCommand implements Callable<Integer> {
     Path config;
     @Option(names = "--metrics", paramLabel = "FILE.jsonl", description = "Write JSON-lines metrics (loss every logEvery steps, test metrics).")
     Path metrics;
-    @Option(names = "--checkpoint", paramLabel = "FILE.safetensors", description = "Save model and optimizer at each evaluation and at the end.")
+    @Option(names = "--checkpoint", paramLabel = "FILE.safetensors", description = {"Save model and optimizer at each evaluation and at the end,",
+            "as FILE.step-N.safetensors with FILE pointing at the newest; never a non-finite one."})
     Path checkpoint;
+    @Option(names = "--resume", description = "Continue the run saved at --checkpoint (--steps is the total; flags given override its settings).")
+    boolean resume;
+    @Option(names = "--overwrite", description = "Start afresh even though --checkpoint exists (its files are replaced once this run saves).")
+    boolean overwrite;
+    @Option(names = "--keep", paramLabel = "K", description = "Step-numbered checkpoints to keep (default ${DEFAULT-VALUE}).", defaultValue = "2")
+    int keep;
     @Option(names = "--out", paramLabel = "RUN_DIR", description = "Write the run's report into RUN_DIR: metrics.jsonl, "
             + "metrics.csv, run.json and report.html (charts and findings; opens with no network). 'ballast report RUN_DIR' rebuilds it.")
     Path out;
@@ -152,8 +159,11 @@ public final class TrainCommand implements Callable<Integer> {
         TrainConfig c;
         BuiltinTraining run;
         HealthSession.Options healthOptions;
+        TrainCheckpoint ckpt = new TrainCheckpoint(checkpoint, resume, overwrite, keep);
         try {
-            c = resolve();
+            ckpt.check();
+            TrainCheckpoint.checkMetrics(metrics);
+            c = resolve(ckpt.savedSettings());
             try {
                 healthOptions = health.options(c);
             } catch (IllegalArgumentException e) {
@@ -162,14 +172,29 @@ public final class TrainCommand implements Callable<Integer> {
                 return 2;
             }
             if (printConfig) {
-                Map<String, Object> shown = c.toMap();
+                Map<String, Object> shown = new LinkedHashMap<>(c.toMap());
+                shown.keySet().removeIf(k -> !c.applies(k)); // what is printed can be given back as --config
                 shown.put("chain", c.effectiveChain()); // the chain in effect, whether explicit or from the flags
                 out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(shown));
                 out.flush();
                 return 0;
             }
+            if (ckpt.startStep() >= c.steps()) {
+                err.println("ballast train: " + ckpt.resumeFrom() + " is already at step " + ckpt.startStep() + " of " + c.steps()
+                        + ": nothing to train (raise --steps, the total, to train further)");
+                err.flush();
+                return 0;
+            }
             checkSplits(c, comm.size());
             run = BuiltinTraining.create(c);
+        } catch (TrainCheckpoint.UsageException e) {
+            err.println("ballast train: " + e.getMessage());
+            err.flush();
+            return 2;
+        } catch (java.io.IOException e) {
+            err.println("ballast train: " + e.getMessage());
+            err.flush();
+            return 1;
         } catch (ConfigException e) {
             return badConfig(err, e);
         }
@@ -179,6 +204,13 @@ public final class TrainCommand implements Callable<Integer> {
             devComm = Communicators.forDevice(comm, run.device(), err::println); // NCCL for CUDA tensors where present
             err.println(header(c, run) + (comm.size() > 1 ? ", " + ranks(devComm) : ""));
             err.flush();
+            try {
+                ckpt.restore(run, c);
+            } catch (IllegalArgumentException e) {
+                err.println("ballast train: cannot resume: " + e.getMessage() + " (the flags change the model; drop them or use --overwrite)");
+                err.flush();
+                return 2;
+            }
             DataParallel dp = comm.size() > 1 ? new DataParallel(devComm, run.model().parameters()) : null;
             RunRecorder recorder = this.out == null || !root ? null // the report is the root rank's
                     : new RunRecorder(run.model().namedParameters(), run.optimizer(), c.logEvery(), c.steps(), 0, progress);
@@ -186,7 +218,7 @@ public final class TrainCommand implements Callable<Integer> {
             record(b, recorder);
             HealthSession hs = HealthSession.install(run, b, healthOptions, err);
             if (metrics != null) b.metrics(metrics);
-            if (checkpoint != null) b.checkpoint(c.effectiveEvalEvery(), checkpoint, hs.withClipState(run.model().stateDict()), run.generator());
+            ckpt.configure(b, run, c, hs.withClipState(run.model().stateDict()));
             Trainer.Result r;
             try {
                 r = b.build().run();
@@ -286,9 +318,11 @@ public final class TrainCommand implements Callable<Integer> {
         return console != null && console.isTerminal();
     }
 
-    /** Defaults of the task, then the config file, then the flags given. */
-    TrainConfig resolve() {
-        Map<String, Object> settings = new LinkedHashMap<>();
+    /** Defaults of the task, then a resumed checkpoint's settings, then the config file, then the flags given. */
+    TrainConfig resolve() { return resolve(Map.of()); }
+
+    TrainConfig resolve(Map<String, Object> saved) {
+        Map<String, Object> settings = new LinkedHashMap<>(); // the user's: each must apply to the run
         if (config != null) settings.putAll(TrainConfigFile.read(config));
         Object[] flags = {model, task, steps, batch, lr, optimizer, momentum, weightDecay, clip, clipValue, schedule, warmup,
                 seed, depth, width, hidden, layers, heads, seqLen, vocab, init, activation, evalEvery, logEvery, trainSize,
@@ -301,7 +335,7 @@ public final class TrainCommand implements Callable<Integer> {
                         + "edit its \"chain\" list instead");
             settings.put(key, flags[i]);
         }
-        return TrainConfig.resolve(settings);
+        return TrainConfig.resolve(saved, settings);
     }
 
     private static String header(TrainConfig c, BuiltinTraining run) {

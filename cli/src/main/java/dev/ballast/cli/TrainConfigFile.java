@@ -1,11 +1,16 @@
 package dev.ballast.cli;
 
 import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ballast.train.builtin.ConfigException;
 import dev.ballast.train.builtin.TrainConfig;
 import java.io.IOException;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -16,22 +21,34 @@ import java.util.Map;
 /**
  * Reads a {@code ballast train --config FILE.json}: one JSON object whose keys are {@link TrainConfig#KEYS}
  * (camelCase; the flag spelling such as {@code "weight-decay"} is accepted too) and whose values are numbers,
- * strings or booleans, except {@code chain}, a list of link objects. Anything else (a missing or malformed file, an
- * unknown key, a list or object value elsewhere) is a
+ * strings or booleans, except {@code chain}, a list of link objects; read strictly: trailing content after the
+ * object and a key given twice are errors with the line, as is a file that is not UTF-8. Anything else (a missing
+ * or malformed file, an unknown key, a list or object value elsewhere) is a
  * {@link ConfigException} naming the file, the key and what is allowed.
  */
 final class TrainConfigFile {
+    /** JSON as RFC 8259 has it: one value and nothing after it, no key twice (Jackson accepts both by default). */
+    private static final ObjectMapper STRICT = JsonMapper.builder()
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .build();
+
     private TrainConfigFile() {}
 
     /** The settings of {@code file}, keyed by camelCase key, in file order. */
     static Map<String, Object> read(Path file) {
         JsonNode root;
         try {
-            root = new ObjectMapper().readTree(Files.readString(file));
+            root = STRICT.readTree(Files.readString(file, StandardCharsets.UTF_8));
         } catch (NoSuchFileException e) {
             throw new ConfigException("config", "config file " + file + " does not exist");
+        } catch (CharacterCodingException e) {
+            throw new ConfigException("config", "config file " + file + " is not UTF-8 text (a JSON file must be UTF-8)");
         } catch (JacksonException e) {
-            throw new ConfigException("config", "config file " + file + " is not valid JSON: " + e.getOriginalMessage());
+            var at = e.getLocation();
+            throw new ConfigException("config", "config file " + file + " is not valid JSON"
+                    + (at == null || at.getLineNr() < 1 ? "" : " (line " + at.getLineNr() + ", column " + at.getColumnNr() + ")")
+                    + ": " + e.getOriginalMessage());
         } catch (IOException e) {
             throw new ConfigException("config", "config file " + file + " could not be read: " + e.getMessage());
         }

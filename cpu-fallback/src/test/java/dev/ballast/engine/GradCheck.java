@@ -156,7 +156,8 @@ public final class GradCheck {
     }
 
     private static void set(Tensor t, double[] values) {
-        try (Tensor v = Tensor.fromArray(t.device(), DType.F64, values, t.shape())) {
+        // perturbing a leaf that requires grad happens outside autograd (torch.autograd.gradcheck does it under no_grad)
+        try (GradMode.Guard g = GradMode.noGrad(); Tensor v = Tensor.fromArray(t.device(), DType.F64, values, t.shape())) {
             t.copyFrom(v);
         }
     }

@@ -82,9 +82,15 @@ final class Backprop {
     private static void accumulate(Tensor t, Tensor g) {
         Tensor gg = g.dtype == t.dtype ? g : g.to(t.dtype);
         if (t.grad == null) {
-            Tensor copy = Tensor.empty(t.device, t.dtype, t.shape);
+            Tensor spare = t.spareGrad;
+            t.spareGrad = null;
+            Tensor copy = spare != null && java.util.Arrays.equals(spare.shape, t.shape) && spare.dtype == t.dtype ? spare : null;
+            if (copy == null) {
+                if (spare != null) spare.close();
+                copy = Scope.detachFromScopes(Tensor.empty(t.device, t.dtype, t.shape));
+            }
             t.backend().copy(Ops.broadcastView(gg, t.shape), copy.view());
-            t.grad = Scope.detachFromScopes(copy);
+            t.grad = copy;
         } else {
             t.grad.addInPlace(gg);
         }

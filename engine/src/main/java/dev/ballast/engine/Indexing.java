@@ -52,7 +52,7 @@ final class Indexing {
         if (xc != x) xc.close();
         Tensor res = toType(out, x.dtype);
         long[] inShape = x.shape;
-        return Ops.record(res, "index_select", g -> new Tensor[]{
+        return Ops.recordSaving(res, "index_select", new Tensor[]{idx}, g -> new Tensor[]{
                 indexAddInto(Tensor.zeros(g.device, g.dtype, inShape), a, idx, g), null}, x, idx);
     }
 
@@ -94,7 +94,7 @@ final class Indexing {
         if (xc != x) xc.close();
         Tensor res = toType(out, x.dtype);
         long[] inShape = x.shape;
-        return Ops.record(res, "gather", g -> new Tensor[]{
+        return Ops.recordSaving(res, "gather", new Tensor[]{idx}, g -> new Tensor[]{
                 scatterAddInto(Tensor.zeros(g.device, g.dtype, inShape), a, idx, g), null}, x, idx);
     }
 
@@ -124,7 +124,7 @@ final class Indexing {
         self.backend().copy(self.view(), out.view());
         Tensor srcT = src.dtype == self.dtype ? src : contiguousCopy(src, self.dtype);
         scatterAddInto(out, a, idx, srcT);
-        return Ops.record(out, "scatter_add", g -> new Tensor[]{g, null, src.requiresGrad ? g.gather(a, idx) : null}, self, idx, src);
+        return Ops.recordSaving(out, "scatter_add", new Tensor[]{idx}, g -> new Tensor[]{g, null, src.requiresGrad ? g.gather(a, idx) : null}, self, idx, src);
     }
 
     static Tensor oneHot(Tensor labels, int classes) {

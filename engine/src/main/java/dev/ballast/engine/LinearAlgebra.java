@@ -52,7 +52,7 @@ final class LinearAlgebra {
                 a.backend().copy(o.view(), out.view());
             }
         }
-        return Ops.record(out, "matmul", g -> new Tensor[]{
+        return Ops.recordSaving(out, "matmul", new Tensor[]{a, b}, g -> new Tensor[]{
                 a.requiresGrad ? Reductions.sumTo(g.matmul(b.mT()), a.shape) : null,
                 b.requiresGrad ? Reductions.sumTo(a.mT().matmul(g), b.shape) : null}, a, b);
     }
@@ -69,7 +69,7 @@ final class LinearAlgebra {
         long[] st = Shape.broadcastStrides(x.shape, x.strides, full);
         Long bs = singleBatchStride(batch, st);
         if (bs != null && x.dtype == ct) {
-            return new Operand(new Tensor(x.device, x.storage, x.dtype, x.offset, full, st), bs, true);
+            return new Operand(new Tensor(x.device, x.storage, x.dtype, x.offset, full, st, x.version), bs, true);
         }
         Tensor c = Tensor.empty(x.device, ct, full);
         x.backend().copy(x.view().withLayout(full, st), c.view());
@@ -124,7 +124,7 @@ final class LinearAlgebra {
             }
         }
         Tensor res = out;
-        return Ops.record(out, log ? "log_softmax" : "softmax", g -> {
+        return Ops.recordSaving(out, log ? "log_softmax" : "softmax", new Tensor[]{res}, g -> {
             if (log) return new Tensor[]{g.sub(res.exp().mul(g.sum(a, true)))};
             return new Tensor[]{res.mul(g.sub(g.mul(res).sum(a, true)))};
         }, x);

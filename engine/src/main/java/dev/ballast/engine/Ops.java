@@ -15,15 +15,27 @@ import dev.ballast.engine.backend.UnaryOp;
 final class Ops {
     private Ops() {}
 
+    private static final Tensor[] NONE = new Tensor[0];
+
     /** Attaches a graph node to {@code out} when grad mode is on and an input needs gradients; checks anomalies. */
     static Tensor record(Tensor out, String op, Node.Backward backward, Tensor... inputs) {
+        return recordSaving(out, op, NONE, backward, inputs);
+    }
+
+    /**
+     * As {@link #record}, for an op whose backward reads the values of {@code saved} (inputs or its output): their
+     * versions are recorded, and backward refuses to run once one of them was changed in place.
+     */
+    static Tensor recordSaving(Tensor out, String op, Tensor[] saved, Node.Backward backward, Tensor... inputs) {
         if (GradMode.isAnomalyEnabled()) checkFinite(out, op, Backprop.isRunning());
         if (!GradMode.isEnabled()) return out;
         boolean any = false;
         for (Tensor in : inputs) any |= in != null && in.requiresGrad;
         if (!any) return out;
         if (out.gradFn != null || out.requiresGrad) out = out.detach(); // never overwrite another op's node
-        out.gradFn = new Node(op, GradMode.currentModule(), inputs, backward);
+        long[] versions = new long[saved.length];
+        for (int i = 0; i < saved.length; i++) versions[i] = saved[i].version.value;
+        out.gradFn = new Node(op, GradMode.currentModule(), inputs, backward, saved, versions);
         out.requiresGrad = true;
         return out;
     }
@@ -79,7 +91,12 @@ final class Ops {
         closeTemp(xc, x);
         out = finish(out, x.dtype);
         Tensor y = out;
-        return record(out, op.name().toLowerCase(), g -> new Tensor[]{unaryGrad(op, x, y, g)}, x);
+        Tensor[] saved = switch (op) {
+            case ABS, LOG, RELU, GELU, SIN, COS, SQUARE, ERF -> new Tensor[]{x};
+            case EXP, SQRT, RSQRT, TANH, SIGMOID, RECIPROCAL -> new Tensor[]{y};
+            default -> NONE;
+        };
+        return recordSaving(out, op.name().toLowerCase(), saved, g -> new Tensor[]{unaryGrad(op, x, y, g)}, x);
     }
 
     private static boolean integerUnary(UnaryOp op) {
@@ -133,7 +150,13 @@ final class Ops {
         out = finish(out, t);
         if (op.isComparison()) return out;
         Tensor y = out;
-        return record(out, name, g -> binaryGrad(op, a, b, y, g), a, b);
+        Tensor[] saved = switch (op) {
+            case MUL, MAX, MIN -> new Tensor[]{a, b};
+            case DIV -> new Tensor[]{b, y};
+            case POW -> new Tensor[]{a, b, y};
+            default -> NONE;
+        };
+        return recordSaving(out, name, saved, g -> binaryGrad(op, a, b, y, g), a, b);
     }
 
     static Strided broadcastView(Tensor t, long[] shape) {
@@ -175,7 +198,13 @@ final class Ops {
         out = finish(out, x.dtype);
         if (op.isComparison()) return out;
         Tensor y = out;
-        return record(out, op.name().toLowerCase() + "_scalar", g -> new Tensor[]{scalarGrad(op, x, s, scalarFirst, y, g)}, x);
+        Tensor[] saved = switch (op) {
+            case DIV -> scalarFirst ? new Tensor[]{x, y} : NONE;
+            case POW -> scalarFirst ? new Tensor[]{y} : new Tensor[]{x};
+            case MAX, MIN -> new Tensor[]{x};
+            default -> NONE;
+        };
+        return recordSaving(out, op.name().toLowerCase() + "_scalar", saved, g -> new Tensor[]{scalarGrad(op, x, s, scalarFirst, y, g)}, x);
     }
 
     private static Tensor scalarGrad(BinaryOp op, Tensor x, double s, boolean scalarFirst, Tensor y, Tensor g) {
@@ -207,7 +236,7 @@ final class Ops {
         closeTemp(bc, b);
         closeTemp(cc, cond);
         out = finish(out, t);
-        return record(out, "where", g -> {
+        return recordSaving(out, "where", new Tensor[]{cond}, g -> {
             Tensor zero = Tensor.zeros(g.device, g.dtype);
             Tensor ga = a.requiresGrad ? Reductions.sumTo(where(cond, g, zero), a.shape) : null;
             Tensor gb = b.requiresGrad ? Reductions.sumTo(where(cond, zero, g), b.shape) : null;

@@ -45,16 +45,16 @@ final class Reductions {
         long outer = 1, n = 1, inner = 1;
         if (block && x.isContiguous()) {
             int first = axes.length == 0 ? rank : axes[0], last = axes.length == 0 ? rank - 1 : axes[axes.length - 1];
-            for (int i = 0; i < first; i++) outer *= x.shape[i];
-            for (int i = first; i <= last; i++) n *= x.shape[i];
-            for (int i = last + 1; i < rank; i++) inner *= x.shape[i];
+            for (int i = 0; i < first; i++) outer = Math.multiplyExact(outer, x.shape[i]);
+            for (int i = first; i <= last; i++) n = Math.multiplyExact(n, x.shape[i]);
+            for (int i = last + 1; i < rank; i++) inner = Math.multiplyExact(inner, x.shape[i]);
         } else {
             int[] perm = new int[rank];
             boolean[] red = new boolean[rank];
             for (int a : axes) red[a] = true;
             int j = 0;
-            for (int i = 0; i < rank; i++) if (!red[i]) { perm[j++] = i; outer *= x.shape[i]; }
-            for (int a : axes) { perm[j++] = a; n *= x.shape[a]; }
+            for (int i = 0; i < rank; i++) if (!red[i]) { perm[j++] = i; outer = Math.multiplyExact(outer, x.shape[i]); }
+            for (int a : axes) { perm[j++] = a; n = Math.multiplyExact(n, x.shape[a]); }
             Tensor p = Views.permuteRaw(x, perm);
             src = Tensor.empty(x.device, x.dtype, p.shape);
             x.backend().copy(p.view(), src.view());
@@ -100,7 +100,7 @@ final class Reductions {
         int[] ax = normalize(axes, x.rank(), "mean");
         if (!x.dtype.isFloating()) throw new IllegalArgumentException("mean: needs a floating tensor, got " + x.dtype);
         long n = 1;
-        for (int a : ax) n *= x.shape[a];
+        for (int a : ax) n = Math.multiplyExact(n, x.shape[a]);
         return sum(x, ax, keepDim).div(n);
     }
 
@@ -108,7 +108,7 @@ final class Reductions {
         String name = op.name().toLowerCase();
         int[] ax = normalize(axes, x.rank(), name);
         Tensor out = raw(op, x, ax, keepDim, x.dtype);
-        return Ops.record(out, name, g -> {
+        return Ops.recordSaving(out, name, new Tensor[]{x, out}, g -> {
             // the gradient is shared evenly among tied extremes, as torch.amax does
             Tensor yk = expandBack(keepDim ? out : out.reshape(reducedShape(x.shape, ax, true)), x.shape, ax, true);
             Tensor mask = x.eq(yk);
@@ -125,7 +125,7 @@ final class Reductions {
     static Tensor var(Tensor x, int[] axes, int correction, boolean keepDim) {
         int[] ax = normalize(axes, x.rank(), "var");
         long n = 1;
-        for (int a : ax) n *= x.shape[a];
+        for (int a : ax) n = Math.multiplyExact(n, x.shape[a]);
         if (n - correction <= 0)
             throw new IllegalArgumentException("var: " + n + " elements with correction " + correction + " leave no degrees of freedom");
         Tensor mu = mean(x, ax, true);

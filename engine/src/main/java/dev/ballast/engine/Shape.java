@@ -6,18 +6,36 @@ import java.util.Arrays;
 public final class Shape {
     private Shape() {}
 
-    /** Product of the dims (1 for a 0-d shape). */
+    /** Product of the dims (1 for a 0-d shape); throws when it does not fit in a long. */
     public static long numel(long[] dims) {
+        for (long d : dims) if (d == 0) return 0;
         long n = 1;
-        for (long d : dims) n *= d;
+        for (long d : dims) {
+            try {
+                n = Math.multiplyExact(n, d);
+            } catch (ArithmeticException e) {
+                throw new IllegalArgumentException("shape " + Arrays.toString(dims) + " has more than 2^63 - 1 elements");
+            }
+        }
         return n;
     }
 
-    /** Checks dims are non-negative; returns a defensive copy. */
+    /** Checks dims are non-negative and their product fits in a long; returns a defensive copy. */
     public static long[] of(long... dims) {
         for (long d : dims)
             if (d < 0) throw new IllegalArgumentException("negative dimension in shape " + Arrays.toString(dims));
+        numel(dims);
         return dims.clone();
+    }
+
+    /** Bytes of a tensor of {@code dims} with {@code elementBytes}-byte elements; throws, naming them, when it overflows. */
+    public static long bytes(long[] dims, long elementBytes) {
+        try {
+            return Math.multiplyExact(numel(dims), elementBytes);
+        } catch (ArithmeticException e) {
+            throw new IllegalArgumentException("shape " + Arrays.toString(dims) + " with " + elementBytes
+                    + "-byte elements needs more than 2^63 - 1 bytes");
+        }
     }
 
     /** int dims to long dims. */

@@ -31,16 +31,20 @@ public final class Tensor implements AutoCloseable {
     final long offset;
     final long[] shape;
     final long[] strides;
+    final VersionCounter version;
 
     boolean requiresGrad;
     Tensor grad;
+    /** The storage of the gradient cleared by {@link #zeroGrad()}, reused by the next backward (same shape and dtype). */
+    Tensor spareGrad;
     Node gradFn;
     boolean retainsGrad;
     List<UnaryOperator<Tensor>> hooks;
     private boolean closed;
 
-    Tensor(Device device, Storage storage, DType dtype, long offset, long[] shape, long[] strides) {
+    Tensor(Device device, Storage storage, DType dtype, long offset, long[] shape, long[] strides, VersionCounter version) {
         storage.retain();
+        this.version = version;
         this.device = device;
         this.storage = storage;
         this.dtype = dtype;
@@ -55,9 +59,16 @@ public final class Tensor implements AutoCloseable {
     /** An uninitialized contiguous tensor. */
     public static Tensor empty(Device device, DType dtype, long... shape) {
         long[] s = Shape.of(shape);
-        Storage st = device.backend().allocate(Shape.numel(s) * dtype.byteSize());
+        long bytes = Shape.bytes(s, dtype.byteSize());
+        Storage st;
         try {
-            return new Tensor(device, st, dtype, 0, s, Strided.rowMajorStrides(s));
+            st = device.backend().allocate(bytes);
+        } catch (OutOfMemoryError e) {
+            throw new IllegalStateException(String.format(java.util.Locale.ROOT, "out of memory on %s: a %s tensor of shape %s"
+                    + " asks for %,d bytes (%s)", device.name(), dtype, Shape.str(s), bytes, e.getMessage()), e);
+        }
+        try {
+            return new Tensor(device, st, dtype, 0, s, Strided.rowMajorStrides(s), new VersionCounter());
         } finally {
             st.release(); // the tensor holds the only reference now
         }
@@ -85,8 +96,14 @@ public final class Tensor implements AutoCloseable {
 
     /** Values {@code start, start+step, ...} below {@code end}, as NumPy's arange. */
     public static Tensor arange(Device device, DType dtype, double start, double end, double step) {
-        if (step == 0 || Double.isNaN(step)) throw new IllegalArgumentException("arange: step must be non-zero, got " + step);
-        long n = Math.max(0, (long) Math.ceil((end - start) / step));
+        if (step == 0 || !Double.isFinite(step)) throw new IllegalArgumentException("arange: step must be finite and non-zero, got " + step);
+        if (!Double.isFinite(start) || !Double.isFinite(end))
+            throw new IllegalArgumentException("arange: start and end must be finite numbers, got start " + start + ", end " + end);
+        double count = Math.ceil((end - start) / step);
+        if (count > Integer.MAX_VALUE - 8)
+            throw new IllegalArgumentException("arange: " + start + " to " + end + " by " + step + " makes " + count
+                    + " values; at most " + (Integer.MAX_VALUE - 8) + " are supported");
+        long n = Math.max(0, (long) count);
         double[] v = new double[(int) n];
         for (int i = 0; i < n; i++) v[i] = start + i * step;
         return fromArray(device, dtype, v, n);
@@ -223,11 +240,16 @@ public final class Tensor implements AutoCloseable {
 
     public boolean isClosed() { return closed; }
 
+    /** Frees this handle's reference to the storage, and the gradient this tensor owns. */
     @Override
     public void close() {
         if (closed) return;
         closed = true;
         storage.release();
+        if (grad != null) grad.close();
+        if (spareGrad != null) spareGrad.close();
+        grad = null;
+        spareGrad = null;
     }
 
     // ------------------------------------------------------------------ autograd state
@@ -247,14 +269,29 @@ public final class Tensor implements AutoCloseable {
     /** The accumulated gradient, or null. */
     public Tensor grad() { return grad; }
 
-    /** Replaces the gradient (closing the old one). The tensor takes ownership of {@code g}. */
+    /**
+     * Replaces the gradient (closing the old one). The tensor takes ownership of {@code g}: it leaves every scope and
+     * is freed with this tensor.
+     */
     public void setGrad(Tensor g) {
         if (grad != null && grad != g) grad.close();
+        if (spareGrad != null && spareGrad != g) spareGrad.close();
+        spareGrad = null;
         grad = g == null ? null : Scope.detachFromScopes(g);
     }
 
-    /** Closes and clears the gradient (PyTorch's zero_grad(set_to_none=True)). */
-    public void zeroGrad() { setGrad(null); }
+    /**
+     * Clears the gradient (PyTorch's zero_grad(set_to_none=True)): {@link #grad()} is null and the old gradient
+     * handle is closed, but its memory stays with this tensor and the next backward writes into it, so a training
+     * loop allocates its gradients once.
+     */
+    public void zeroGrad() {
+        if (grad == null) return;
+        if (spareGrad != null) spareGrad.close();
+        spareGrad = grad.isContiguous() && !grad.isClosed() ? Scope.detachFromScopes(grad.detach()) : null;
+        grad.close();
+        grad = null;
+    }
 
     /** The op that produced this tensor, or null for a leaf. */
     public Node gradFn() { return gradFn; }
@@ -279,8 +316,14 @@ public final class Tensor implements AutoCloseable {
 
     /** A tensor sharing storage with this one, cut from the graph. */
     public Tensor detach() {
-        return new Tensor(device, storage, dtype, offset, shape, strides);
+        return new Tensor(device, storage, dtype, offset, shape, strides, version);
     }
+
+    /**
+     * How many in-place changes this tensor's storage has seen (shared with its views and detached handles), as
+     * PyTorch's {@code _version}: autograd checks it on the tensors an op saved for backward.
+     */
+    public long version() { return version.value; }
 
     /** Backpropagates from this scalar, freeing the graph. */
     public void backward() { backward(null, false); }
@@ -383,10 +426,18 @@ public final class Tensor implements AutoCloseable {
         return this;
     }
 
+    /**
+     * Checks an in-place op may run (open, contiguous, and not a leaf that requires grad while grad mode is on: its
+     * change would be invisible to autograd) and counts it in the version counter.
+     */
     void checkInPlace(String op) {
         checkOpen();
         if (!isContiguous()) throw new IllegalStateException(op + ": in-place ops need a contiguous tensor, shape "
                 + Shape.str(shape) + " strides " + Arrays.toString(strides));
+        if (requiresGrad && gradFn == null && GradMode.isEnabled())
+            throw new IllegalStateException(op + ": a leaf tensor that requires grad (shape " + Shape.str(shape) + ") cannot be changed"
+                    + " in place while gradients are recorded; do it inside GradMode.noGrad() (as optimizers and init do), or on a detach()");
+        version.value++;
     }
 
     // ------------------------------------------------------------------ elementwise (see Ops)

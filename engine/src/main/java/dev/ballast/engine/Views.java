@@ -10,7 +10,7 @@ final class Views {
 
     private static Tensor make(Tensor base, long offset, long[] shape, long[] strides) {
         base.checkOpen();
-        return new Tensor(base.device, base.storage, base.dtype, offset, shape, strides);
+        return new Tensor(base.device, base.storage, base.dtype, offset, shape, strides, base.version);
     }
 
     static long[] inferShape(long[] target, long numel, String op, long[] from) {
@@ -24,7 +24,7 @@ final class Views {
             } else if (s[i] < 0) {
                 throw new IllegalArgumentException(op + ": negative dimension in " + Shape.str(target));
             } else {
-                known *= s[i];
+                known = Math.multiplyExact(known, s[i]);
             }
         }
         if (infer >= 0) {
@@ -50,11 +50,11 @@ final class Views {
         long chunkBaseStride = strides[strides.length - 1];
         long tensorNumel = 1, viewNumel = 1;
         for (int d = shape.length - 1; d >= 0; d--) {
-            tensorNumel *= shape[d];
+            tensorNumel = Math.multiplyExact(tensorNumel, shape[d]);
             if (d == 0 || (shape[d - 1] != 1 && strides[d - 1] != tensorNumel * chunkBaseStride)) {
                 while (viewD >= 0 && (viewNumel < tensorNumel || newShape[viewD] == 1)) {
                     out[viewD] = viewNumel * chunkBaseStride;
-                    viewNumel *= newShape[viewD];
+                    viewNumel = Math.multiplyExact(viewNumel, newShape[viewD]);
                     viewD--;
                 }
                 if (viewNumel != tensorNumel) return null;

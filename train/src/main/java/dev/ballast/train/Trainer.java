@@ -6,7 +6,9 @@ import dev.ballast.engine.Tensor;
 import dev.ballast.engine.autograd.GradMode;
 import dev.ballast.engine.data.Batch;
 import dev.ballast.engine.data.DataLoader;
-import dev.ballast.engine.io.Checkpoint;
+import dev.ballast.engine.DType;
+import dev.ballast.engine.io.CheckpointFiles;
+import dev.ballast.engine.io.NonFiniteTensorException;
 import dev.ballast.engine.io.Json;
 import dev.ballast.engine.optim.Optimizer;
 import dev.ballast.engine.optim.ParamGroup;
@@ -45,7 +47,14 @@ import java.util.function.Supplier;
  * {@code total_skips} (with a chain), {@code time_s}, and {@code eval_<name>} on evaluation lines. A chain's limit
  * of consecutive skips is enforced at those reads ({@code TooManySkippedStepsException}). Checkpoints hold the
  * chain's state (link state, skip counters) beside the model and the optimizer.
- * Non-finite numbers are written as the strings "NaN", "Infinity" and "-Infinity". Not thread-safe.
+ * Non-finite numbers are written as the strings "NaN", "Infinity" and "-Infinity".
+ *
+ * <p>Divergence never reaches a checkpoint: every iteration adds {@code 1 - isFinite(loss)} to a counter on the
+ * device (no host sync); the counter is read where the loop syncs anyway (logged iterations and checkpoints), and
+ * a non-finite loss since the last read stops the run with a {@link DivergedException} before anything is saved.
+ * Checkpoints rotate through {@link CheckpointFiles} (checked writable before the first iteration) and a save that
+ * finds a non-finite weight is refused, keeping the last good checkpoint, and stops the run the same way.
+ * Not thread-safe.
  */
 public final class Trainer {
     /**
@@ -84,10 +93,12 @@ public final class Trainer {
     private final boolean trackGradNorm;
     private final ProgressReporter progress;
     private final long checkpointEvery;
-    private final Path checkpointPath;
+    private final CheckpointFiles checkpoints;
     private final Map<String, Tensor> checkpointModel;
     private final Generator checkpointGenerator;
     private final List<StepHook> hooks;
+    private final Map<String, String> checkpointMetadata;
+    private final boolean stopOnNonFiniteLoss;
     private final DataParallel dataParallel;
     private long iteration;
 
@@ -114,9 +125,12 @@ public final class Trainer {
         trackGradNorm = b.trackGradNorm;
         progress = b.progress != null ? b.progress : ProgressReporter.forConsole(maxIterations);
         checkpointEvery = b.checkpointEvery;
-        checkpointPath = b.checkpointPath;
+        checkpoints = b.checkpointPath == null ? null : new CheckpointFiles(b.checkpointPath, b.checkpointKeep);
         checkpointModel = b.checkpointModel;
         checkpointGenerator = b.checkpointGenerator;
+        checkpointMetadata = Map.copyOf(b.checkpointMetadata);
+        // a chain that skips non-finite steps handles a NaN loss itself (weights untouched; its skip limit stops the run)
+        stopOnNonFiniteLoss = b.stopOnNonFiniteLoss != null ? b.stopOnNonFiniteLoss : !(b.chain != null && skipsNonFinite(b.chain));
         dataParallel = b.dataParallel;
         if (dataParallel != null) dataParallel.checkBatch(loader.batchSize());
         iteration = b.startIteration;
@@ -141,7 +155,9 @@ public final class Trainer {
         boolean root = dataParallel == null || dataParallel.isRoot();
         Writer out = root ? metricsWriter : null;
         boolean ownWriter = false;
+        Tensor nonFiniteLosses = null; // on the device: iterations whose loss was not finite, since the start
         try {
+            if (checkpoints != null && root) checkpoints.checkWritable(); // before any training time is spent
             if (dataParallel != null) dataParallel.broadcastFromRoot(params);
             if (out == null && metricsPath != null && root) {
                 Path parent = metricsPath.toAbsolutePath().getParent();
@@ -163,6 +179,13 @@ public final class Trainer {
                     Tensor l = loss.apply(batch);
                     if (l.numel() != 1) throw new IllegalStateException("trainer: the loss function must return one value, got shape "
                             + java.util.Arrays.toString(l.shape()));
+                    if (stopOnNonFiniteLoss) {
+                        if (nonFiniteLosses == null)
+                            nonFiniteLosses = Scope.detachFromScopes(Tensor.zeros(l.device(), DType.F32));
+                        try (GradMode.Guard ng = GradMode.noGrad()) {
+                            nonFiniteLosses.addInPlace(l.isFinite().rsub(1).reshape());
+                        }
+                    }
                     l.backward();
                     if (dataParallel != null) dataParallel.averageGradients(); // before the chain: every rank decides alike
                     Double gradNorm = trackGradNorm ? hostGradNorm() : null;
@@ -204,6 +227,10 @@ public final class Trainer {
                     }
                 }
                 iteration++;
+                boolean save = checkpoints != null && (iteration % checkpointEvery == 0 || iteration == maxIterations);
+                if ((log || save) && nonFiniteLosses != null && nonFiniteLosses.item() != 0)
+                    throw new DivergedException(iteration, "the loss was not finite at " + (long) nonFiniteLosses.item()
+                            + " iteration(s) up to this one, so no checkpoint was written from the first of them on", null);
                 if (doEval) {
                     lastEval = runEval();
                     if (line == null) {
@@ -218,10 +245,15 @@ public final class Trainer {
                     out.write('\n');
                     out.flush();
                 }
-                if (checkpointPath != null && (iteration % checkpointEvery == 0 || iteration == maxIterations)) {
+                if (save) {
                     if (dataParallel != null) dataParallel.barrier(); // every rank holds the state being written
-                    if (root) Checkpoint.save(checkpointPath, checkpointModel, optimizer, iteration, checkpointGenerator,
-                            chain == null ? Map.of() : chain.stateDict());
+                    try {
+                        if (root) checkpoints.save(checkpointModel, optimizer, iteration, checkpointGenerator,
+                                chain == null ? Map.of() : chain.stateDict(), checkpointMetadata);
+                    } catch (NonFiniteTensorException e) {
+                        throw new DivergedException(iteration, "the weights or optimizer state are not finite, so the checkpoint was"
+                                + " not written and the last good one is kept: " + e.getMessage(), e);
+                    }
                 }
                 if (log && root) progress.update(iteration, status(lastLoss, t0, attempted));
             }
@@ -231,6 +263,7 @@ public final class Trainer {
         } catch (IOException e) {
             throw new UncheckedIOException("trainer: writing metrics or a checkpoint failed: " + e.getMessage(), e);
         } finally {
+            if (nonFiniteLosses != null) nonFiniteLosses.close();
             if (ownWriter) {
                 try {
                     out.close();
@@ -268,6 +301,13 @@ public final class Trainer {
         return Math.sqrt(sq);
     }
 
+    /** Whether a chain skips steps with non-finite gradients (a skip link, or unscaling that skips on overflow). */
+    private static boolean skipsNonFinite(dev.ballast.stability.chain.Link link) {
+        if (link instanceof dev.ballast.stability.chain.SkipIfNonFinite || link instanceof dev.ballast.stability.chain.Unscale) return true;
+        if (link instanceof GradientChain c) for (var l : c.links()) if (skipsNonFinite(l)) return true;
+        return false;
+    }
+
     private static Object num(double v) {
         if (Double.isFinite(v)) return v;
         return Double.isNaN(v) ? "NaN" : (v > 0 ? "Infinity" : "-Infinity");
@@ -294,8 +334,11 @@ public final class Trainer {
         private ProgressReporter progress;
         private long checkpointEvery;
         private Path checkpointPath;
+        private int checkpointKeep = 1;
         private Map<String, Tensor> checkpointModel;
         private Generator checkpointGenerator;
+        private Map<String, String> checkpointMetadata = Map.of();
+        private Boolean stopOnNonFiniteLoss;
         private long startIteration;
         private final List<StepHook> hooks = new java.util.ArrayList<>();
         private DataParallel dataParallel;
@@ -360,7 +403,11 @@ public final class Trainer {
         /** A progress display (default: {@link ProgressReporter#forConsole}, drawn only on an interactive console). */
         public Builder progress(ProgressReporter p) { this.progress = p; return this; }
 
-        /** Saves a {@link Checkpoint} of {@code model}, the optimizer and {@code gen} (may be null) every {@code every} iterations and at the end. */
+        /**
+         * Saves a checkpoint of {@code model}, the optimizer and {@code gen} (may be null) every {@code every}
+         * iterations and at the end, through {@link CheckpointFiles} at {@code path} (step-numbered files, {@code path}
+         * pointing at the newest; {@link #checkpointKeep} of them kept).
+         */
         public Builder checkpoint(long every, Path path, Map<String, Tensor> model, Generator gen) {
             this.checkpointEvery = positive(every, "checkpoint every");
             this.checkpointPath = Objects.requireNonNull(path, "checkpoint path");
@@ -368,6 +415,19 @@ public final class Trainer {
             this.checkpointGenerator = gen;
             return this;
         }
+
+        /** How many step-numbered checkpoints to keep (default 1). */
+        public Builder checkpointKeep(int k) { this.checkpointKeep = (int) positive(k, "checkpoint keep"); return this; }
+
+        /** Extra metadata written into every checkpoint (e.g. the run's configuration). */
+        public Builder checkpointMetadata(Map<String, String> meta) { this.checkpointMetadata = Map.copyOf(meta); return this; }
+
+        /**
+         * Whether a non-finite loss stops the run: counted on the device every iteration, read at logged iterations
+         * and checkpoints. Default: on, unless the chain skips non-finite steps (then a NaN loss leaves the weights as
+         * they were, and the chain's consecutive-skip limit stops a run that keeps failing).
+         */
+        public Builder stopOnNonFiniteLoss(boolean on) { this.stopOnNonFiniteLoss = on; return this; }
 
         /** Resumes at this iteration (e.g. a checkpoint's step): batches and limits continue from there. */
         public Builder startIteration(long i) {

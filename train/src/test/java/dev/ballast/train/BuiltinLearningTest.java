@@ -32,7 +32,7 @@ class BuiltinLearningTest {
         Map<String, Object> s = new HashMap<>(Map.of("model", model, "task", task, "steps", 40, "lr", lr, "logEvery", 1,
                 "device", "cpu", "trainSize", 1280, "testSize", 64, "batch", 32, "seed", 3));
         s.putAll(Map.of("depth", 3, "width", 32, "hidden", 32, "layers", 1, "heads", 2, "seqLen", 10, "vocab", 5, "clip", 1.0));
-        TrainConfig c = TrainConfig.resolve(s);
+        TrainConfig c = TrainConfig.resolve(s, Map.of()); // one set of sizes for every model: a base, not user settings
         List<Double> losses = new ArrayList<>();
         try (BuiltinTraining run = BuiltinTraining.create(c)) {
             Trainer.Result r = run.trainer(new BuiltinTraining.Listener() {

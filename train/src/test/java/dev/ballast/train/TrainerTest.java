@@ -226,6 +226,28 @@ class TrainerTest {
         }
     }
 
+    @Test
+    void aNonFiniteLossBetweenLoggedStepsStopsTheRunBeforeTheNextCheckpoint() throws IOException {
+        try (Dataset data = TeacherStudent.generate(CPU, 40, 2, 3, 1, 0.0, 2)) {
+            Map<String, Tensor> m = linear(2, 1, 3);
+            List<Tensor> params = List.copyOf(m.values());
+            Path ckpt = dir.resolve("nf/model.safetensors");
+            Function<Batch, Tensor> fine = mse(m, null);
+            AtomicInteger calls = new AtomicInteger();
+            // iteration 7 (not logged: logEvery 100) has a NaN loss and its step is taken; saves come every 5
+            Function<Batch, Tensor> loss = b -> calls.incrementAndGet() == 7 ? fine.apply(b).mul(Double.NaN) : fine.apply(b);
+            try (SGD opt = new SGD(params, 0.05)) {
+                DivergedException e = assertThrows(DivergedException.class, () -> Trainer.builder(params, opt,
+                        new DataLoader(data, 8, true, false, 1), loss).maxSteps(30).logEvery(100).checkpoint(5, ckpt, m, null)
+                        .progress(new ProgressReporter(System.err, 30, false)).build().run());
+                assertEquals(10, e.step(), e.getMessage());
+                assertTrue(e.getMessage().contains("loss was not finite at"), e.getMessage());
+            }
+            assertEquals(5, Checkpoint.inspect(ckpt).step(), "the checkpoint after the NaN was never written");
+            assertFalse(Files.exists(dir.resolve("nf/model.step-00000010.safetensors")));
+        }
+    }
+
     /**
      * With a chain: its statistics are logged, the consecutive-skip limit stops the run at the logged read naming
      * the step and the parameter, and checkpoints hold the chain's state, restored in place.

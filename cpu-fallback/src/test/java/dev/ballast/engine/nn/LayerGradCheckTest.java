@@ -36,7 +36,8 @@ class LayerGradCheckTest {
     private static <M extends Module> M perturbed(M m, long seed) {
         Generator g = new Generator(seed);
         for (Tensor p : m.parameters()) {
-            try (Tensor noise = Tensor.randn(g, p.device(), p.shape()); Tensor n = noise.mul(0.3)) {
+            try (dev.ballast.engine.autograd.GradMode.Guard ng = dev.ballast.engine.autograd.GradMode.noGrad();
+                 Tensor noise = Tensor.randn(g, p.device(), p.shape()); Tensor n = noise.mul(0.3)) {
                 p.addInPlace(n);
             }
         }

@@ -26,7 +26,7 @@ public record Strided(Storage storage, DType dtype, long offset, long[] shape, l
         long acc = 1;
         for (int i = shape.length - 1; i >= 0; i--) {
             s[i] = acc;
-            acc *= Math.max(shape[i], 1);
+            acc = Math.multiplyExact(acc, Math.max(shape[i], 1));
         }
         return s;
     }
@@ -35,7 +35,7 @@ public record Strided(Storage storage, DType dtype, long offset, long[] shape, l
 
     public long numel() {
         long n = 1;
-        for (long d : shape) n *= d;
+        for (long d : shape) n = Math.multiplyExact(n, d);
         return n;
     }
 
@@ -45,7 +45,7 @@ public record Strided(Storage storage, DType dtype, long offset, long[] shape, l
         for (int i = shape.length - 1; i >= 0; i--) {
             if (shape[i] == 1) continue;
             if (strides[i] != expect) return false;
-            expect *= shape[i];
+            expect = Math.multiplyExact(expect, shape[i]);
         }
         return true;
     }

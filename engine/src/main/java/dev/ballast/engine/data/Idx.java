@@ -52,7 +52,7 @@ public final class Idx {
             int d = bb.getInt(4 + 4 * i);
             if (d < 0) throw bad(path, "dimension " + i + " is negative (" + d + ")");
             shape[i] = d;
-            n *= d;
+            n = Math.multiplyExact(n, d);
             if (n > MAX_ELEMENTS) throw bad(path, "shape " + Arrays.toString(shape) + " is too large");
         }
         long need = n * elemSize, have = b.length - headerLen;

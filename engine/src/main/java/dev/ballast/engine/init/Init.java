@@ -49,7 +49,7 @@ public final class Init {
             throw new IllegalArgumentException("fan in and fan out can not be computed for a tensor with fewer than 2 dimensions"
                     + " (shape " + java.util.Arrays.toString(shape) + ")");
         long receptive = 1;
-        for (int i = 2; i < shape.length; i++) receptive *= shape[i];
+        for (int i = 2; i < shape.length; i++) receptive = Math.multiplyExact(receptive, shape[i]);
         return new long[]{shape[1] * receptive, shape[0] * receptive};
     }
 
@@ -61,7 +61,9 @@ public final class Init {
 
     /** Sets every element to {@code value}. */
     public static Tensor constant(Tensor t, double value) {
-        t.fill(value);
+        try (GradMode.Guard g = GradMode.noGrad()) { // init writes parameters in place, outside autograd (torch.nn.init too)
+            t.fill(value);
+        }
         return t;
     }
 
@@ -72,7 +74,7 @@ public final class Init {
     /** Uniform values on [low, high). */
     public static Tensor uniform(Tensor t, double low, double high, Generator gen) {
         if (!(low <= high)) throw new IllegalArgumentException("uniform: low " + low + " must not exceed high " + high);
-        try (Tensor u = Tensor.uniform(gen, t.device(), low, high, t.shape())) {
+        try (GradMode.Guard g = GradMode.noGrad(); Tensor u = Tensor.uniform(gen, t.device(), low, high, t.shape())) {
             t.copyFrom(u);
         }
         return t;
@@ -156,7 +158,7 @@ public final class Init {
         double[] out = new double[rows * cols];
         for (int i = 0; i < rows; i++)
             for (int j = 0; j < cols; j++) out[i * cols + j] = gain * (transpose ? q[j][i] : q[i][j]);
-        try (Tensor v = Tensor.fromArray(t.device(), DType.F64, out, t.shape())) {
+        try (GradMode.Guard g = GradMode.noGrad(); Tensor v = Tensor.fromArray(t.device(), DType.F64, out, t.shape())) {
             t.copyFrom(v);
         }
         return t;

@@ -16,14 +16,16 @@ import java.util.Map;
 /**
  * A training checkpoint: ONE safetensors file holding the model tensors ({@code model.<name>}), the optimizer
  * state ({@code optim.<key>}, see {@link Optimizer#stateDict()}) and metadata: format version, step, generator
- * seed and offset, optimizer hyperparameters (as JSON) and the SHA-256 of the data section, checked on load.
- * Saving is atomic (temporary file, fsync, rename). Loading validates everything (structure, checksum, names,
- * shapes, dtypes, optimizer layout) before it writes anything into live tensors, so a bad file never leaves a
- * half-loaded model.
+ * seed and offset, optimizer hyperparameters (as JSON), any caller metadata, and the SHA-256 of the WHOLE file
+ * (length, header with every metadata entry and data offset, and data), computed with the checksum entry's own
+ * value set to zeros so the file stays a plain safetensors file; any edited byte fails the load. Saving is atomic
+ * (temporary file, fsync, rename) and refuses ({@link NonFiniteTensorException}, nothing written) when a tensor
+ * holds NaN or an infinity. Loading validates everything (structure, checksum, names, shapes, dtypes, optimizer
+ * layout) before it writes anything into live tensors, so a bad file never leaves a half-loaded model.
  */
 public final class Checkpoint {
     /** The checkpoint format this class writes and reads. */
-    public static final int FORMAT_VERSION = 1;
+    public static final int FORMAT_VERSION = 2;
 
     static final String KEY_FORMAT = "ballast.format";
     static final String KEY_VERSION = "ballast.format_version";
@@ -31,7 +33,8 @@ public final class Checkpoint {
     static final String KEY_SEED = "ballast.generator.seed";
     static final String KEY_OFFSET = "ballast.generator.offset";
     static final String KEY_OPTIM = "ballast.optimizer";
-    static final String KEY_SHA = "ballast.data_sha256";
+    /** The whole-file SHA-256 (format 2; format 1 checked the data section only under "ballast.data_sha256"). */
+    static final String KEY_SHA = "ballast.sha256";
 
     private Checkpoint() {}
 
@@ -62,7 +65,21 @@ public final class Checkpoint {
      */
     public static void save(Path path, Map<String, Tensor> model, Optimizer opt, long step, Generator gen,
                             Map<String, Tensor> extra) throws IOException {
+        save(path, model, opt, step, gen, extra, Map.of());
+    }
+
+    /**
+     * Saves as {@link #save(Path, Map, Optimizer, long, Generator, Map)} with extra metadata entries ({@code meta}: keys
+     * outside the {@code ballast.format*}, {@code ballast.step}, {@code ballast.generator.*}, {@code ballast.optimizer}
+     * and {@code ballast.sha256} this class writes), read back through {@link Info#metadata()}.
+     */
+    public static void save(Path path, Map<String, Tensor> model, Optimizer opt, long step, Generator gen,
+                            Map<String, Tensor> extra, Map<String, String> extraMeta) throws IOException {
         Map<String, String> meta = new LinkedHashMap<>();
+        for (String k : extraMeta.keySet())
+            if (k.equals(KEY_FORMAT) || k.equals(KEY_VERSION) || k.equals(KEY_STEP) || k.equals(KEY_SEED) || k.equals(KEY_OFFSET)
+                    || k.equals(KEY_OPTIM) || k.equals(KEY_SHA))
+                throw new IllegalArgumentException("checkpoint: metadata key '" + k + "' is reserved");
         meta.put(KEY_FORMAT, "ballast-checkpoint");
         meta.put(KEY_VERSION, Integer.toString(FORMAT_VERSION));
         meta.put(KEY_STEP, Long.toString(step));
@@ -78,14 +95,16 @@ public final class Checkpoint {
                 for (var e : opt.stateDict().entrySet()) all.put("optim." + e.getKey(), e.getValue());
             }
             for (var e : extra.entrySet()) all.put("extra." + e.getKey(), e.getValue());
-            SafeTensors.write(path, all, meta, KEY_SHA);
+            meta.putAll(extraMeta);
+            SafeTensors.write(path, all, meta, new SafeTensors.Options(KEY_SHA, true, CrashHook.duringSave(step)));
         }
     }
 
     /** Reads and validates a checkpoint's structure, checksum and metadata without loading anything. */
     public static Info inspect(Path path) throws IOException {
-        try (SafeTensors.Image img = SafeTensors.Image.open(path)) {
-            return validate(img);
+        boolean[] verified = new boolean[1];
+        try (SafeTensors.Image img = openVerified(path, verified)) {
+            return validate(img, verified[0]);
         }
     }
 
@@ -106,9 +125,10 @@ public final class Checkpoint {
      */
     public static Info load(Path path, Map<String, Tensor> model, Optimizer opt, Generator gen, Map<String, Tensor> extraState)
             throws IOException {
-        try (SafeTensors.Image img = SafeTensors.Image.open(path); Scope scope = Scope.open();
+        boolean[] verified = new boolean[1];
+        try (SafeTensors.Image img = openVerified(path, verified); Scope scope = Scope.open();
              GradMode.Guard ng = GradMode.noGrad()) {
-            Info info = validate(img);
+            Info info = validate(img, verified[0]);
             Map<String, SafeTensors.Entry> entries = img.entries();
             // model: exact name set, shapes, dtypes
             List<String> extra = new ArrayList<>();
@@ -178,18 +198,39 @@ public final class Checkpoint {
         return new IllegalArgumentException("checkpoint " + path + ": " + what);
     }
 
-    private static Info validate(SafeTensors.Image img) throws IOException {
+    /**
+     * Opens {@code path} after checking its whole-file checksum (before parsing: an edit that breaks the header is
+     * still reported as a checksum mismatch). {@code verified[0]} tells whether the checksum entry was found and held.
+     */
+    private static SafeTensors.Image openVerified(Path path, boolean[] verified) throws IOException {
+        String[] sha = SafeTensors.wholeFileSha256(path, KEY_SHA);
+        if (sha != null && !sha[0].equals(sha[1]))
+            throw SafeTensors.Image.bad(path, "checksum mismatch: the file's SHA-256 is " + sha[1] + " but its '" + KEY_SHA
+                    + "' entry says " + sha[0] + " (corrupt or edited file; nothing was loaded)");
+        verified[0] = sha != null;
+        try {
+            return SafeTensors.Image.open(path);
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw e;
+        } catch (IOException e) {
+            throw new IOException(e.getMessage() + " (corrupt file: its '" + KEY_SHA + "' SHA-256 checksum entry is missing or damaged)", e);
+        }
+    }
+
+    private static Info validate(SafeTensors.Image img, boolean verified) throws IOException {
         Path path = img.path();
         Map<String, String> meta = img.metadata();
         String version = meta.get(KEY_VERSION);
+        String sha = meta.get(KEY_SHA);
+        if ((sha != null || (version != null && !version.equals("1"))) && !verified)
+            throw SafeTensors.Image.bad(path, "checksum mismatch: the file-wide SHA-256 entry '" + KEY_SHA
+                    + "' is missing or damaged (corrupt or edited file; nothing was loaded)");
         if (version == null) throw SafeTensors.Image.bad(path, "not a Ballast checkpoint (no '" + KEY_VERSION + "' metadata)");
+        if (version.equals("1"))
+            throw SafeTensors.Image.bad(path, "checkpoint format version 1 (written before the checksum covered the whole file) is"
+                    + " no longer read; this build reads version " + FORMAT_VERSION + ": train again to write a new one");
         if (!version.equals(Integer.toString(FORMAT_VERSION)))
             throw SafeTensors.Image.bad(path, "checkpoint format version " + version + " is not supported (this build reads " + FORMAT_VERSION + ")");
-        String sha = meta.get(KEY_SHA);
-        if (sha == null) throw SafeTensors.Image.bad(path, "missing data checksum '" + KEY_SHA + "'");
-        String actual = img.dataSha256();
-        if (!sha.equalsIgnoreCase(actual))
-            throw SafeTensors.Image.bad(path, "checksum mismatch: data SHA-256 is " + actual + " but the header says " + sha + " (corrupt file)");
         long step = parseLong(path, meta, KEY_STEP, true);
         Long seed = meta.containsKey(KEY_SEED) ? parseLong(path, meta, KEY_SEED, false) : null;
         Long offset = seed == null ? null : parseLong(path, meta, KEY_OFFSET, true);

@@ -72,7 +72,7 @@ public final class Npy {
             numel = Math.multiplyExact(numel, d);
         }
         long dataStart = start + headerLen;
-        long need = numel * dt.byteSize();
+        long need = Math.multiplyExact(numel, (long) dt.byteSize());
         long have = bytes.length - dataStart;
         if (have < need) throw bad(path, "data holds " + have + " bytes but shape and dtype need " + need + " (truncated)");
         if (have > need) throw bad(path, "data holds " + have + " bytes but shape and dtype need only " + need + " (trailing bytes)");
@@ -122,7 +122,7 @@ public final class Npy {
         ByteBuffer head = ByteBuffer.allocate(10 + header.length()).order(ByteOrder.LITTLE_ENDIAN);
         head.put(MAGIC).put((byte) 1).put((byte) 0).putShort((short) header.length()).put(header.getBytes(StandardCharsets.ISO_8859_1));
         head.flip();
-        long bytes = t.numel() * t.dtype().byteSize();
+        long bytes = Math.multiplyExact(t.numel(), (long) t.dtype().byteSize());
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment seg = arena.allocate(Math.max(bytes, 1), 8).asSlice(0, bytes);
             if (bytes > 0) t.copyTo(seg);

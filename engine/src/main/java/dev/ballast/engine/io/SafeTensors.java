@@ -48,7 +48,7 @@ public final class SafeTensors {
     public record Entry(String name, DType dtype, long[] shape, long begin, long end) {
         public long numel() {
             long n = 1;
-            for (long d : shape) n *= d;
+            for (long d : shape) n = Math.multiplyExact(n, d);
             return n;
         }
     }
@@ -66,14 +66,20 @@ public final class SafeTensors {
 
     /** Writes {@code tensors} and {@code metadata} (may be empty or null) to {@code path}, atomically. */
     public static void write(Path path, Map<String, Tensor> tensors, Map<String, String> metadata) throws IOException {
-        write(path, tensors, metadata, null);
+        write(path, tensors, metadata, new Options(null, false, null));
     }
 
     /**
-     * Writes as {@link #write(Path, Map, Map)}; when {@code checksumKey} is given, the SHA-256 (hex) of the data
-     * section is added to the metadata under that key.
+     * How {@link #write(Path, Map, Map, Options)} writes: {@code checksumKey} (may be null) names a metadata entry
+     * that receives the SHA-256 (hex) of the WHOLE file, computed with that entry's value set to 64 zeros (see
+     * {@link #wholeFileSha256}); {@code requireFinite} refuses (a {@link NonFiniteTensorException}, nothing written)
+     * when a floating tensor holds NaN or an infinity, checked on the host copy the write makes anyway;
+     * {@code midWrite} (may be null) runs halfway through writing the temporary file (crash tests).
      */
-    static void write(Path path, Map<String, Tensor> tensors, Map<String, String> metadata, String checksumKey) throws IOException {
+    record Options(String checksumKey, boolean requireFinite, Runnable midWrite) {}
+
+    /** Writes as {@link #write(Path, Map, Map)} with {@link Options}. */
+    static void write(Path path, Map<String, Tensor> tensors, Map<String, String> metadata, Options opts) throws IOException {
         checkLittleEndian();
         for (String name : tensors.keySet()) {
             if (name.equals("__metadata__")) throw new IllegalArgumentException("safetensors: '__metadata__' is reserved and cannot name a tensor");
@@ -90,11 +96,15 @@ public final class SafeTensors {
             Map<String, Object> entries = new LinkedHashMap<>();
             for (String name : order) {
                 Tensor t = tensors.get(name);
-                long bytes = t.numel() * t.dtype().byteSize();
+                long bytes = Math.multiplyExact(t.numel(), (long) t.dtype().byteSize());
                 if (bytes > Integer.MAX_VALUE - 8)
                     throw new IllegalArgumentException("safetensors: tensor '" + name + "' has " + bytes + " bytes; at most 2 GiB per tensor is supported");
                 MemorySegment seg = arena.allocate(Math.max(bytes, 1), 8).asSlice(0, bytes);
                 if (bytes > 0) t.copyTo(seg);
+                if (opts.requireFinite()) {
+                    long bad = NonFiniteTensorException.firstNonFinite(seg, t.dtype());
+                    if (bad >= 0) throw new NonFiniteTensorException(path, name, t.shape(), bad, NonFiniteTensorException.valueAt(seg, t.dtype(), bad));
+                }
                 data.add(seg.asByteBuffer());
                 Map<String, Object> e = new LinkedHashMap<>();
                 e.put("dtype", dtypeName(t.dtype()));
@@ -103,7 +113,7 @@ public final class SafeTensors {
                 entries.put(name, e);
                 offset += bytes;
             }
-            if (checksumKey != null) meta.put(checksumKey, sha256(data));
+            if (opts.checksumKey() != null) meta.put(opts.checksumKey(), BLANK_SHA);
             if (!meta.isEmpty()) header.put("__metadata__", meta);
             header.putAll(entries);
             byte[] json = Json.write(header).getBytes(StandardCharsets.UTF_8);
@@ -115,8 +125,35 @@ public final class SafeTensors {
             List<ByteBuffer> chunks = new ArrayList<>();
             chunks.add(head);
             chunks.addAll(data);
-            AtomicFiles.write(path, chunks);
+            if (opts.checksumKey() != null) {
+                // the hash of the file with the field blank goes into the field: same length, so nothing moves
+                int at = checksumField(head.array(), opts.checksumKey());
+                byte[] hex = sha256(chunks).getBytes(StandardCharsets.US_ASCII);
+                System.arraycopy(hex, 0, head.array(), at, hex.length);
+            }
+            AtomicFiles.write(path, chunks, opts.midWrite());
         }
+    }
+
+    /** The value written in place of the whole-file checksum while it is computed. */
+    static final String BLANK_SHA = "0".repeat(64);
+
+    /**
+     * The byte position of the 64-character value of metadata entry {@code key} in a header (the 8 length bytes
+     * included), or -1 when the header does not hold it exactly once in the compact form this class writes. A JSON
+     * string cannot contain an unescaped quote, so the pattern cannot match inside another value.
+     */
+    static int checksumField(byte[] head, String key) {
+        byte[] pat = ("\"" + key + "\":\"").getBytes(StandardCharsets.UTF_8);
+        int found = -1;
+        outer:
+        for (int i = 8; i + pat.length + 65 <= head.length; i++) {
+            for (int k = 0; k < pat.length; k++) if (head[i + k] != pat[k]) continue outer;
+            if (head[i + pat.length + 64] != '"') continue;
+            if (found >= 0) return -1;
+            found = i + pat.length;
+        }
+        return found;
     }
 
     /** Position in the safetensors library's Dtype enum (F16 < BF16 < I32 < F32 < F64 < I64), which orders its data. */
@@ -148,6 +185,44 @@ public final class SafeTensors {
     private static void checkLittleEndian() {
         if (ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN)
             throw new UnsupportedOperationException("safetensors I/O needs a little-endian host; this one is " + ByteOrder.nativeOrder());
+    }
+
+    /**
+     * The whole-file checksum of {@code path} as {@link Options#checksumKey()} writes it: {stored, actual}, where
+     * {@code actual} is the SHA-256 (hex) of every byte of the file with the 64-character value of metadata entry
+     * {@code key} read as zeros. Null when the file's header region does not hold that entry exactly once (then it
+     * was not written so, or the edit hit the entry itself). Reads only bytes, parses nothing, so it also judges a
+     * file whose header an edit has made unreadable.
+     */
+    static String[] wholeFileSha256(Path path, String key) throws IOException {
+        checkLittleEndian();
+        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
+            long size = ch.size();
+            if (size < 8) return null;
+            ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+            Image.readFully(ch, lenBuf, 0, path);
+            long n = lenBuf.flip().getLong();
+            // the declared header, or where that length is damaged the first MiB: the entry is near the start
+            long window = n > 0 && n <= MAX_HEADER_BYTES && 8 + n <= size ? 8 + n : Math.min(size, 1 << 20);
+            ByteBuffer hb = ByteBuffer.allocate((int) window);
+            Image.readFully(ch, hb, 0, path);
+            byte[] head = hb.array();
+            int at = checksumField(head, key);
+            if (at < 0) return null;
+            String stored = new String(head, at, 64, StandardCharsets.US_ASCII);
+            System.arraycopy(BLANK_SHA.getBytes(StandardCharsets.US_ASCII), 0, head, at, 64);
+            MessageDigest md = newSha256();
+            md.update(head);
+            ByteBuffer buf = ByteBuffer.allocate((int) Math.max(1, Math.min(1 << 20, size - window)));
+            for (long pos = window; pos < size; ) {
+                buf.clear();
+                int r = ch.read(buf, pos);
+                if (r < 0) break;
+                md.update(buf.flip());
+                pos += r;
+            }
+            return new String[]{stored, HexFormat.of().formatHex(md.digest())};
+        }
     }
 
     // ------------------------------------------------------------------ reading
@@ -248,7 +323,7 @@ public final class SafeTensors {
             }
         }
 
-        private static void readFully(FileChannel ch, ByteBuffer b, long pos, Path path) throws IOException {
+        static void readFully(FileChannel ch, ByteBuffer b, long pos, Path path) throws IOException {
             while (b.hasRemaining()) {
                 int r = ch.read(b, pos);
                 if (r < 0) throw bad(path, "unexpected end of file at byte " + pos + ": truncated");

@@ -154,12 +154,13 @@ final class OptimizerState implements AutoCloseable {
     static void validateHyperparameters(Map<String, String> mine, Map<String, String> saved) {
         for (var e : mine.entrySet()) {
             String k = e.getKey();
-            if (k.endsWith(".lr") || k.endsWith(".weight_decay")) {
+            // learning rates (current and base) and weight decay may differ: a resumed run may change them
+            if (k.endsWith(".lr") || k.endsWith(".base_lr") || k.endsWith(".weight_decay")) {
                 String v = saved.get(k);
                 if (v == null) throw new IllegalArgumentException("optimizer hyperparameters: missing '" + k + "'");
                 try {
                     double d = Double.parseDouble(v);
-                    if (k.endsWith(".lr")) ParamGroup.checkLr(d); else ParamGroup.checkWeightDecay(d);
+                    if (k.endsWith("lr")) ParamGroup.checkLr(d); else ParamGroup.checkWeightDecay(d);
                 } catch (NumberFormatException ex) {
                     throw new IllegalArgumentException("optimizer hyperparameters: '" + k + "' is not a number: " + v);
                 }

@@ -1,7 +1,11 @@
 package dev.ballast.stability.reference;
 
+import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 import dev.ballast.engine.DType;
 import dev.ballast.engine.Device;
 import dev.ballast.engine.Scope;
@@ -12,6 +16,9 @@ import dev.ballast.stability.chain.Link;
 import dev.ballast.stability.clip.ClipGrad;
 import dev.ballast.stability.scale.GradScaler;
 import java.io.IOException;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -69,13 +76,26 @@ public final class ReferenceCases {
         this.tolerance = tolerance;
     }
 
-    /** Reads a case file; a file that is not such JSON gets an IOException naming it and what is wrong. */
+    /** Strict JSON: one value, nothing after it, no key twice. */
+    private static final ObjectMapper STRICT = JsonMapper.builder()
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .build();
+
+    /**
+     * Reads a case file; a file that is not such JSON, holds no case, or holds a case without the fields its kind
+     * needs gets an IOException naming the file, the case and what is wrong.
+     */
     public static ReferenceCases read(Path file) throws IOException {
         JsonNode root;
         try {
-            root = new ObjectMapper().readTree(file.toFile());
-        } catch (IOException e) {
-            throw new IOException(file + ": not readable as JSON: " + e.getMessage(), e);
+            root = STRICT.readTree(Files.readString(file, StandardCharsets.UTF_8));
+        } catch (CharacterCodingException e) {
+            throw new IOException(file + ": not UTF-8 text (a JSON file must be UTF-8)");
+        } catch (JacksonException e) {
+            var at = e.getLocation();
+            throw new IOException(file + ": not valid JSON" + (at == null || at.getLineNr() < 1 ? ""
+                    : " (line " + at.getLineNr() + ", column " + at.getColumnNr() + ")") + ": " + e.getOriginalMessage());
         }
         if (root == null || !root.isObject())
             throw new IOException(file + ": expected a JSON object with case lists " + KINDS);
@@ -100,9 +120,68 @@ public final class ReferenceCases {
                         + "; metadata: " + String.join(", ", METADATA) + ")");
             JsonNode list = root.get(kind);
             if (!list.isArray()) throw new IOException(file + ": '" + kind + "' must be a list of cases");
-            for (int i = 0; i < list.size(); i++) cases.add(new Case(kind, i, list.get(i)));
+            for (int i = 0; i < list.size(); i++) {
+                Case c = new Case(kind, i, list.get(i));
+                try {
+                    validate(c);
+                } catch (IllegalArgumentException | ArithmeticException e) {
+                    throw new IOException(file + ": malformed case " + c.name() + ": " + e.getMessage());
+                }
+                cases.add(c);
+            }
         }
+        if (cases.isEmpty()) throw new IOException(file + ": holds no cases (expected case lists " + KINDS + ")");
         return new ReferenceCases(cases, tolerance);
+    }
+
+    /** Checks a case has every field its kind reads, of the right kind and size. */
+    private static void validate(Case c) {
+        JsonNode j = c.json();
+        if (!j.isObject()) throw new IllegalArgumentException("a case must be a JSON object, got " + j.getNodeType());
+        switch (c.kind()) {
+            case "clip", "clip_value" -> {
+                JsonNode shapes = field(j, "shapes");
+                if (!shapes.isArray() || shapes.isEmpty()) throw new IllegalArgumentException("'shapes' must be a non-empty list of shapes");
+                long[] sizes = new long[shapes.size()];
+                for (int i = 0; i < sizes.length; i++) {
+                    JsonNode sh = shapes.get(i);
+                    if (!sh.isArray()) throw new IllegalArgumentException("shapes[" + i + "] must be a list of sizes");
+                    long n = 1;
+                    for (JsonNode d : sh) {
+                        if (!d.canConvertToLong() || !d.isIntegralNumber() || d.asLong() < 0)
+                            throw new IllegalArgumentException("shapes[" + i + "] must hold whole numbers >= 0, got " + sh);
+                        n = Math.multiplyExact(n, d.asLong());
+                    }
+                    sizes[i] = n;
+                }
+                for (String list : new String[]{"grads", "clipped"}) {
+                    JsonNode g = field(j, list);
+                    if (!g.isArray() || g.size() != sizes.length)
+                        throw new IllegalArgumentException("'" + list + "' must be a list of " + sizes.length + " value lists (one per shape)");
+                    for (int i = 0; i < sizes.length; i++) {
+                        if (!g.get(i).isArray() || g.get(i).size() != sizes[i])
+                            throw new IllegalArgumentException(list + "[" + i + "] must hold " + sizes[i] + " values (shape " + shapes.get(i) + ")");
+                        for (JsonNode v : g.get(i)) number(v);
+                    }
+                }
+                for (String k : c.kind().equals("clip") ? new String[]{"max_norm", "norm_type", "total_norm"} : new String[]{"clip_value"})
+                    number(field(j, k));
+            }
+            case "scaler" -> {
+                for (String k : new String[]{"init_scale", "growth_factor", "backoff_factor"}) number(field(j, k));
+                if (!field(j, "growth_interval").isIntegralNumber()) throw new IllegalArgumentException("'growth_interval' must be a whole number");
+                JsonNode steps = field(j, "steps");
+                if (!steps.isArray()) throw new IllegalArgumentException("'steps' must be a list");
+                for (int i = 0; i < steps.size(); i++) {
+                    JsonNode st = steps.get(i);
+                    if (!st.isObject() || !field(st, "inf").isIntegralNumber() || !field(st, "stepped").isBoolean())
+                        throw new IllegalArgumentException("steps[" + i + "] must be an object with 'inf' (0 or 1), 'stepped' (true/false)"
+                                + " and 'scale_after'");
+                    number(field(st, "scale_after"));
+                }
+            }
+            default -> { } // other kinds (chain) check their fields as they run
+        }
     }
 
     public List<Case> cases() { return cases; }
@@ -145,7 +224,7 @@ public final class ReferenceCases {
 
     static JsonNode field(JsonNode c, String name) {
         JsonNode n = c.get(name);
-        if (n == null) throw new IllegalArgumentException("case has no '" + name + "'");
+        if (n == null || n.isNull()) throw new IllegalArgumentException("missing '" + name + "'");
         return n;
     }
 
@@ -164,6 +243,7 @@ public final class ReferenceCases {
                 default -> throw new IllegalArgumentException("not a number: " + n);
             };
         }
+        if (!n.isNumber()) throw new IllegalArgumentException("not a number: " + n);
         return n.asDouble();
     }
 

@@ -18,6 +18,7 @@ import dev.ballast.stability.chain.ChainSpec;
 import dev.ballast.stability.chain.GradientChain;
 import dev.ballast.stability.chain.Link;
 import dev.ballast.train.DataParallel;
+import dev.ballast.train.DivergedException;
 import dev.ballast.train.Trainer;
 import java.util.ArrayList;
 import java.util.List;

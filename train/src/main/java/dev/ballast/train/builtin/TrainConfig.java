@@ -105,7 +105,9 @@ public record TrainConfig(String model, String task, long steps, int batch, doub
             case "adding" -> 2;
             default -> 1;
         });
-        atLeast("trainSize", trainSize, task.startsWith("spirals") ? Math.max(2, batch) : batch);
+        if (trainSize < (task.startsWith("spirals") ? Math.max(2, batch) : batch))
+            throw new ConfigException("trainSize", "trainSize (" + trainSize + ") must be at least the batch (" + batch + ")"
+                    + (task.startsWith("spirals") ? " and at least 2" : ""));
         if (model.equals("transformer") && width % heads != 0)
             throw new ConfigException("heads", "heads: the transformer's width (" + width + ") must be a multiple of heads ("
                     + heads + "); try heads " + largestDivisorAtMost(width, heads));
@@ -142,12 +144,28 @@ public record TrainConfig(String model, String task, long steps, int batch, doub
      * Values may be strings (parsed) or numbers; a key outside {@link #KEYS} or a value of the wrong kind throws a
      * {@link ConfigException}.
      */
-    public static TrainConfig resolve(Map<String, ?> settings) {
+    public static TrainConfig resolve(Map<String, ?> settings) { return resolve(Map.of(), settings); }
+
+    /**
+     * The task's defaults, then {@code base} (e.g. a resumed checkpoint's settings), then {@code given} (the user's).
+     * A given setting the run would ignore (e.g. heads for an mlp) and a size this machine cannot hold are
+     * {@link ConfigException}s too.
+     */
+    public static TrainConfig resolve(Map<String, ?> base, Map<String, ?> given) {
+        Map<String, Object> settings = new LinkedHashMap<>(base);
+        settings.putAll(given);
         for (String k : settings.keySet())
             if (!KEYS.contains(k)) throw new ConfigException(k, "unknown key '" + k + "'; allowed keys: " + String.join(", ", KEYS));
         Object task = settings.get("task");
         Map<String, Object> m = defaults(task == null ? "spirals" : String.valueOf(task)).toMap();
         m.putAll(settings);
+        TrainConfig c = build(m);
+        ConfigChecks.checkApplies(c, given.keySet());
+        ConfigChecks.checkSizes(c, ConfigChecks.machineMemory());
+        return c;
+    }
+
+    private static TrainConfig build(Map<String, Object> m) {
         return new TrainConfig(str(m, "model"), str(m, "task"), lng(m, "steps"), integer(m, "batch"), dbl(m, "lr"),
                 str(m, "optimizer"), dbl(m, "momentum"), dbl(m, "weightDecay"), dbl(m, "clip"), dbl(m, "clipValue"),
                 str(m, "schedule"), lng(m, "warmup"), lng(m, "seed"), integer(m, "depth"), integer(m, "width"),
@@ -166,6 +184,9 @@ public record TrainConfig(String model, String task, long steps, int batch, doub
         for (int i = 0; i < v.length; i++) m.put(KEYS.get(i), v[i]);
         return m;
     }
+
+    /** Whether setting {@code key} changes this run (e.g. {@code heads} does nothing for an mlp). */
+    public boolean applies(String key) { return ConfigChecks.applies(this, key); }
 
     /**
      * The chain in effect, as data: {@code chain} when given, else the links the keys ask for in the fixed order
