@@ -175,6 +175,18 @@ public final class CpuBackend implements Backend, MultiTensorOps {
     /** Bytes of freed large blocks kept for reuse (shared by all CPU backends in the JVM). */
     public static long cachedBytes() { return BlockCache.cachedBytes(); }
 
+    /**
+     * Native memory counters of the CPU backends (JVM-wide): bytes held by live tensors of this backend, bytes of
+     * freed blocks kept for reuse, and the C library's {@code aligned_alloc} / {@code free} calls so far. A
+     * training step that allocates nothing from the C library after warm-up leaves the call counts unchanged.
+     */
+    public record MemoryStats(long inUseBytes, long cachedBytes, long libcAllocations, long libcFrees) {}
+
+    /** This backend's memory counters now. */
+    public MemoryStats memoryStats() {
+        return new MemoryStats(allocated.get(), BlockCache.cachedBytes(), NativeMemory.allocations(), NativeMemory.frees());
+    }
+
     /** Returns every cached block to the C library. */
     public static void emptyCache() { BlockCache.empty(); }
 
