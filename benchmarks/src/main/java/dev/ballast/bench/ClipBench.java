@@ -144,7 +144,7 @@ public final class ClipBench {
      */
     public static Result run(Device device, List<ClipShapes.GradSet> sets, Timing timing, boolean torch,
                              long copyBytes, Consumer<String> log) {
-        if (!(device.backend() instanceof MultiTensorOps fused))
+        if (!(device.backend().multiTensorOps().orElse(null) instanceof MultiTensorOps fused))
             throw new IllegalStateException("backend '" + device.name() + "' does not implement MultiTensorOps (the fused "
                     + "norm, scale and optimizer kernels), so there is no fused clipping to measure on it");
         long budget = memoryBudget(device);

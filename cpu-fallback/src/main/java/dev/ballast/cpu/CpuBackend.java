@@ -5,9 +5,7 @@ import dev.ballast.cpu.kernel.Elementwise;
 import dev.ballast.cpu.kernel.Indexing;
 import dev.ballast.cpu.fused.CpuMultiTensorOps;
 import dev.ballast.cpu.kernel.Parallel;
-import dev.ballast.engine.backend.LrSchedule;
 import dev.ballast.engine.backend.MultiTensorOps;
-import dev.ballast.engine.backend.NormKind;
 import java.util.List;
 import dev.ballast.cpu.kernel.RandomFill;
 import dev.ballast.cpu.kernel.Reductions;
@@ -28,6 +26,7 @@ import java.lang.ref.Reference;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ForkJoinWorkerThread;
 import java.util.concurrent.atomic.AtomicLong;
@@ -48,7 +47,7 @@ import jdk.incubator.vector.FloatVector;
  * F16/BF16 operands are accepted everywhere (computed through double) though the engine normally
  * widens them first; matmul widens them to F32 and rounds the product once.
  */
-public final class CpuBackend implements Backend, MultiTensorOps {
+public final class CpuBackend implements Backend {
     /** System property naming the thread count. */
     public static final String THREADS_PROPERTY = "ballast.threads";
     /** Environment variable naming the thread count, read when the property is absent. */
@@ -77,27 +76,8 @@ public final class CpuBackend implements Backend, MultiTensorOps {
         this.fused = new CpuMultiTensorOps(par);
     }
 
-    // ---- fused multi-tensor kernels (see CpuMultiTensorOps) ----
-
-    @Override public void multiTensorNorm(List<Strided> tensors, NormKind kind, double p, Strided perTensor, Strided total) {
-        fused.multiTensorNorm(tensors, kind, p, perTensor, total);
-    }
-
-    @Override public void clipCoefficient(Strided total, NormKind kind, double p, double maxNorm, Strided out) {
-        fused.clipCoefficient(total, kind, p, maxNorm, out);
-    }
-
-    @Override public void multiTensorScale(List<Strided> tensors, Strided coefficient) { fused.multiTensorScale(tensors, coefficient); }
-
-    @Override public void fusedAdam(List<Strided> params, List<Strided> grads, List<Strided> expAvg, List<Strided> expAvgSq,
-                                    AdamParams h, LrSchedule schedule, Strided coefficient, Strided skip, Strided step) {
-        fused.fusedAdam(params, grads, expAvg, expAvgSq, h, schedule, coefficient, skip, step);
-    }
-
-    @Override public void fusedSgd(List<Strided> params, List<Strided> grads, List<Strided> momentumBuffers, SgdParams h,
-                                   LrSchedule schedule, Strided coefficient, Strided skip, Strided step) {
-        fused.fusedSgd(params, grads, momentumBuffers, h, schedule, coefficient, skip, step);
-    }
+    /** The fused multi-tensor kernels on this backend's pool ({@link CpuMultiTensorOps}). */
+    @Override public Optional<MultiTensorOps> multiTensorOps() { return Optional.of(fused); }
 
     /** The thread count from {@value #THREADS_PROPERTY}, {@value #THREADS_ENV}, or the processor count. */
     public static int configuredThreads() {

@@ -9,9 +9,7 @@ import dev.ballast.engine.DType;
 import dev.ballast.engine.backend.Backend;
 import dev.ballast.engine.backend.BinaryOp;
 import dev.ballast.engine.backend.Gemm;
-import dev.ballast.engine.backend.LrSchedule;
 import dev.ballast.engine.backend.MultiTensorOps;
-import dev.ballast.engine.backend.NormKind;
 import dev.ballast.engine.backend.RandomKind;
 import dev.ballast.engine.backend.ReduceOp;
 import dev.ballast.engine.backend.Storage;
@@ -40,7 +38,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * accumulate in F32. The fused multi-tensor ops ({@link MultiTensorOps}: gradient norm, clip coefficient,
  * scaling, Adam and SGD steps) run as single launches over all tensors ({@link CudaMultiTensor}).
  */
-public final class CudaBackend implements Backend, MultiTensorOps {
+public final class CudaBackend implements Backend {
     private static final int BLOCK = 256;
     private static final long STAGING_BYTES = 8L << 20;
     private static volatile boolean allowTf32;
@@ -472,27 +470,8 @@ public final class CudaBackend implements Backend, MultiTensorOps {
 
     // ---------------------------------------------------------------- fused multi-tensor ops
 
-    @Override public void multiTensorNorm(List<Strided> tensors, NormKind kind, double p, Strided perTensor, Strided total) {
-        fused.multiTensorNorm(tensors, kind, p, perTensor, total);
-    }
-
-    @Override public void clipCoefficient(Strided total, NormKind kind, double p, double maxNorm, Strided out) {
-        fused.clipCoefficient(total, kind, p, maxNorm, out);
-    }
-
-    @Override public void multiTensorScale(List<Strided> tensors, Strided coefficient) {
-        fused.multiTensorScale(tensors, coefficient);
-    }
-
-    @Override public void fusedAdam(List<Strided> params, List<Strided> grads, List<Strided> expAvg, List<Strided> expAvgSq,
-                                    AdamParams h, LrSchedule schedule, Strided coefficient, Strided skip, Strided step) {
-        fused.fusedAdam(params, grads, expAvg, expAvgSq, h, schedule, coefficient, skip, step);
-    }
-
-    @Override public void fusedSgd(List<Strided> params, List<Strided> grads, List<Strided> momentumBuffers, SgdParams h,
-                                   LrSchedule schedule, Strided coefficient, Strided skip, Strided step) {
-        fused.fusedSgd(params, grads, momentumBuffers, h, schedule, coefficient, skip, step);
-    }
+    /** Single-launch multi-tensor kernels ({@link CudaMultiTensor}). */
+    @Override public Optional<MultiTensorOps> multiTensorOps() { return Optional.of(fused); }
 
     // ---------------------------------------------------------------- matmul
 

@@ -41,7 +41,8 @@ final class Fixture implements AutoCloseable {
 
     /** The CPU backend's fused kernels. */
     MultiTensorOps fused() {
-        return (MultiTensorOps) device.backend();
+        return device.backend().multiTensorOps().orElseThrow(() -> new IllegalStateException(
+                "backend '" + device.name() + "' has no fused multi-tensor ops"));
     }
 
     /** One random normal F32 tensor per shape, as the list of views the fused kernels take. */

@@ -3,6 +3,7 @@ package dev.ballast.engine.backend;
 import dev.ballast.engine.DType;
 import java.lang.foreign.MemorySegment;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * The small set of primitives every backend implements; everything else in the engine is composed
@@ -25,6 +26,14 @@ public interface Backend {
 
     /** Whether elementwise/reduction primitives accept F16 and BF16 operands directly. */
     default boolean supportsHalfCompute() { return false; }
+
+    /**
+     * The fused multi-tensor kernels (gradient norm, clip coefficient, scaling, Adam and SGD steps) when this backend
+     * has them; empty (the default) makes the stability layer and optimizers compose the same semantics from primitives.
+     * A capability object rather than an interface the backend implements, so a backend seen through a wrapper or a
+     * proxy keeps or drops it explicitly.
+     */
+    default Optional<MultiTensorOps> multiTensorOps() { return Optional.empty(); }
 
     /** Whether {@link #matmul} accepts F16 and BF16 operands (accumulating in F32); otherwise the engine casts to F32. */
     default boolean supportsHalfMatmul() { return false; }

@@ -159,7 +159,7 @@ public abstract class Optimizer implements AutoCloseable {
     public void setDeviceSchedule(LrSchedule schedule) { this.deviceSchedule = schedule; }
 
     private boolean fusedEligible() {
-        if (!hasFusedUpdate() || params.isEmpty() || !(params.getFirst().device().backend() instanceof MultiTensorOps)) return false;
+        if (!hasFusedUpdate() || params.isEmpty() || params.getFirst().device().backend().multiTensorOps().isEmpty()) return false;
         for (int i = 0; i < params.size(); i++) {
             Tensor p = params.get(i), g = p.grad();
             if (paramSteps[i] != steps && !stepsOnDevice) return false; // per-parameter counts diverged: bias correction differs
@@ -169,7 +169,7 @@ public abstract class Optimizer implements AutoCloseable {
     }
 
     private void fusedStep(Tensor coefficient, Tensor skip) {
-        MultiTensorOps ops = (MultiTensorOps) params.getFirst().device().backend();
+        MultiTensorOps ops = params.getFirst().device().backend().multiTensorOps().orElseThrow();
         if (deviceSteps == null) {
             deviceSteps = new Tensor[groups.size()];
             for (int g = 0; g < groups.size(); g++)

@@ -99,8 +99,12 @@ public final class Nvrtc {
                 hdrs.setAtIndex(ADDRESS, i, a.allocateFrom(e.getValue()));
                 i++;
             }
-            check((int) nvrtcCreateProgram.invokeExact(progPtr, a.allocateFrom(source), a.allocateFrom(fileName), nh,
-                    nh == 0 ? MemorySegment.NULL : hdrs, nh == 0 ? MemorySegment.NULL : names), "nvrtcCreateProgram");
+            // Locals, not conditional expressions: an argument of invokeExact(Object...) that is a conditional is a poly
+            // expression typed Object, so the call site would no longer match the handle (WrongMethodTypeException).
+            MemorySegment headerTexts = nh == 0 ? MemorySegment.NULL : hdrs;
+            MemorySegment headerNames = nh == 0 ? MemorySegment.NULL : names;
+            MemorySegment src = a.allocateFrom(source), name = a.allocateFrom(fileName);
+            check((int) nvrtcCreateProgram.invokeExact(progPtr, src, name, nh, headerTexts, headerNames), "nvrtcCreateProgram");
             MemorySegment prog = progPtr.get(ADDRESS, 0);
             try {
                 MemorySegment opts = a.allocate(ADDRESS, Math.max(options.size(), 1));

@@ -66,7 +66,7 @@ public final class ClipGrad {
     /** Multiplies every tensor in place by the coefficient held at index 1 of {@code stats}, in one launch when fused. */
     public static void scale(Device device, List<Tensor> grads, Tensor stats) {
         if (grads.isEmpty()) return;
-        if (device.backend() instanceof MultiTensorOps fused) {
+        if (device.backend().multiTensorOps().orElse(null) instanceof MultiTensorOps fused) {
             List<Strided> views = new ArrayList<>(grads.size());
             for (Tensor g : grads) views.add(GradNorm.contiguousView(g));
             fused.multiTensorScale(views, stats.view().withLayout(new long[0], new long[0]).withOffset(GradNorm.COEFFICIENT));

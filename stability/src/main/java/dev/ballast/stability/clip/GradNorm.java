@@ -45,7 +45,7 @@ public final class GradNorm {
         if (!(maxNorm >= 0))
             throw new IllegalArgumentException("maxNorm must be a number >= 0, got " + maxNorm);
         Tensor out = Tensor.empty(device, DType.F32, 3);
-        if (device.backend() instanceof MultiTensorOps fused) {
+        if (device.backend().multiTensorOps().orElse(null) instanceof MultiTensorOps fused) {
             List<Strided> views = new ArrayList<>(tensors.size());
             for (Tensor t : tensors) views.add(contiguousView(t));
             try (Tensor total = Tensor.empty(device, DType.F64, 2)) {
