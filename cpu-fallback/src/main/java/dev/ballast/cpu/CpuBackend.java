@@ -5,6 +5,8 @@ import dev.ballast.cpu.kernel.Elementwise;
 import dev.ballast.cpu.kernel.Indexing;
 import dev.ballast.cpu.fused.CpuMultiTensorOps;
 import dev.ballast.cpu.kernel.Parallel;
+import dev.ballast.cpu.fused.CpuFusedCells;
+import dev.ballast.engine.backend.FusedCells;
 import dev.ballast.engine.backend.MultiTensorOps;
 import java.util.List;
 import dev.ballast.cpu.kernel.RandomFill;
@@ -57,6 +59,7 @@ public final class CpuBackend implements Backend {
     private final ForkJoinPool pool;
     private final Parallel par;
     private final CpuMultiTensorOps fused;
+    private final CpuFusedCells cells;
     private final AtomicLong allocated = new AtomicLong();
 
     /** A backend with the configured thread count. */
@@ -74,10 +77,14 @@ public final class CpuBackend implements Backend {
         }, null, false);
         this.par = new Parallel(pool, threads);
         this.fused = new CpuMultiTensorOps(par);
+        this.cells = new CpuFusedCells(par);
     }
 
     /** The fused multi-tensor kernels on this backend's pool ({@link CpuMultiTensorOps}). */
     @Override public Optional<MultiTensorOps> multiTensorOps() { return Optional.of(fused); }
+
+    /** The fused LSTM and RNN cells on this backend's pool ({@link CpuFusedCells}). */
+    @Override public Optional<FusedCells> fusedCells() { return Optional.of(cells); }
 
     /** The thread count from {@value #THREADS_PROPERTY}, {@value #THREADS_ENV}, or the processor count. */
     public static int configuredThreads() {
