@@ -28,8 +28,8 @@ import java.util.function.Consumer;
 public final class StepBench {
     private StepBench() {}
 
-    /** Default timing: warm-up of at least 1.5 s and 5 steps (the JIT compiles the step's code), then 7 to 40 steps. */
-    public static final ClipBench.Timing DEFAULT = new ClipBench.Timing(1.5, 5, 7, 40, 3.0);
+    /** Default timing: warm-up of at least 2 s and 8 steps (the JIT compiles the step's code), then 7 to 40 steps. */
+    public static final ClipBench.Timing DEFAULT = new ClipBench.Timing(2.0, 8, 7, 40, 3.0);
 
     /** One model's figures; torch figures are null where PyTorch was not measured. */
     public record ModelResult(String name, String description, long params, double ballastMs, int reps, double faultsPerStep,

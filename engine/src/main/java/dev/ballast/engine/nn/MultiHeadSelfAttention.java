@@ -20,6 +20,7 @@ public final class MultiHeadSelfAttention extends Module {
     private final Tensor inProjWeight;
     private final Tensor inProjBias;
     private final Linear outProj;
+    private Tensor[] maskCache;
 
     public MultiHeadSelfAttention(long dModel, int heads, boolean causal, ParamSpec spec) {
         if (dModel <= 0 || heads <= 0 || dModel % heads != 0)
@@ -49,15 +50,14 @@ public final class MultiHeadSelfAttention extends Module {
             throw new IllegalArgumentException("MultiHeadSelfAttention at '" + path() + "': input must be [batch, time, " + dModel
                     + "], got " + Arrays.toString(s));
         long b = s[0], t = s[1], dh = dModel / heads;
-        Tensor qkv = x.matmul(inProjWeight.mT()).add(inProjBias); // [B, T, 3E]
+        Tensor qkv = x.reshape(b * t, dModel).matmul(inProjWeight.mT()).add(inProjBias).reshape(b, t, 3 * dModel); // [B, T, 3E]
         Tensor q = splitHeads(qkv.narrow(2, 0, dModel), b, t, dh);
         Tensor k = splitHeads(qkv.narrow(2, dModel, dModel), b, t, dh);
         Tensor v = splitHeads(qkv.narrow(2, 2 * dModel, dModel), b, t, dh);
         Tensor scores = q.matmul(k.mT()).mul(1 / Math.sqrt(dh)); // [B, heads, T, T]
         if (causal) {
-            Tensor allowed = causalMask(x, t);
-            Tensor blocked = Tensor.scalar(x.device(), x.dtype(), maskValue(x.dtype()));
-            scores = Tensor.where(allowed, scores, blocked);
+            Tensor[] m = mask(x, t);
+            scores = Tensor.where(m[0], scores, m[1]);
         }
         Tensor attn = scores.softmax(-1);
         Tensor ctx = attn.matmul(v).permute(0, 2, 1, 3).reshape(b, t, dModel);
@@ -66,6 +66,30 @@ public final class MultiHeadSelfAttention extends Module {
 
     private Tensor splitHeads(Tensor y, long b, long t, long dh) {
         return y.reshape(b, t, heads, dh).permute(0, 2, 1, 3); // [B, heads, T, dh]
+    }
+
+    /**
+     * The causal mask and the blocked score value for {@code x}'s length, device and dtype, made once and kept (outside
+     * any scope, freed with the module or by the collector) so a training step uploads nothing.
+     */
+    private Tensor[] mask(Tensor x, long t) {
+        Tensor[] m = maskCache;
+        if (m != null && m[0].size(0) == t && m[0].dtype() == x.dtype() && m[0].device().equals(x.device()) && !m[0].isClosed())
+            return m;
+        try (dev.ballast.engine.autograd.GradMode.Guard g = dev.ballast.engine.autograd.GradMode.noGrad()) {
+            Tensor allowed = dev.ballast.engine.Scope.detachFromScopes(causalMask(x, t));
+            Tensor blocked = dev.ballast.engine.Scope.detachFromScopes(Tensor.scalar(x.device(), x.dtype(), maskValue(x.dtype())));
+            if (m != null) for (Tensor old : m) old.close();
+            maskCache = new Tensor[]{allowed, blocked};
+            return maskCache;
+        }
+    }
+
+    @Override
+    public void close() {
+        super.close();
+        if (maskCache != null) for (Tensor m : maskCache) m.close();
+        maskCache = null;
     }
 
     /** 1 where key j may be seen from query i (j <= i), else 0: a [T, T] tensor broadcast over batch and heads. */
