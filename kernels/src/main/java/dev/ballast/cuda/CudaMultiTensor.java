@@ -1,6 +1,7 @@
 package dev.ballast.cuda;
 
 import dev.ballast.engine.DType;
+import dev.ballast.engine.backend.GradStatsLayout;
 import dev.ballast.engine.backend.LrSchedule;
 import dev.ballast.engine.backend.MultiTensorOps;
 import dev.ballast.engine.backend.NormKind;
@@ -96,6 +97,31 @@ final class CudaMultiTensor implements MultiTensorOps {
                 .ptr(r.partAccPtr()).ptr(r.partBadPtr()).ptr(perTensor == null ? r.scratchPtr() : backend.pointer(perTensor))
                 .ptr(backend.pointer(total));
         backend.launchGrid(FILE, "multi_tensor_norm_finish", 1, BLOCK, a);
+    }
+
+    /** Bytes of one chunk's partial of the statistics pass (StatPart in multi_tensor.cu). */
+    private static final int STAT_PART_BYTES = 20;
+
+    @Override
+    public void multiTensorStats(List<Strided> grads, List<Strided> weights, Strided stats, Strided histogram) {
+        GradStatsLayout.checkArguments(grads, weights, stats, histogram);
+        if (grads.isEmpty()) return;
+        backend.bind();
+        backend.fill(histogram, 0);
+        Resident r = table(weights == null ? List.of(grads) : List.of(grads, weights));
+        Storage part = backend.allocate(STAT_PART_BYTES * Math.max(1, r.chunks()));
+        try {
+            long partPtr = ((CudaStorage) part).ptr();
+            if (r.chunks() > 0) {
+                LaunchArgs a = LaunchArgs.get().ptr(r.tensorsPtr()).ptr(r.chunksPtr()).i64(r.chunks()).i64(grads.size())
+                        .i32(weights == null ? 0 : 1).ptr(partPtr).ptr(backend.pointer(histogram));
+                backend.launchGrid(FILE, "multi_tensor_stats", grid(r.chunks()), BLOCK, a);
+            }
+            LaunchArgs a = LaunchArgs.get().ptr(r.tensorsPtr()).i64(grads.size()).ptr(partPtr).ptr(backend.pointer(stats));
+            backend.launchGrid(FILE, "multi_tensor_stats_finish", 1, BLOCK, a);
+        } finally {
+            part.release(); // stream-ordered: reused only by later work
+        }
     }
 
     @Override

@@ -63,7 +63,8 @@ class KernelSourcesNvccTest {
             }
             case "random.cu" -> out.addAll(List.of("uniform_f32", "uniform_f64", "normal_f32", "normal_f64"));
             case "multi_tensor.cu" -> out.addAll(List.of("multi_tensor_norm", "multi_tensor_norm_finish", "clip_coefficient",
-                    "multi_tensor_scale", "fused_adam", "fused_sgd", "step_increment"));
+                    "multi_tensor_scale", "fused_adam", "fused_sgd", "step_increment", "multi_tensor_stats",
+                    "multi_tensor_stats_finish"));
             default -> throw new IllegalArgumentException(file);
         }
         return out;

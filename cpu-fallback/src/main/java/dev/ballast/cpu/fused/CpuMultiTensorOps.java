@@ -34,11 +34,11 @@ public final class CpuMultiTensorOps implements MultiTensorOps {
 
     public CpuMultiTensorOps(Parallel par) { this.par = par; }
 
-    private record Chunk(int tensor, long start, long length) {}
+    record Chunk(int tensor, long start, long length) {}
 
-    private static MemorySegment seg(Strided s) { return ((CpuStorage) s.storage()).segment(); }
+    static MemorySegment seg(Strided s) { return ((CpuStorage) s.storage()).segment(); }
 
-    private static List<Chunk> chunks(List<Strided> tensors) {
+    static List<Chunk> chunks(List<Strided> tensors) {
         List<Chunk> out = new ArrayList<>();
         for (int i = 0; i < tensors.size(); i++) {
             long n = tensors.get(i).numel();
@@ -52,7 +52,7 @@ public final class CpuMultiTensorOps implements MultiTensorOps {
      * {@link #CHUNK} elements together, so many small tensors do not each pay for a task. The grouping depends
      * only on the sizes, never on the thread count.
      */
-    private void forEachChunk(List<Chunk> chunks, java.util.function.IntConsumer body) {
+    void forEachChunk(List<Chunk> chunks, java.util.function.IntConsumer body) {
         List<int[]> tasks = new ArrayList<>();
         int first = 0;
         long elements = 0;
@@ -168,6 +168,11 @@ public final class CpuMultiTensorOps implements MultiTensorOps {
         }
         nonFinite[0] = bad;
         return result;
+    }
+
+    @Override
+    public void multiTensorStats(List<Strided> grads, List<Strided> weights, Strided stats, Strided histogram) {
+        CpuGradStats.run(this, grads, weights, stats, histogram);
     }
 
     @Override

@@ -24,6 +24,17 @@ public interface MultiTensorOps {
     void multiTensorNorm(List<Strided> tensors, NormKind kind, double p, Strided perTensor, Strided total);
 
     /**
+     * Gradient health statistics in one read pass over {@code grads} (F32, F16 or BF16, contiguous) and, when
+     * {@code weights} is not null, the matching weights (same count and element counts, F32/F16/BF16). Writes, per
+     * tensor {@code i}, row {@code i} of {@code stats} (F64, {@code n * GradStatsLayout.COLUMNS}, columns as
+     * {@link GradStatsLayout} names them) and row {@code i} of {@code histogram} (I64, {@code n * GradStatsLayout.BINS},
+     * the log2-magnitude counts of the gradient's values). Sums are formed in at least F32 per chunk and combined in
+     * F64; counts and the maximum are exact. Non-finite values are counted, not summed, so the norms stay readable
+     * when a few values blew up. Nothing is read back to the host.
+     */
+    void multiTensorStats(List<Strided> grads, List<Strided> weights, Strided stats, Strided histogram);
+
+    /**
      * The finish step on the device: from {@code total} (as written by {@link #multiTensorNorm}) writes
      * {@code out} (F32, 3 elements): the total norm, the clip coefficient {@code min(maxNorm / (norm + 1e-6), 1)}
      * (exactly PyTorch's clip_grad_norm_), and 1 if any value was non-finite else 0.

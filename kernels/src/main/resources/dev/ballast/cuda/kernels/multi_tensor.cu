@@ -277,3 +277,94 @@ extern "C" __global__ void fused_sgd(const TensorRef* tensors, const Chunk* chun
         }
     }
 }
+
+// ------------------------------------------------------------------ gradient statistics
+// One read pass for the gradient health monitor (CPU twin: dev.ballast.cpu.fused.CpuGradStats).
+// Per chunk: sums of squares of the finite gradient and weight values, the largest finite |g|, the
+// zero and non-finite counts; the log2-magnitude histogram (bin = float32 exponent field, see
+// dev.ballast.engine.backend.GradStatsLayout) is counted in shared memory and added to the tensor's
+// row with integer atomics, so every count is the same for any grid.
+struct StatPart { float gsq, wsq, gmax; unsigned zeros, bad; };
+
+__device__ __forceinline__ float load_any(u64 ptr, int dt, i64 i) {
+    switch (dt) {
+        case DT_F16:  return __half2float(((const __half*)ptr)[i]);
+        case DT_BF16: return __bfloat162float(((const __nv_bfloat16*)ptr)[i]);
+        default:      return ((const float*)ptr)[i];
+    }
+}
+
+extern "C" __global__ void multi_tensor_stats(const TensorRef* tensors, const Chunk* chunks, i64 nchunks,
+                                              i64 ntensors, int has_weights, StatPart* part, u64* hist) {
+    __shared__ unsigned s_hist[256];
+    __shared__ float s_gsq[32], s_wsq[32], s_gmax[32];
+    __shared__ unsigned s_zeros[32], s_bad[32];
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = (blockDim.x + 31) >> 5;
+    for (i64 c = blockIdx.x; c < nchunks; c += gridDim.x) {
+        for (int b = threadIdx.x; b < 256; b += blockDim.x) s_hist[b] = 0;
+        __syncthreads();
+        Chunk ch = chunks[c];
+        TensorRef g = tensors[ch.tensor];
+        TensorRef w = tensors[has_weights ? ntensors + ch.tensor : ch.tensor];
+        float gsq = 0.f, wsq = 0.f, gmax = 0.f;
+        unsigned zeros = 0, bad = 0;
+        for (int e = threadIdx.x; e < ch.length; e += blockDim.x) {
+            if (has_weights) {
+                float v = load_any(w.ptr, w.dtype, ch.start + e);
+                if (finite(v)) wsq += v * v;
+            }
+            float x = load_any(g.ptr, g.dtype, ch.start + e);
+            atomicAdd(&s_hist[(__float_as_uint(x) >> 23) & 0xffu], 1u);
+            if (!finite(x)) { bad++; continue; }
+            zeros += x == 0.f;
+            gmax = fmaxf(gmax, fabsf(x));
+            gsq += x * x;
+        }
+        for (int o = 16; o > 0; o >>= 1) {
+            gsq += __shfl_down_sync(0xffffffffu, gsq, o);
+            wsq += __shfl_down_sync(0xffffffffu, wsq, o);
+            gmax = fmaxf(gmax, __shfl_down_sync(0xffffffffu, gmax, o));
+            zeros += __shfl_down_sync(0xffffffffu, zeros, o);
+            bad += __shfl_down_sync(0xffffffffu, bad, o);
+        }
+        if (lane == 0) { s_gsq[warp] = gsq; s_wsq[warp] = wsq; s_gmax[warp] = gmax; s_zeros[warp] = zeros; s_bad[warp] = bad; }
+        __syncthreads();
+        if (warp == 0) {
+            bool in = lane < nwarps;
+            gsq = in ? s_gsq[lane] : 0.f; wsq = in ? s_wsq[lane] : 0.f; gmax = in ? s_gmax[lane] : 0.f;
+            zeros = in ? s_zeros[lane] : 0u; bad = in ? s_bad[lane] : 0u;
+            for (int o = 16; o > 0; o >>= 1) {
+                gsq += __shfl_down_sync(0xffffffffu, gsq, o);
+                wsq += __shfl_down_sync(0xffffffffu, wsq, o);
+                gmax = fmaxf(gmax, __shfl_down_sync(0xffffffffu, gmax, o));
+                zeros += __shfl_down_sync(0xffffffffu, zeros, o);
+                bad += __shfl_down_sync(0xffffffffu, bad, o);
+            }
+            if (lane == 0) { StatPart p; p.gsq = gsq; p.wsq = wsq; p.gmax = gmax; p.zeros = zeros; p.bad = bad; part[c] = p; }
+        }
+        u64* row = hist + (u64)ch.tensor * 256;
+        for (int b = threadIdx.x; b < 256; b += blockDim.x)
+            if (s_hist[b] != 0) atomicAdd(row + b, (u64)s_hist[b]);
+        __syncthreads(); // shared slots are reused by the next chunk
+    }
+}
+
+// One block: each tensor's chunk partials combined in F64 in chunk order into its row of 5 statistics
+// (columns of GradStatsLayout: grad sumsq, weight sumsq, max |g|, zeros, non-finite).
+extern "C" __global__ void multi_tensor_stats_finish(const TensorRef* tensors, i64 ntensors, const StatPart* part,
+                                                     double* stats) {
+    for (i64 i = threadIdx.x; i < ntensors; i += blockDim.x) {
+        TensorRef t = tensors[i];
+        double gsq = 0.0, wsq = 0.0, gmax = 0.0, zeros = 0.0, bad = 0.0;
+        for (int k = 0; k < t.chunk_count; k++) {
+            StatPart p = part[t.first_chunk + k];
+            gsq += (double)p.gsq;
+            wsq += (double)p.wsq;
+            gmax = fmax(gmax, (double)p.gmax);
+            zeros += (double)p.zeros;
+            bad += (double)p.bad;
+        }
+        double* r = stats + i * 5;
+        r[0] = gsq; r[1] = wsq; r[2] = gmax; r[3] = zeros; r[4] = bad;
+    }
+}
