@@ -2,6 +2,9 @@ package dev.ballast.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.ballast.dist.Communicators;
+import dev.ballast.engine.dist.Communicator;
+import dev.ballast.train.DataParallel;
 import dev.ballast.train.Trainer;
 import dev.ballast.train.builtin.BuiltinTraining;
 import dev.ballast.train.builtin.ConfigException;
@@ -73,9 +76,63 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--train-size", description = "Training examples.") Integer trainSize;
     @Option(names = "--test-size", description = "Held-out test examples.") Integer testSize;
     @Option(names = "--device", description = "auto, cpu, cuda.") String device;
+    @Option(names = "--nproc", paramLabel = "N", description = {"Data-parallel on N processes of this machine, started with "
+            + "Open MPI's mpirun; --batch stays the global batch. Under mpirun or srun the ranks are found without it."})
+    Integer nproc;
 
     @Override public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
+        if (nproc != null && !Communicators.launchedByMpi()) return launchRanks(err);
+        try (Communicator comm = Communicators.fromEnvironment()) {
+            try {
+                return train(comm, out, err);
+            } catch (RuntimeException e) {
+                if (comm.size() == 1) throw e;
+                // the other ranks cannot see this rank's error: end the job now instead of leaving them waiting
+                err.println("ballast train: rank " + comm.rank() + " of " + comm.size() + ": error: " + e);
+                err.flush();
+                comm.abort(1);
+                throw e;
+            }
+        }
+    }
+
+    /** {@code --nproc N} outside an MPI launcher: runs this command on N ranks through mpirun. */
+    private int launchRanks(PrintWriter err) throws Exception {
+        if (nproc < 1) {
+            err.println("ballast train: --nproc must be >= 1, got " + nproc);
+            err.flush();
+            return 2;
+        }
+        try {
+            checkSplits(resolve(), nproc);
+        } catch (ConfigException e) {
+            return badConfig(err, e);
+        }
+        java.nio.file.Path mpirun = MpiLaunch.findMpirun();
+        if (mpirun == null) {
+            err.println("ballast train: --nproc needs Open MPI's mpirun on PATH (Debian/Ubuntu: apt-get install openmpi-bin "
+                    + "libopenmpi-dev), or BALLAST_MPIRUN set to it");
+            err.flush();
+            return 1;
+        }
+        var args = MpiLaunch.withoutNproc(spec.commandLine().getParseResult().originalArgs());
+        args.addFirst("train");
+        return MpiLaunch.run(MpiLaunch.command(mpirun, nproc, args));
+    }
+
+    /** Trains on this rank of {@code comm}; only rank 0 prints (every rank sees the same losses and decisions). */
+    private int train(Communicator comm, PrintWriter out, PrintWriter err) throws Exception {
+        boolean root = comm.isRoot();
+        if (comm.size() > 1 && System.getProperty("ballast.threads") == null && System.getenv("BALLAST_THREADS") == null) {
+            // ranks on one machine share its processors instead of each starting a pool as wide as the machine
+            int perRank = Math.max(1, Runtime.getRuntime().availableProcessors() / Communicators.localRanks());
+            System.setProperty("ballast.threads", Integer.toString(perRank));
+        }
+        if (!root) {
+            out = new PrintWriter(java.io.Writer.nullWriter());
+            err = new PrintWriter(java.io.Writer.nullWriter());
+        }
         TrainConfig c;
         BuiltinTraining run;
         try {
@@ -85,19 +142,19 @@ public final class TrainCommand implements Callable<Integer> {
                 out.flush();
                 return 0;
             }
+            checkSplits(c, comm.size());
             run = BuiltinTraining.create(c);
         } catch (ConfigException e) {
-            String key = e.key();
-            boolean known = TrainConfig.KEYS.contains(key);
-            err.println("ballast train: bad config: " + e.getMessage() + (known ? " (" + TrainConfigFile.flag(key) + ")" : ""));
-            err.println("Run 'ballast train --help' for the settings.");
-            err.flush();
-            return 2;
+            return badConfig(err, e);
         }
-        try (run; TrainProgress progress = TrainProgress.create(interactive(), c.steps(), c.logEvery(), err)) {
-            err.println(header(c, run));
+        Communicator devComm = null;
+        try (run; TrainProgress progress = root ? TrainProgress.create(interactive(), c.steps(), c.logEvery(), err)
+                : new TrainProgress() {}) {
+            devComm = Communicators.forDevice(comm, run.device(), err::println); // NCCL for CUDA tensors where present
+            err.println(header(c, run) + (comm.size() > 1 ? ", " + ranks(devComm) : ""));
             err.flush();
-            Trainer.Builder b = run.trainer(progress);
+            DataParallel dp = comm.size() > 1 ? new DataParallel(devComm, run.model().parameters()) : null;
+            Trainer.Builder b = run.trainer(progress, dp);
             if (c.clip() > 0) {
                 GradientChain chain = GradientChain.of(Link.clipByGlobalNorm(c.clip()), Link.apply(run.optimizer()));
                 b.stepFunction(chain::step);
@@ -116,9 +173,32 @@ public final class TrainCommand implements Callable<Integer> {
             }
             progress.close();
             out.print(summary(c, run, r));
+            if (comm.size() > 1) out.println("ranks: " + ranks(devComm));
             out.flush();
             return 0;
+        } finally {
+            if (devComm != null && devComm != comm) devComm.close();
         }
+    }
+
+    /** --batch is the global batch: each of {@code ranks} takes an equal share. */
+    private static void checkSplits(TrainConfig c, int ranks) {
+        if (c.batch() % ranks != 0)
+            throw new ConfigException("batch", "batch: " + c.batch() + " does not split over " + ranks
+                    + " data-parallel ranks; use a multiple of " + ranks);
+    }
+
+    private static int badConfig(PrintWriter err, ConfigException e) {
+        String key = e.key();
+        boolean known = TrainConfig.KEYS.contains(key);
+        err.println("ballast train: bad config: " + e.getMessage() + (known ? " (" + TrainConfigFile.flag(key) + ")" : ""));
+        err.println("Run 'ballast train --help' for the settings.");
+        err.flush();
+        return 2;
+    }
+
+    private static String ranks(Communicator comm) {
+        return comm.size() + " data-parallel ranks over " + comm.name();
     }
 
     /** Whether stdin and stdout are a terminal (since Java 22 a Console exists even when they are redirected). */

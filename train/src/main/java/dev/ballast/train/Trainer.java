@@ -63,6 +63,7 @@ public final class Trainer {
     private final Path checkpointPath;
     private final Map<String, Tensor> checkpointModel;
     private final Generator checkpointGenerator;
+    private final DataParallel dataParallel;
     private long iteration;
 
     private Trainer(Builder b) {
@@ -89,6 +90,8 @@ public final class Trainer {
         checkpointPath = b.checkpointPath;
         checkpointModel = b.checkpointModel;
         checkpointGenerator = b.checkpointGenerator;
+        dataParallel = b.dataParallel;
+        if (dataParallel != null) dataParallel.checkBatch(loader.batchSize());
         iteration = b.startIteration;
     }
 
@@ -107,10 +110,12 @@ public final class Trainer {
         long attempted = 0;
         double lastLoss = Double.NaN;
         Map<String, Double> lastEval = Map.of();
-        Writer out = metricsWriter;
+        boolean root = dataParallel == null || dataParallel.isRoot();
+        Writer out = root ? metricsWriter : null;
         boolean ownWriter = false;
         try {
-            if (out == null && metricsPath != null) {
+            if (dataParallel != null) dataParallel.broadcastFromRoot(params);
+            if (out == null && metricsPath != null && root) {
                 Path parent = metricsPath.toAbsolutePath().getParent();
                 if (parent != null) Files.createDirectories(parent);
                 out = Files.newBufferedWriter(metricsPath, StandardCharsets.UTF_8);
@@ -121,10 +126,11 @@ public final class Trainer {
                 long epoch = iteration / perEpoch, index = iteration % perEpoch;
                 boolean last = iteration + 1 == maxIterations;
                 boolean log = (iteration + 1) % logEvery == 0 || last;
-                boolean doEval = eval != null && ((iteration + 1) % evalEvery == 0 || last);
+                boolean doEval = eval != null && root && ((iteration + 1) % evalEvery == 0 || last);
                 Map<String, Object> line = null;
                 try (Scope scope = Scope.open()) {
                     Batch batch = loader.batch(epoch, index);
+                    if (dataParallel != null) batch = dataParallel.shard(batch);
                     if (schedule != null) optimizer.applySchedule(schedule);
                     double lr = optimizer.paramGroups().getFirst().lr();
                     optimizer.zeroGrad();
@@ -132,6 +138,7 @@ public final class Trainer {
                     if (l.numel() != 1) throw new IllegalStateException("trainer: the loss function must return one value, got shape "
                             + java.util.Arrays.toString(l.shape()));
                     l.backward();
+                    if (dataParallel != null) dataParallel.averageGradients(); // before the chain: every rank decides alike
                     Double gradNorm = trackGradNorm ? hostGradNorm() : null;
                     if (gradTransform != null) gradTransform.accept(params);
                     // the step count is read (a device sync after fused steps) only on logged iterations
@@ -140,7 +147,7 @@ public final class Trainer {
                     boolean skipped = log && optimizer.stepCount() == before;
                     attempted++;
                     if (log) {
-                        lastLoss = l.item();
+                        lastLoss = dataParallel == null ? l.item() : dataParallel.mean(l);
                         line = new LinkedHashMap<>();
                         line.put("step", iteration + 1);
                         line.put("epoch", epoch);
@@ -167,11 +174,13 @@ public final class Trainer {
                     out.write('\n');
                     out.flush();
                 }
-                if (checkpointPath != null && (iteration % checkpointEvery == 0 || iteration == maxIterations))
-                    Checkpoint.save(checkpointPath, checkpointModel, optimizer, iteration, checkpointGenerator);
-                if (log) progress.update(iteration, status(lastLoss, t0, attempted));
+                if (checkpointPath != null && (iteration % checkpointEvery == 0 || iteration == maxIterations)) {
+                    if (dataParallel != null) dataParallel.barrier(); // every rank holds the state being written
+                    if (root) Checkpoint.save(checkpointPath, checkpointModel, optimizer, iteration, checkpointGenerator);
+                }
+                if (log && root) progress.update(iteration, status(lastLoss, t0, attempted));
             }
-            progress.finish();
+            if (root) progress.finish();
             return new Result(iteration, optimizer.stepCount(), attempted - (optimizer.stepCount() - startSteps), lastLoss,
                     lastEval, (System.nanoTime() - t0) / 1e9);
         } catch (IOException e) {
@@ -242,6 +251,7 @@ public final class Trainer {
         private Map<String, Tensor> checkpointModel;
         private Generator checkpointGenerator;
         private long startIteration;
+        private DataParallel dataParallel;
 
         private Builder(List<Tensor> params, Optimizer optimizer, DataLoader loader, Function<Batch, Tensor> loss) {
             this.params = Objects.requireNonNull(params, "params");
@@ -305,6 +315,14 @@ public final class Trainer {
             this.startIteration = i;
             return this;
         }
+
+        /**
+         * Trains data-parallel: rank 0's parameters are broadcast at the start, each global batch is sharded by rank,
+         * gradients are averaged over the ranks right after backward (before the transform and the step), the logged
+         * loss is the mean over the ranks, and only rank 0 evaluates (the replicas are identical) and writes metrics,
+         * checkpoints (after a barrier) and progress.
+         */
+        public Builder dataParallel(DataParallel dp) { this.dataParallel = dp; return this; }
 
         public Trainer build() { return new Trainer(this); }
 

@@ -14,6 +14,7 @@ import dev.ballast.engine.optim.AdamW;
 import dev.ballast.engine.optim.Optimizer;
 import dev.ballast.engine.optim.SGD;
 import dev.ballast.engine.optim.schedule.LrSchedule;
+import dev.ballast.train.DataParallel;
 import dev.ballast.train.Trainer;
 import java.util.List;
 import java.util.Map;
@@ -53,6 +54,7 @@ public final class BuiltinTraining implements AutoCloseable {
     private final DataLoader loader;
     private final LrSchedule schedule;
     private long lastStep;
+    private DataParallel dataParallel;
 
     private BuiltinTraining(TrainConfig c, Device device) {
         this.config = c;
@@ -107,7 +109,14 @@ public final class BuiltinTraining implements AutoCloseable {
      * {@code logEvery} steps), evaluation every {@code evalEvery} steps, and the engine clipping as step function and
      * gradient transform. Progress display is off: the listener sees every logged loss and can draw its own.
      */
-    public Trainer.Builder trainer(Listener listener) {
+    public Trainer.Builder trainer(Listener listener) { return trainer(listener, null); }
+
+    /**
+     * As {@link #trainer(Listener)}, data-parallel over {@code dp} when it is not null: the batch setting is the global
+     * batch (sharded by rank) and the loss checked for divergence is the mean over the ranks, so all stop together.
+     */
+    public Trainer.Builder trainer(Listener listener, DataParallel dp) {
+        this.dataParallel = dp;
         Listener l = listener == null ? new Listener() {} : listener;
         Trainer.Builder b = Trainer.builder(model.parameters(), optimizer, loader, loss(l))
                 .maxSteps(config.steps())
@@ -116,6 +125,7 @@ public final class BuiltinTraining implements AutoCloseable {
                 .eval(config.effectiveEvalEvery(), eval(l))
                 .stepFunction(engineStep())
                 .progress(new dev.ballast.train.ProgressReporter(System.err, config.steps(), false));
+        if (dp != null) b.dataParallel(dp);
         Consumer<List<Tensor>> clipValue = engineValueClip();
         if (clipValue != null) b.gradTransform(clipValue);
         return b;
@@ -129,7 +139,7 @@ public final class BuiltinTraining implements AutoCloseable {
             lastStep = step;
             Tensor loss = task.loss(model.call(batch.inputs()), batch.targets());
             if (step % config.logEvery() == 0 || step == config.steps()) {
-                double v = loss.item();
+                double v = dataParallel == null ? loss.item() : dataParallel.mean(loss);
                 if (!Double.isFinite(v)) throw new DivergedException(step, v);
                 l.onLoss(step, v);
             }

@@ -1,0 +1,118 @@
+package dev.ballast.dist;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.ballast.engine.dist.Communicator;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Two ranks under Open MPI's mpirun on this machine (one launch for all runs; JVM starts are what costs) against
+ * one process on the combined batch: the collectives give the N-rank results, the loss curve and weights match
+ * (SGD and AdamW, clipping on), one rank's infinite gradient skips the step on both; and a rank killed mid-run
+ * stops the other with an error within 60 s. Skipped with the reason when mpirun is not installed.
+ */
+class DataParallelMpiTest {
+    static final int STEPS = 25;
+    static final long INJECT_STEP = 7;
+
+    @TempDir static Path shared;
+    static MpiRun.Finished run;
+
+    @BeforeAll
+    static void launchTwoRanks() throws Exception {
+        String steps = Integer.toString(STEPS);
+        run = MpiRun.run(MpiRun.command(2, DataParallelProbe.class, shared.toString(), "collectives",
+                "sgd:" + steps + ":-1:-1", "adamw:" + steps + ":-1:-1", "adamw:" + steps + ":" + INJECT_STEP + ":1"),
+                shared.resolve("log.txt"), 300);
+        System.out.printf("2-rank launch: %.1f s%n", run.seconds());
+    }
+
+    private static DataParallelProbe.Result result(int rank, int scenario) throws Exception {
+        assertEquals(0, run.exitCode(), run.output());
+        return DataParallelProbe.read(shared.resolve("rank" + rank + "-" + scenario + ".bin"));
+    }
+
+    @Test
+    void collectivesGiveTheTwoRankResults() throws Exception {
+        assertEquals(0, run.exitCode(), run.output());
+        String expected = """
+                sum.f32=[3.0, -2.0, 1.0]
+                sum.f64=[1.0E-9, 2.0]
+                sum.i64=[2199023255552, 1]
+                sum.f16=[2.0, 6.0]
+                sum.big=15000.0
+                max=[1.0, 0.0, Infinity]
+                bcast=[1.0, 10.0][1]
+                """;
+        for (int r = 0; r < 2; r++)
+            assertEquals(expected + "rank=" + r + " size=2\n", Files.readString(shared.resolve("rank" + r + "-1.txt")));
+    }
+
+    @Test
+    void twoRanksTrainLikeOneProcessWithSgd() throws Exception { compare("sgd", 2); }
+
+    @Test
+    void twoRanksTrainLikeOneProcessWithAdamW() throws Exception { compare("adamw", 3); }
+
+    private static void compare(String optimizer, int scenario) throws Exception {
+        var one = DataParallelProbe.train(Communicator.single(), optimizer, STEPS, -1, -1);
+        var r0 = result(0, scenario);
+        var r1 = result(1, scenario);
+        assertArrayEquals(r0.weights(), r1.weights(), "replicas must stay bit-identical");
+        assertEquals(STEPS, r0.losses().length);
+        assertArrayEquals(one.losses(), r0.losses(), 1e-4, "loss curve of 2 ranks vs 1 process");
+        assertArrayEquals(one.weights(), r0.weights(), 2e-4f, "weights of 2 ranks vs 1 process");
+        assertEquals(STEPS, r0.optimizerSteps());
+        assertTrue(one.losses()[STEPS - 1] < one.losses()[0], "the run must learn: " + one.losses()[0] + " -> " + one.losses()[STEPS - 1]);
+    }
+
+    @Test
+    void anInfiniteGradientOnOneRankSkipsTheStepOnEveryRank() throws Exception {
+        var one = DataParallelProbe.train(Communicator.single(), "adamw", STEPS, INJECT_STEP, 0);
+        var r0 = result(0, 4);
+        var r1 = result(1, 4);
+        assertEquals(STEPS - 1, r0.optimizerSteps(), "rank 0 skipped the step rank 1 overflowed on");
+        assertEquals(STEPS - 1, r1.optimizerSteps());
+        assertEquals(1, r0.skipped());
+        assertEquals(1, r1.skipped());
+        assertArrayEquals(r0.weights(), r1.weights(), "replicas must stay bit-identical");
+        assertEquals(STEPS - 1, one.optimizerSteps());
+        assertArrayEquals(one.weights(), r0.weights(), 2e-4f, "same as one process skipping that step");
+    }
+
+    @Test
+    void killingOneRankStopsTheOtherWithAnErrorWithin60Seconds(@TempDir Path dir) throws Exception {
+        Path log = dir.resolve("log.txt");
+        Process p = MpiRun.start(MpiRun.command(2, DataParallelProbe.class, dir.toString(), "forever"), log);
+        try {
+            Path pid1 = dir.resolve("rank1.pid");
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+            while (!(Files.exists(pid1) && Files.exists(dir.resolve("rank0.pid"))) && System.nanoTime() < deadline && p.isAlive())
+                Thread.sleep(200);
+            assertTrue(Files.exists(pid1), "rank 1 never started:\n" + Files.readString(log));
+            Thread.sleep(2000); // let both ranks get into their training loops
+            long victim = Long.parseLong(Files.readString(pid1).strip());
+            long t0 = System.nanoTime();
+            ProcessHandle.of(victim).orElseThrow().destroyForcibly(); // SIGKILL: no chance to say goodbye
+            boolean ended = p.waitFor(60, TimeUnit.SECONDS);
+            double secs = (System.nanoTime() - t0) / 1e9;
+            String out = Files.readString(log);
+            assertTrue(ended, "the job was still running 60 s after rank 1 was killed:\n" + out);
+            System.out.printf("job ended %.1f s after rank 1 was killed; output:%n%s%n", secs, out);
+            assertNotEquals(0, p.exitValue(), out);
+            assertTrue(out.contains("rank 0 of 2: stopped"), "rank 0 must say it stopped:\n" + out);
+            assertTrue(out.contains("rank 1") && out.contains("signal 9"), "the launcher names the dead rank:\n" + out);
+        } finally {
+            p.descendants().forEach(ProcessHandle::destroyForcibly);
+            p.destroyForcibly();
+        }
+    }
+}

@@ -1,0 +1,137 @@
+package dev.ballast.dist;
+
+import dev.ballast.engine.DType;
+import dev.ballast.engine.Device;
+import dev.ballast.engine.Generator;
+import dev.ballast.engine.Tensor;
+import dev.ballast.engine.data.DataLoader;
+import dev.ballast.engine.data.Dataset;
+import dev.ballast.engine.data.TwoSpirals;
+import dev.ballast.engine.dist.Communicator;
+import dev.ballast.engine.nn.Linear;
+import dev.ballast.engine.nn.Losses;
+import dev.ballast.engine.nn.Module;
+import dev.ballast.engine.nn.ParamSpec;
+import dev.ballast.engine.nn.Sequential;
+import dev.ballast.engine.nn.Tanh;
+import dev.ballast.engine.optim.AdamW;
+import dev.ballast.engine.optim.Optimizer;
+import dev.ballast.engine.optim.SGD;
+import dev.ballast.stability.chain.GradientChain;
+import dev.ballast.stability.chain.Link;
+import dev.ballast.train.DataParallel;
+import dev.ballast.train.ProgressReporter;
+import dev.ballast.train.Trainer;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * One data-parallel training run, the same code on one process (in the test's JVM) and on every rank under
+ * {@code mpirun} (its {@link #main}): an MLP on two spirals, clipping by global norm through the gradient chain with
+ * the non-finite skip, optionally an infinite gradient injected on one rank at one step.
+ * Several runs share one {@code mpirun} launch (see {@link #main}): starting JVMs is what costs.
+ */
+public final class DataParallelProbe {
+    static final int GLOBAL_BATCH = 64;
+
+    /** What a run ends with: the logged (rank-averaged) loss per step, the final weights, optimizer and skipped steps. */
+    record Result(double[] losses, float[] weights, long optimizerSteps, long skipped) {}
+
+    static Result train(Communicator comm, String optimizerName, int steps, long injectStep, int injectRank) {
+        Device cpu = Device.cpu();
+        try (Dataset data = TwoSpirals.generate(cpu, 256, 0.05, 7);
+             Module model = new Sequential(new Linear(2, 32, new ParamSpec(cpu, DType.F32, new Generator(3 + comm.rank()))),
+                     new Tanh(), new Linear(32, 32, new ParamSpec(cpu, DType.F32, new Generator(5 + comm.rank()))), new Tanh(),
+                     new Linear(32, 2, new ParamSpec(cpu, DType.F32, new Generator(9 + comm.rank()))))) {
+            // each rank starts from different weights on purpose: the broadcast from rank 0 must make them equal
+            List<Tensor> params = model.parameters();
+            Optimizer opt = optimizerName.equals("sgd") ? new SGD(params, 0.05, 0.9, 0, 0, false)
+                    : new AdamW(params, 1e-2, 0.9, 0.999, 1e-8, 0.01);
+            long[] step = {0};
+            Tensor first = params.getFirst();
+            first.registerHook(g -> step[0] == injectStep && comm.rank() == injectRank ? g.add(Double.POSITIVE_INFINITY) : g);
+            GradientChain chain = GradientChain.of(Link.clipByGlobalNorm(0.5), Link.skipIfNonFinite(), Link.apply(opt));
+            DataLoader loader = new DataLoader(data, GLOBAL_BATCH, true, true, 11);
+            StringWriter metrics = new StringWriter();
+            Trainer.Result r = Trainer.builder(params, opt, loader, b -> {
+                        step[0]++;
+                        return Losses.crossEntropy(model.call(b.inputs()), b.targets());
+                    })
+                    .maxSteps(steps > 0 ? steps : Long.MAX_VALUE / 2).logEvery(1).stepFunction(chain::step).metrics(metrics)
+                    .progress(new ProgressReporter(System.err, 1, false)).dataParallel(new DataParallel(comm, params)).build().run();
+            List<Double> losses = new ArrayList<>();
+            Matcher m = Pattern.compile("\"loss\":([-0-9.eE]+)").matcher(metrics.toString());
+            while (m.find()) losses.add(Double.parseDouble(m.group(1)));
+            float[] weights = flatten(params);
+            opt.close();
+            return new Result(losses.stream().mapToDouble(Double::doubleValue).toArray(), weights, r.optimizerSteps(), r.skippedSteps());
+        }
+    }
+
+    private static float[] flatten(List<Tensor> params) {
+        int n = 0;
+        for (Tensor p : params) n += (int) p.numel();
+        float[] out = new float[n];
+        int off = 0;
+        for (Tensor p : params) {
+            float[] v = p.toFloatArray();
+            System.arraycopy(v, 0, out, off, v.length);
+            off += v.length;
+        }
+        return out;
+    }
+
+    /**
+     * {@code main(outDir, scenario...)}: each scenario is {@code optimizer:steps:injectStep:injectRank} and writes
+     * {@code outDir/rank<r>-<i>.bin}; {@code collectives} runs {@link CollectivesProbe} into {@code rank<r>-<i>.txt};
+     * {@code forever} writes {@code rank<r>.pid} and trains until killed.
+     */
+    public static void main(String[] args) throws IOException {
+        Path out = Path.of(args[0]);
+        try (Communicator comm = Communicators.fromEnvironment()) {
+            for (int i = 1; i < args.length; i++) {
+                if (args[i].equals("collectives")) {
+                    Files.writeString(out.resolve("rank" + comm.rank() + "-" + i + ".txt"), CollectivesProbe.run(comm));
+                    continue;
+                }
+                if (args[i].equals("forever")) {
+                    Files.writeString(out.resolve("rank" + comm.rank() + ".pid"), Long.toString(ProcessHandle.current().pid()));
+                    train(comm, "sgd", 0, -1, -1);
+                    continue;
+                }
+                String[] f = args[i].split(":");
+                Result r = train(comm, f[0], Integer.parseInt(f[1]), Long.parseLong(f[2]), Integer.parseInt(f[3]));
+                try (var o = new DataOutputStream(Files.newOutputStream(out.resolve("rank" + comm.rank() + "-" + i + ".bin")))) {
+                    write(o, r);
+                }
+            }
+        }
+    }
+
+    static void write(DataOutputStream o, Result r) throws IOException {
+        o.writeLong(r.optimizerSteps());
+        o.writeLong(r.skipped());
+        o.writeInt(r.losses().length);
+        for (double v : r.losses()) o.writeDouble(v);
+        o.writeInt(r.weights().length);
+        for (float v : r.weights()) o.writeFloat(v);
+    }
+
+    static Result read(Path p) throws IOException {
+        try (var in = new java.io.DataInputStream(Files.newInputStream(p))) {
+            long steps = in.readLong(), skipped = in.readLong();
+            double[] losses = new double[in.readInt()];
+            for (int i = 0; i < losses.length; i++) losses[i] = in.readDouble();
+            float[] w = new float[in.readInt()];
+            for (int i = 0; i < w.length; i++) w[i] = in.readFloat();
+            return new Result(losses, w, steps, skipped);
+        }
+    }
+}
