@@ -127,7 +127,7 @@ public final class CpuBackend implements Backend {
         f.put("architecture", System.getProperty("os.arch") + ", " + System.getProperty("os.name"));
         f.put("java", System.getProperty("java.vm.name") + " " + Runtime.version());
         f.put("allocated", String.format(Locale.ROOT, "%d bytes", allocated.get()));
-        f.put("cached", String.format(Locale.ROOT, "%d bytes (freed large blocks kept for reuse)", BlockCache.cachedBytes()));
+        f.put("cached", String.format(Locale.ROOT, "%d bytes (freed blocks kept for reuse)", BlockCache.cachedBytes()));
         return f;
     }
 
@@ -159,7 +159,7 @@ public final class CpuBackend implements Backend {
 
     @Override public long allocatedBytes() { return allocated.get(); }
 
-    /** Bytes of freed large blocks kept for reuse (shared by all CPU backends in the JVM). */
+    /** Bytes of freed blocks kept for reuse (shared by all CPU backends in the JVM). */
     public static long cachedBytes() { return BlockCache.cachedBytes(); }
 
     /**
