@@ -29,6 +29,10 @@ import java.util.function.Consumer;
  *   <li>{@code adamw_ms}: {@link MultiTensorOps#fusedAdam} (AdamW) with no coefficient;</li>
  *   <li>{@code clip_adamw_ms}: norm + coefficient + fusedAdam reading the coefficient and the non-finite flag
  *       from device memory (the clipped step, with no separate scale pass);</li>
+ *   <li>{@code chain_ms}: the real {@code GradientChain} of the common mixed-precision step, {@code unscale(scaler),
+ *       skipIfNonFinite(), clipByGlobalNorm(1), apply(adamw)} on F32 parameters: it must cost what
+ *       {@code clip_adamw_ms} costs (one gradient read plus the optimizer's pass) plus a few scalar launches
+ *       ({@code chain_overhead_pct} over {@code clip_adamw_ms});</li>
  * </ul>
  * plus the norm pass's read bandwidth beside a plain device copy's (read + write bytes over time), the overhead
  * of {@code clip_adamw} over {@code adamw}, and PyTorch's {@code clip_grad_norm_} and AdamW step on the same
@@ -75,7 +79,7 @@ public final class ClipBench {
 
     /** The figures for one measured set; torch figures are null where PyTorch was not measured. */
     public record SetResult(String name, int tensors, long params, long gradBytes, double normMs, double clipMs,
-                            double adamwMs, double clipAdamwMs, double normGbps, double copyGbps,
+                            double adamwMs, double clipAdamwMs, double chainMs, double normGbps, double copyGbps,
                             Double torchClipMs, Double torchAdamwMs) {
         /** Norm-pass bandwidth as a share of plain copy bandwidth, in percent. */
         public double normPercentOfCopy() { return 100 * normGbps / copyGbps; }
@@ -83,8 +87,11 @@ public final class ClipBench {
         /** How much longer the clipped AdamW step takes than the plain one, in percent. */
         public double overheadPercent() { return 100 * (clipAdamwMs / adamwMs - 1); }
 
+        /** How much longer the whole chain (unscale, skip, clip by norm, AdamW) takes than the fused clip+AdamW, in percent. */
+        public double chainOverheadPercent() { return 100 * (chainMs / clipAdamwMs - 1); }
+
         SetResult withTorch(TorchClipBench.Figures f) {
-            return new SetResult(name, tensors, params, gradBytes, normMs, clipMs, adamwMs, clipAdamwMs, normGbps,
+            return new SetResult(name, tensors, params, gradBytes, normMs, clipMs, adamwMs, clipAdamwMs, chainMs, normGbps,
                     copyGbps, f.clipMs(), f.adamwMs());
         }
     }
@@ -113,6 +120,8 @@ public final class ClipBench {
                 o.put("clip_ms", s.clipMs());
                 o.put("adamw_ms", s.adamwMs());
                 o.put("clip_adamw_ms", s.clipAdamwMs());
+                o.put("chain_ms", s.chainMs());
+                o.put("chain_overhead_pct", s.chainOverheadPercent());
                 o.put("torch_clip_ms", s.torchClipMs());
                 o.put("torch_adamw_ms", s.torchAdamwMs());
                 o.put("norm_gbps", s.normGbps());
@@ -218,15 +227,20 @@ public final class ClipBench {
             Generator gen = new Generator(0xC11FL + set.name().hashCode());
             List<Strided> params = new ArrayList<>(), grads = new ArrayList<>(), master = new ArrayList<>();
             List<Strided> expAvg = new ArrayList<>(), expAvgSq = new ArrayList<>();
+            List<Tensor> paramTensors = new ArrayList<>(), masterTensors = new ArrayList<>(), moments = new ArrayList<>();
             long gradBytes = 0;
             for (ClipShapes.Entry e : set.tensors()) {
                 long[] shape = e.shape();
-                params.add(keep(owned, Tensor.randn(gen, device, shape)).view());
+                Tensor p = keep(owned, Tensor.randn(gen, device, shape));
+                paramTensors.add(p);
+                params.add(p.view());
                 Tensor g = keep(owned, Tensor.random(RandomKind.NORMAL, gen, device, e.dtype(), shape));
                 grads.add(g.view());
-                master.add(e.dtype() == DType.F32 ? g.view() : keep(owned, g.to(DType.F32)).view());
-                expAvg.add(keep(owned, Tensor.zeros(device, DType.F32, shape)).view());
-                expAvgSq.add(keep(owned, Tensor.zeros(device, DType.F32, shape)).view());
+                Tensor m = e.dtype() == DType.F32 ? g : keep(owned, g.to(DType.F32));
+                masterTensors.add(m);
+                master.add(m.view());
+                expAvg.add(keep(moments, keep(owned, Tensor.zeros(device, DType.F32, shape))).view());
+                expAvgSq.add(keep(moments, keep(owned, Tensor.zeros(device, DType.F32, shape))).view());
                 gradBytes += e.numel() * e.dtype().byteSize();
             }
             Tensor total = keep(owned, Tensor.empty(device, DType.F64, 2));
@@ -257,11 +271,44 @@ public final class ClipBench {
                 fused.fusedAdam(params, master, expAvg, expAvgSq, ADAMW, LR, coef, skip, stepV);
             }, timing);
             log.accept(String.format(Locale.ROOT, "  clip+adamw %.3f ms", clipAdamwMs));
+            for (Tensor t : moments) { // the chain's AdamW makes its own moments: free these first
+                owned.remove(t);
+                t.close();
+            }
+            double chainMs = chainMs(device, paramTensors, masterTensors, timing);
+            log.accept(String.format(Locale.ROOT, "  chain (unscale, skip, clip, adamw) %.3f ms", chainMs));
             double normGbps = gradBytes / (normMs * 1e6);
             return new SetResult(set.name(), set.tensors().size(), set.params(), gradBytes, normMs, clipMs, adamwMs,
-                    clipAdamwMs, normGbps, copyGbps, null, null);
+                    clipAdamwMs, chainMs, normGbps, copyGbps, null, null);
         } finally {
             for (Tensor t : owned) t.close();
+        }
+    }
+
+    /**
+     * The common chain through the real {@code GradientChain}: the F32 parameters get the F32 gradients; the scale is
+     * 1024, so the unscaled gradients are small, and the lr tiny, so the weights barely move over the repetitions.
+     */
+    private static double chainMs(Device device, List<Tensor> params, List<Tensor> grads, Timing timing) {
+        for (int i = 0; i < params.size(); i++) {
+            params.get(i).requiresGrad(true);
+            params.get(i).setGrad(grads.get(i));
+        }
+        try (var scaler = new dev.ballast.stability.scale.GradScaler(device, 1024, 2, 0.5, 1 << 30);
+             var adamw = new dev.ballast.engine.optim.AdamW(params, 1e-6, ADAMW.beta1(), ADAMW.beta2(), ADAMW.eps(), ADAMW.weightDecay());
+             var chain = dev.ballast.stability.chain.GradientChain.of(dev.ballast.stability.chain.Link.unscale(scaler),
+                     dev.ballast.stability.chain.Link.skipIfNonFinite(), dev.ballast.stability.chain.Link.clipByGlobalNorm(MAX_NORM),
+                     dev.ballast.stability.chain.Link.apply(adamw))) {
+            return time(device.backend(), () -> {
+                try (dev.ballast.engine.Scope s = dev.ballast.engine.Scope.open()) {
+                    chain.step();
+                }
+            }, timing);
+        } finally {
+            for (Tensor p : params) {
+                p.setGrad(null);
+                p.requiresGrad(false);
+            }
         }
     }
 

@@ -73,20 +73,23 @@ public final class ClipBenchCommand implements Callable<Integer> {
     static String table(ClipBench.Result r) {
         StringBuilder sb = new StringBuilder();
         sb.append(String.format(Locale.ROOT, "device %s (%s); plain copy %.1f GB/s%n", r.device(), r.description(), r.copyGbps()));
-        String head = "%-16s %7s %13s %9s %7s %7s %9s %9s %11s %9s %10s %11s %8s %8s%n";
+        String head = "%-16s %7s %13s %9s %7s %7s %9s %9s %11s %9s %9s %9s %10s %11s %8s %8s%n";
         sb.append(String.format(Locale.ROOT, head, "set", "tensors", "params", "norm ms", "GB/s", "% copy", "clip ms",
-                "adamw ms", "clip+adamw", "overhead", "torch clip", "torch adamw", "clip x", "adamw x"));
+                "adamw ms", "clip+adamw", "overhead", "chain ms", "chain +", "torch clip", "torch adamw", "clip x", "adamw x"));
         for (ClipBench.SetResult s : r.sets().values()) {
-            sb.append(String.format(Locale.ROOT, "%-16s %7d %,13d %9.3f %7.1f %6.1f%% %9.3f %9.3f %11.3f %8.1f%% %10s %11s %8s %8s%n",
+            sb.append(String.format(Locale.ROOT, "%-16s %7d %,13d %9.3f %7.1f %6.1f%% %9.3f %9.3f %11.3f %8.1f%% %9.3f %8.1f%% %10s %11s %8s %8s%n",
                     s.name(), s.tensors(), s.params(), s.normMs(), s.normGbps(), s.normPercentOfCopy(), s.clipMs(),
-                    s.adamwMs(), s.clipAdamwMs(), s.overheadPercent(), ms(s.torchClipMs()), ms(s.torchAdamwMs()),
+                    s.adamwMs(), s.clipAdamwMs(), s.overheadPercent(), s.chainMs(), s.chainOverheadPercent(),
+                    ms(s.torchClipMs()), ms(s.torchAdamwMs()),
                     ratio(s.torchClipMs(), s.clipMs()), ratio(s.torchAdamwMs(), s.adamwMs())));
         }
         r.skipped().forEach((name, why) -> sb.append("skipped ").append(name).append(": ").append(why).append(System.lineSeparator()));
         sb.append("PyTorch: ").append(r.torchNote()).append(System.lineSeparator());
         sb.append("GB/s: gradient bytes read by the norm pass per second; % copy: of the plain copy's (read + write) GB/s;")
                 .append(System.lineSeparator())
-                .append("overhead: clip+adamw over adamw; clip x, adamw x: torch time / Ballast time (above 1: Ballast is faster)")
+                .append("overhead: clip+adamw over adamw; chain ms: GradientChain.of(unscale, skipIfNonFinite, clipByGlobalNorm(1), apply(adamw)),")
+                .append(System.lineSeparator())
+                .append("chain +: the chain over clip+adamw (one gradient read plus the optimizer's pass); clip x, adamw x: torch time / Ballast time (above 1: Ballast is faster)")
                 .append(System.lineSeparator());
         return sb.toString();
     }

@@ -11,8 +11,7 @@ import dev.ballast.train.builtin.ConfigException;
 import dev.ballast.train.builtin.DivergedException;
 import dev.ballast.train.builtin.TrainConfig;
 import dev.ballast.stability.chain.GradientChain;
-import dev.ballast.stability.chain.Link;
-import dev.ballast.stability.clip.ClipGrad;
+import dev.ballast.stability.chain.TooManySkippedStepsException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -27,10 +26,11 @@ import picocli.CommandLine.Spec;
 /**
  * {@code ballast train}: trains a built-in model on a built-in task ({@link TrainConfig}) and prints a summary on
  * stdout (steps, final train loss, test metric, time, steps skipped). Settings come from the task's calibrated
- * defaults, then {@code --config FILE.json}, then flags. Gradient-norm clipping runs through the stability
- * module's {@link GradientChain} ({@code clipByGlobalNorm}, {@code apply(optimizer)}) as the trainer's step; value
- * clipping through {@link ClipGrad#clipGradValue}. Exit codes: 0 trained, 2 bad configuration (message names the
- * key and what is allowed), 1 training diverged (non-finite loss) or another failure.
+ * defaults, then {@code --config FILE.json}, then flags. The trainer steps through the stability layer's
+ * {@link GradientChain}, built from the flags in one documented order (skip non-finite, adaptive clipping, clip by
+ * value, clip by norm, then the optimizer) or taken from the config file's explicit {@code chain} list;
+ * {@code --print-config} shows the chain in effect. Exit codes: 0 trained, 2 bad configuration (message names the
+ * key and what is allowed), 1 training diverged (non-finite loss), hit the consecutive-skip limit, or another failure.
  */
 @Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Train a built-in model on a built-in task and print a summary.",
@@ -59,6 +59,10 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--weight-decay", description = "Weight decay (L2; decoupled for adamw).") Double weightDecay;
     @Option(names = "--clip", description = "Max global L2 gradient norm; 0 = off.") Double clip;
     @Option(names = "--clip-value", description = "Clamp each gradient element to [-v, v]; 0 = off.") Double clipValue;
+    @Option(names = "--skip-nonfinite", arity = "1", paramLabel = "true|false",
+            description = "Skip a step whose gradients hold NaN or infinity (default true).") Boolean skipNonFinite;
+    @Option(names = "--agc", description = "Unit-wise adaptive gradient clipping factor (e.g. 0.01); 0 = off.") Double agc;
+    @Option(names = "--max-consecutive-skips", description = "Stop after this many skipped steps in a row; 0 = never.") Long maxConsecutiveSkips;
     @Option(names = "--schedule", description = "constant, cosine, step.") String schedule;
     @Option(names = "--warmup", description = "Linear warm-up steps; 0 = none.") Long warmup;
     @Option(names = "--seed", description = "Seed of data, init and shuffling.") Long seed;
@@ -138,7 +142,9 @@ public final class TrainCommand implements Callable<Integer> {
         try {
             c = resolve();
             if (printConfig) {
-                out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(c.toMap()));
+                Map<String, Object> shown = c.toMap();
+                shown.put("chain", c.effectiveChain()); // the chain in effect, whether explicit or from the flags
+                out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(shown));
                 out.flush();
                 return 0;
             }
@@ -155,17 +161,12 @@ public final class TrainCommand implements Callable<Integer> {
             err.flush();
             DataParallel dp = comm.size() > 1 ? new DataParallel(devComm, run.model().parameters()) : null;
             Trainer.Builder b = run.trainer(progress, dp);
-            if (c.clip() > 0) {
-                GradientChain chain = GradientChain.of(Link.clipByGlobalNorm(c.clip()), Link.apply(run.optimizer()));
-                b.stepFunction(chain::step);
-            }
-            if (c.clipValue() > 0) b.gradTransform(params -> ClipGrad.clipGradValue(params, c.clipValue()));
             if (metrics != null) b.metrics(metrics);
             if (checkpoint != null) b.checkpoint(c.effectiveEvalEvery(), checkpoint, run.model().stateDict(), run.generator());
             Trainer.Result r;
             try {
                 r = b.build().run();
-            } catch (DivergedException e) {
+            } catch (DivergedException | TooManySkippedStepsException e) {
                 progress.close();
                 err.println("ballast train: " + e.getMessage());
                 err.flush();
@@ -213,15 +214,34 @@ public final class TrainCommand implements Callable<Integer> {
         if (config != null) settings.putAll(TrainConfigFile.read(config));
         Object[] flags = {model, task, steps, batch, lr, optimizer, momentum, weightDecay, clip, clipValue, schedule, warmup,
                 seed, depth, width, hidden, layers, heads, seqLen, vocab, init, activation, evalEvery, logEvery, trainSize,
-                testSize, device};
-        for (int i = 0; i < flags.length; i++) if (flags[i] != null) settings.put(TrainConfig.KEYS.get(i), flags[i]);
+                testSize, device, skipNonFinite, agc, maxConsecutiveSkips, null};
+        for (int i = 0; i < flags.length; i++) {
+            if (flags[i] == null) continue;
+            String key = TrainConfig.KEYS.get(i);
+            if (settings.get("chain") != null && TrainConfig.CHAIN_KEYS.contains(key))
+                throw new ConfigException(key, TrainConfigFile.flag(key) + " cannot change the config file's explicit chain; "
+                        + "edit its \"chain\" list instead");
+            settings.put(key, flags[i]);
+        }
         return TrainConfig.resolve(settings);
     }
 
     private static String header(TrainConfig c, BuiltinTraining run) {
         return String.format(Locale.ROOT, "ballast train: %s on %s, %,d parameters, %s lr %s%s, batch %d, %d steps, device %s",
                 c.model(), c.task(), run.model().parameterCount(), c.optimizer(), c.lr(),
-                c.clip() > 0 ? ", clip " + c.clip() : "", c.batch(), c.steps(), run.device().name());
+                chainText(c), c.batch(), c.steps(), run.device().name());
+    }
+
+    /** The chain in effect, compactly: {@code , chain skip_nonfinite > clip_norm(1.0)}; empty when there is none. */
+    private static String chainText(TrainConfig c) {
+        StringBuilder sb = new StringBuilder();
+        for (Map<String, Object> o : c.effectiveChain()) {
+            sb.append(sb.isEmpty() ? ", chain " : " > ").append(o.get("op"));
+            StringBuilder args = new StringBuilder();
+            for (var e : o.entrySet()) if (!e.getKey().equals("op")) args.append(args.isEmpty() ? "" : ", ").append(e.getValue());
+            if (!args.isEmpty()) sb.append('(').append(args).append(')');
+        }
+        return sb.toString();
     }
 
     /** {@code key: value} lines: model, task, device, steps, skipped, final train loss, test metrics, time. */

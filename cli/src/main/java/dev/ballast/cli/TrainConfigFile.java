@@ -15,8 +15,9 @@ import java.util.Map;
 
 /**
  * Reads a {@code ballast train --config FILE.json}: one JSON object whose keys are {@link TrainConfig#KEYS}
- * (camelCase; the flag spelling such as {@code "weight-decay"} is accepted too) and whose values are numbers or
- * strings. Anything else (a missing or malformed file, an unknown key, a list or object value) is a
+ * (camelCase; the flag spelling such as {@code "weight-decay"} is accepted too) and whose values are numbers,
+ * strings or booleans, except {@code chain}, a list of link objects. Anything else (a missing or malformed file, an
+ * unknown key, a list or object value elsewhere) is a
  * {@link ConfigException} naming the file, the key and what is allowed.
  */
 final class TrainConfigFile {
@@ -44,9 +45,12 @@ final class TrainConfigFile {
                 throw new ConfigException(e.getKey(), "unknown key '" + e.getKey() + "' in " + file + "; allowed keys: "
                         + String.join(", ", TrainConfig.KEYS));
             JsonNode v = e.getValue();
-            if (v.isNumber()) out.put(key, v.numberValue());
+            if (key.equals("chain") && v.isArray()) out.put(key, new ObjectMapper().convertValue(v, java.util.List.class));
+            else if (v.isNumber()) out.put(key, v.numberValue());
             else if (v.isTextual()) out.put(key, v.textValue());
-            else throw new ConfigException(key, key + " in " + file + " must be a number or a string, got " + v);
+            else if (v.isBoolean()) out.put(key, v.booleanValue());
+            else throw new ConfigException(key, key + " in " + file + " must be "
+                        + (key.equals("chain") ? "a list of {\"op\": ...} objects" : "a number, a string or a boolean") + ", got " + v);
         }
         return out;
     }

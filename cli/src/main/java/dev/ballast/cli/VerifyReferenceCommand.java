@@ -17,12 +17,12 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code ballast verify-reference FILE.json [--device cpu|cuda|all]}: replays PyTorch reference cases
- * (clip, clip_value, scaler) through the real code path on each chosen backend, one line per case and backend,
+ * (clip, clip_value, scaler, chain) through the real code path on each chosen backend, one line per case and backend,
  * then {@code N passed, M failed, K skipped}. Exit 0 when nothing failed, 1 when a case failed, 2 for a usage
  * error or an unreadable file.
  */
 @Command(name = "verify-reference", mixinStandardHelpOptions = true,
-        description = "Replay PyTorch reference cases (gradient clipping, value clipping, loss scaling) on each backend.")
+        description = "Replay PyTorch reference cases (gradient clipping, value clipping, loss scaling, gradient chains) on each backend.")
 public final class VerifyReferenceCommand implements Callable<Integer> {
 
     @Spec CommandLine.Model.CommandSpec spec;
@@ -67,7 +67,7 @@ public final class VerifyReferenceCommand implements Callable<Integer> {
         int passed = 0, failed = 0, skipped = 0;
         for (ReferenceCases.Case c : cases.cases()) {
             for (Device d : devices) {
-                ReferenceCases.Result r = ReferenceCases.run(c, d);
+                ReferenceCases.Result r = cases.replay(c, d);
                 out.printf("%-16s %-5s %-7s %s%n", c.name(), d.name(), r.status().name().toLowerCase(), r.detail());
                 switch (r.status()) {
                     case PASSED -> passed++;

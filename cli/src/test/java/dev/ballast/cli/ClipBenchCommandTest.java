@@ -35,7 +35,7 @@ class ClipBenchCommandTest {
         JsonNode set = json.get("sets").get("tiny");
         assertEquals(4, set.get("tensors").asInt());
         assertEquals(1000 + 64 * 48 + 300 + 35, set.get("params").asLong());
-        for (String k : List.of("norm_ms", "clip_ms", "adamw_ms", "clip_adamw_ms", "norm_gbps", "copy_gbps")) {
+        for (String k : List.of("norm_ms", "clip_ms", "adamw_ms", "clip_adamw_ms", "chain_ms", "norm_gbps", "copy_gbps")) {
             assertTrue(set.get(k).isNumber() && set.get(k).asDouble() > 0, k + " = " + set.get(k));
         }
         assertTrue(set.get("torch_clip_ms").isNull() && set.get("torch_adamw_ms").isNull(), set.toString());
@@ -87,13 +87,13 @@ class ClipBenchCommandTest {
     }
 
     @Test void tableShowsRatiosAndSkippedSets() {
-        var s = new ClipBench.SetResult("gpt2_124M", 148, 124_439_808L, 497_759_232L, 2, 3, 10, 11, 8, 10, 6.0, null);
+        var s = new ClipBench.SetResult("gpt2_124M", 148, 124_439_808L, 497_759_232L, 2, 3, 10, 11, 12.1, 8, 10, 6.0, null);
         var r = new ClipBench.Result("cpu", "2 threads", 10, Map.of("gpt2_124M", s),
                 Map.of("llama_1B", "needs 20.2 GB"), "not requested");
         List<String> lines = ClipBenchCommand.table(r).lines().toList();
         List<String> row = List.of(lines.get(2).trim().split("\\s+"));
         assertEquals(List.of("gpt2_124M", "148", "124,439,808", "2.000", "8.0", "80.0%", "3.000", "10.000", "11.000",
-                "10.0%", "6.000", "n/a", "2.00", "n/a"), row);
+                "10.0%", "12.100", "10.0%", "6.000", "n/a", "2.00", "n/a"), row);
         assertTrue(lines.contains("skipped llama_1B: needs 20.2 GB"), lines.toString());
         assertTrue(lines.contains("PyTorch: not requested"), lines.toString());
     }

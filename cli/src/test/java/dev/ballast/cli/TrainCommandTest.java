@@ -66,7 +66,44 @@ class TrainCommandTest {
         assertEquals(0, r.exitCode(), r.err());
         assertEquals(6, value(r.out(), "steps"));
         assertTrue(value(r.out(), "test mse") >= 0, r.out());
-        assertTrue(r.err().contains("clip 0.5"), r.err());
+        assertTrue(r.err().contains("chain skip_nonfinite > clip_value(0.1) > clip_norm(0.5, 2.0)"),
+                "the flags' chain in the documented order: " + r.err());
+    }
+
+    @Test void anExplicitChainFromTheConfigFileIsTheChainInEffect() throws Exception {
+        Path cfg = dir.resolve("chain.json");
+        Files.writeString(cfg, """
+                {"task": "teacher-student", "steps": 3, "depth": 1, "width": 8, "train-size": 64, "testSize": 16,
+                 "batch": 16, "device": "cpu", "clip": 5,
+                 "chain": [{"op": "clip_norm", "max_norm": 1}, {"op": "clip_value", "value": 0.01}, {"op": "skip_nonfinite"}]}
+                """);
+        Run printed = Run.of("train", "--config", cfg.toString(), "--print-config");
+        assertEquals(0, printed.exitCode(), printed.err());
+        JsonNode chain = new ObjectMapper().readTree(printed.out()).get("chain");
+        assertEquals(3, chain.size(), printed.out());
+        assertEquals("clip_norm", chain.get(0).get("op").asText());
+        assertEquals("clip_value", chain.get(1).get("op").asText());
+        Run r = Run.of("train", "--config", cfg.toString());
+        assertEquals(0, r.exitCode(), r.err());
+        assertTrue(r.err().contains("chain clip_norm(1) > clip_value(0.01) > skip_nonfinite"), r.err());
+        Run conflict = Run.of("train", "--config", cfg.toString(), "--clip", "2");
+        assertEquals(2, conflict.exitCode(), conflict.err());
+        assertTrue(conflict.err().contains("--clip cannot change the config file's explicit chain"), conflict.err());
+        Files.writeString(cfg, "{\"chain\": [{\"op\": \"clip_norm\", \"max\": 1}]}");
+        Run bad = Run.of("train", "--config", cfg.toString(), "--print-config");
+        assertEquals(2, bad.exitCode());
+        assertTrue(bad.err().contains("chain[0] (clip_norm): unknown argument 'max'"), bad.err());
+    }
+
+    @Test void printConfigShowsTheFlagsChainInTheDefaultOrder() throws Exception {
+        Run r = Run.of("train", "--task", "spirals", "--clip", "1", "--clip-value", "0.5", "--agc", "0.01", "--print-config");
+        assertEquals(0, r.exitCode(), r.err());
+        JsonNode chain = new ObjectMapper().readTree(r.out()).get("chain");
+        List<String> ops = new java.util.ArrayList<>();
+        for (JsonNode o : chain) ops.add(o.get("op").asText());
+        assertEquals(List.of("skip_nonfinite", "agc", "clip_value", "clip_norm"), ops);
+        Run off = Run.of("train", "--task", "spirals", "--skip-nonfinite", "false", "--print-config");
+        assertEquals(0, new ObjectMapper().readTree(off.out()).get("chain").size(), off.out());
     }
 
     @Test void transformerOnCopyReportsTokenError() {

@@ -32,6 +32,27 @@ class VerifyReferenceCommandTest {
         assertEquals(0, r.code());
     }
 
+    @Test void chainCasesPassOnEveryAvailableDevice() throws Exception {
+        Path cases = Path.of(getClass().getResource("/reference/pytorch-chain-cases.json").toURI());
+        Run r = run("verify-reference", cases.toString(), "--device", "all");
+        String[] lines = r.out().strip().split("\n");
+        int devices = (int) dev.ballast.engine.Device.statuses().stream().filter(dev.ballast.engine.Device.Status::available).count();
+        assertEquals(10 * devices + " passed, 0 failed, 0 skipped", lines[lines.length - 1], r.out() + r.err());
+        assertTrue(r.out().contains("chain-7-0 "), "one line per case, named by the case's name: " + r.out());
+        assertEquals(0, r.code());
+    }
+
+    @Test void aChainCaseWithAWrongSkipFails(@TempDir Path dir) throws Exception {
+        Path f = dir.resolve("chain.json");
+        Files.writeString(f, "{\"tolerance\": {\"abs\": 1e-6, \"rel\": 1e-5}, \"made_by\": \"hand\", \"chain\": [{\"name\": \"c\", "
+                + "\"shapes\": [[2]], \"params\": [[1, 1]], \"transforms\": [{\"op\": \"skip_nonfinite\"}], "
+                + "\"optimizer\": {\"type\": \"sgd\", \"lr\": 1, \"momentum\": 0, \"weight_decay\": 0}, "
+                + "\"steps\": [{\"grads\": [[\"nan\", 0]], \"skipped\": false, \"params_after\": [[1, 1]]}]}]}");
+        Run r = run("verify-reference", f.toString(), "--device", "cpu");
+        assertEquals(1, r.code(), r.out() + r.err());
+        assertTrue(r.out().contains("skipped=true, PyTorch skipped=false"), r.out());
+    }
+
     @Test void aWrongExpectationFails(@TempDir Path dir) throws Exception {
         Path f = dir.resolve("bad.json");
         Files.writeString(f, "{\"clip_value\": [{\"shapes\": [[2]], \"clip_value\": 0.5, \"grads\": [[1.0, -0.2]], \"clipped\": [[0.4, -0.2]]}]}");

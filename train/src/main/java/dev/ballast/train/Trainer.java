@@ -9,7 +9,10 @@ import dev.ballast.engine.data.DataLoader;
 import dev.ballast.engine.io.Checkpoint;
 import dev.ballast.engine.io.Json;
 import dev.ballast.engine.optim.Optimizer;
-import dev.ballast.engine.optim.schedule.LrSchedule;
+import dev.ballast.engine.optim.ParamGroup;
+import dev.ballast.engine.backend.LrSchedule;
+import dev.ballast.stability.chain.GradientChain;
+import dev.ballast.stability.chain.StepStats;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.io.Writer;
@@ -33,10 +36,15 @@ import java.util.function.Supplier;
  * }</pre>
  * Each iteration takes the next batch ({@link DataLoader#batch(long, long)}, so iteration {@code i} always sees the
  * same batch), sets the learning rate from the schedule, clears gradients, computes the loss, runs backward, runs
- * the gradient transform (clipping plugs in there) and steps the optimizer; everything it allocates lives in a
- * {@link Scope} closed at the end of the iteration. Every {@code logEvery} iterations the loss is read (a device
- * sync) and a JSON line written: {@code step}, {@code epoch}, {@code optimizer_step}, {@code loss}, {@code lr},
- * {@code grad_norm} (when tracked), {@code skipped}, {@code time_s}, and {@code eval_<name>} on evaluation lines.
+ * the gradient chain ({@link Builder#chain}: clipping, skipping, loss scaling, then the optimizer's step; without
+ * one, a plain optimizer step); everything it allocates lives in a {@link Scope} closed at the end of the iteration.
+ * The step itself reads nothing on the host: every {@code logEvery} iterations the loss and the chain's
+ * {@link StepStats} are read (one device sync) and a JSON line written: {@code step}, {@code epoch},
+ * {@code optimizer_step}, {@code loss}, {@code lr}, {@code grad_norm} (the chain's norm of the gradients entering
+ * it, or with {@code trackGradNorm}), {@code clip_coefficient}, {@code skipped}, {@code consecutive_skips},
+ * {@code total_skips} (with a chain), {@code time_s}, and {@code eval_<name>} on evaluation lines. A chain's limit
+ * of consecutive skips is enforced at those reads ({@code TooManySkippedStepsException}). Checkpoints hold the
+ * chain's state (link state, skip counters) beside the model and the optimizer.
  * Non-finite numbers are written as the strings "NaN", "Infinity" and "-Infinity". Not thread-safe.
  */
 public final class Trainer {
@@ -54,6 +62,7 @@ public final class Trainer {
     private final Supplier<Map<String, Double>> eval;
     private final Consumer<List<Tensor>> gradTransform;
     private final Runnable stepFunction;
+    private final GradientChain chain;
     private final Writer metricsWriter;
     private final Path metricsPath;
     private final long logEvery;
@@ -80,6 +89,7 @@ public final class Trainer {
         evalEvery = b.evalEvery;
         eval = b.eval;
         gradTransform = b.gradTransform;
+        chain = b.chain;
         stepFunction = b.stepFunction != null ? b.stepFunction : optimizer::step;
         metricsWriter = b.metricsWriter;
         metricsPath = b.metricsPath;
@@ -106,6 +116,7 @@ public final class Trainer {
     /** Runs until the iteration limit; returns what happened. Metrics I/O failures surface as UncheckedIOException. */
     public Result run() {
         long t0 = System.nanoTime();
+        if (schedule != null) optimizer.setSchedule(schedule); // evaluated by the step itself: no per-iteration read
         long startSteps = optimizer.stepCount();
         long attempted = 0;
         double lastLoss = Double.NaN;
@@ -131,8 +142,6 @@ public final class Trainer {
                 try (Scope scope = Scope.open()) {
                     Batch batch = loader.batch(epoch, index);
                     if (dataParallel != null) batch = dataParallel.shard(batch);
-                    if (schedule != null) optimizer.applySchedule(schedule);
-                    double lr = optimizer.paramGroups().getFirst().lr();
                     optimizer.zeroGrad();
                     Tensor l = loss.apply(batch);
                     if (l.numel() != 1) throw new IllegalStateException("trainer: the loss function must return one value, got shape "
@@ -142,20 +151,32 @@ public final class Trainer {
                     Double gradNorm = trackGradNorm ? hostGradNorm() : null;
                     if (gradTransform != null) gradTransform.accept(params);
                     // the step count is read (a device sync after fused steps) only on logged iterations
-                    long before = log ? optimizer.stepCount() : -1;
-                    stepFunction.run();
-                    boolean skipped = log && optimizer.stepCount() == before;
+                    long before = log && chain == null ? optimizer.stepCount() : -1;
+                    StepStats stats = null;
+                    if (chain != null) stats = chain.step();
+                    else stepFunction.run();
                     attempted++;
                     if (log) {
+                        StepStats.Values v = stats == null ? null : stats.read(); // throws when the skip limit was reached
+                        boolean skipped = v != null ? v.skipped() : optimizer.stepCount() == before;
+                        if (v != null && gradNorm == null) gradNorm = v.norm();
                         lastLoss = dataParallel == null ? l.item() : dataParallel.mean(l);
+                        long taken = optimizer.stepCount(); // the lr of this iteration's step: before it, if taken
+                        ParamGroup first = optimizer.paramGroups().getFirst();
+                        double lr = schedule == null ? first.lr() : schedule.lr(Math.max(0, skipped ? taken : taken - 1), first.baseLr());
                         line = new LinkedHashMap<>();
                         line.put("step", iteration + 1);
                         line.put("epoch", epoch);
-                        line.put("optimizer_step", optimizer.stepCount());
+                        line.put("optimizer_step", taken);
                         line.put("loss", num(lastLoss));
                         line.put("lr", lr);
                         if (gradNorm != null) line.put("grad_norm", num(gradNorm));
+                        if (v != null) line.put("clip_coefficient", num(v.coefficient()));
                         line.put("skipped", skipped);
+                        if (v != null) {
+                            line.put("consecutive_skips", v.consecutiveSkips());
+                            line.put("total_skips", v.totalSkips());
+                        }
                         line.put("time_s", (System.nanoTime() - t0) / 1e9);
                     }
                 }
@@ -176,7 +197,8 @@ public final class Trainer {
                 }
                 if (checkpointPath != null && (iteration % checkpointEvery == 0 || iteration == maxIterations)) {
                     if (dataParallel != null) dataParallel.barrier(); // every rank holds the state being written
-                    if (root) Checkpoint.save(checkpointPath, checkpointModel, optimizer, iteration, checkpointGenerator);
+                    if (root) Checkpoint.save(checkpointPath, checkpointModel, optimizer, iteration, checkpointGenerator,
+                            chain == null ? Map.of() : chain.stateDict());
                 }
                 if (log && root) progress.update(iteration, status(lastLoss, t0, attempted));
             }
@@ -241,6 +263,7 @@ public final class Trainer {
         private Supplier<Map<String, Double>> eval;
         private Consumer<List<Tensor>> gradTransform;
         private Runnable stepFunction;
+        private GradientChain chain;
         private Writer metricsWriter;
         private Path metricsPath;
         private long logEvery = 10;
@@ -260,7 +283,7 @@ public final class Trainer {
             this.loss = Objects.requireNonNull(loss, "loss");
         }
 
-        /** Learning-rate schedule applied before every step from the optimizer's step count. */
+        /** Learning-rate schedule, given to the optimizer ({@code Optimizer.setSchedule}) at the start of the run. */
         public Builder schedule(LrSchedule s) { this.schedule = s; return this; }
 
         /** Stop after this many iterations in total (counting from 0, including a resumed run's earlier ones). */
@@ -283,7 +306,20 @@ public final class Trainer {
          * Replaces {@code optimizer.step()} (e.g. with a stability gradient chain's step); a call that leaves the
          * optimizer's step count unchanged is counted as a skipped step.
          */
-        public Builder stepFunction(Runnable f) { this.stepFunction = f; return this; }
+        public Builder stepFunction(Runnable f) { this.stepFunction = f; this.chain = null; return this; }
+
+        /**
+         * Steps through {@code chain} (which must end with {@code apply} of this trainer's optimizer) instead of
+         * {@code optimizer.step()}: its statistics are logged, its skip limit enforced, its state checkpointed.
+         */
+        public Builder chain(GradientChain chain) {
+            Objects.requireNonNull(chain, "chain");
+            if (chain.optimizer() != optimizer)
+                throw new IllegalArgumentException("trainer: the chain must end with apply(optimizer) of the trainer's optimizer");
+            this.chain = chain;
+            this.stepFunction = null;
+            return this;
+        }
 
         /** JSON-lines metrics to a writer the caller owns (flushed after each line, not closed). */
         public Builder metrics(Writer w) { this.metricsWriter = w; this.metricsPath = null; return this; }

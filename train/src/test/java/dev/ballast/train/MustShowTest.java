@@ -13,9 +13,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The must-show results of the built-in training path on the CPU, each with the task's calibrated defaults
  * ({@link TrainConfig#defaults}), the same settings as {@code ballast train --task <task>}. Minutes on a small
- * machine, so tagged slow (run with {@code -Dballast.test.excludedGroups=nothing -Dtest=MustShowTest}). Clipping
- * here is the engine-only global-norm clip of {@link BuiltinTraining}; the CLI uses the stability module's chain,
- * the same arithmetic.
+ * machine, so tagged slow (run with {@code -Dballast.test.excludedGroups=nothing -Dtest=MustShowTest}). The step is
+ * {@link BuiltinTraining}'s gradient chain, the same one the CLI runs.
  */
 @Tag("slow")
 class MustShowTest {

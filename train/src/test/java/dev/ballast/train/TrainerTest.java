@@ -17,7 +17,7 @@ import dev.ballast.engine.io.Checkpoint;
 import dev.ballast.engine.io.Json;
 import dev.ballast.engine.optim.Adam;
 import dev.ballast.engine.optim.SGD;
-import dev.ballast.engine.optim.schedule.LrSchedule;
+import dev.ballast.engine.backend.LrSchedule;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.ByteArrayOutputStream;
@@ -223,6 +223,49 @@ class TrainerTest {
             Checkpoint.Info info = Checkpoint.inspect(ckpt);
             assertEquals(7, info.step());
             assertEquals("SGD", info.optimizerHyperparameters().get("type"));
+        }
+    }
+
+    /**
+     * With a chain: its statistics are logged, the consecutive-skip limit stops the run at the logged read naming
+     * the step and the parameter, and checkpoints hold the chain's state, restored in place.
+     */
+    @Test
+    void chainStatsSkipLimitAndChainStateInCheckpoints() throws IOException {
+        try (Dataset data = TeacherStudent.generate(CPU, 40, 2, 3, 1, 0.0, 2)) {
+            Map<String, Tensor> m = linear(2, 1, 3);
+            List<Tensor> params = List.copyOf(m.values());
+            AtomicInteger calls = new AtomicInteger();
+            Function<Batch, Tensor> good = mse(m, null);
+            // from the 4th iteration on, the bias gradient is NaN: 0 * the bias inside a NaN-weighted sum
+            Function<Batch, Tensor> poisoned = b -> calls.incrementAndGet() < 4 ? good.apply(b)
+                    : good.apply(b).add(m.get("bias").mul(Double.NaN).sum());
+            StringWriter metrics = new StringWriter();
+            Path ckpt = dir.resolve("chain.safetensors");
+            try (SGD opt = new SGD(params, 0.05);
+                 var chain = dev.ballast.stability.chain.GradientChain.of(dev.ballast.stability.chain.Link.skipIfNonFinite(),
+                         dev.ballast.stability.chain.Link.clipByGlobalNorm(0.5), dev.ballast.stability.chain.Link.apply(opt))
+                         .maxConsecutiveSkips(3, List.of("weight", "bias"))) {
+                Trainer t = Trainer.builder(params, opt, new DataLoader(data, 8, true, false, 1), poisoned)
+                        .maxSteps(20).logEvery(1).chain(chain).metrics(metrics).checkpoint(2, ckpt, m, null)
+                        .progress(new ProgressReporter(System.err, 20, false)).build();
+                var e = assertThrows(dev.ballast.stability.chain.TooManySkippedStepsException.class, t::run);
+                assertEquals(6, e.step(), e.getMessage());
+                assertTrue(e.getMessage().contains("'bias'"), e.getMessage());
+                assertEquals(3, opt.stepCount());
+                String[] lines = metrics.toString().strip().split("\n");
+                var first = new com.fasterxml.jackson.databind.ObjectMapper().readTree(lines[0]);
+                assertTrue(first.get("grad_norm").asDouble() > 0 && first.get("clip_coefficient").asDouble() <= 1, lines[0]);
+                var fifth = new com.fasterxml.jackson.databind.ObjectMapper().readTree(lines[4]);
+                assertTrue(fifth.get("skipped").asBoolean(), lines[4]);
+                assertEquals(2, fifth.get("consecutive_skips").asLong(), lines[4]);
+                // the checkpoint at iteration 4 holds the chain's counters: 4 steps, 1 skipped
+                Map<String, Tensor> live = chain.stateDict();
+                Checkpoint.load(ckpt, m, opt, null, live);
+                assertEquals(4, live.get("skips.steps").item());
+                assertEquals(1, live.get("skips.total").item());
+                assertThrows(IllegalArgumentException.class, () -> Checkpoint.load(ckpt, m, opt, null, Map.of("other", Tensor.zeros(CPU, DType.F64))));
+            }
         }
     }
 }

@@ -53,6 +53,15 @@ public final class Checkpoint {
      * generator's seed and offset (may be null) to {@code path}, atomically.
      */
     public static void save(Path path, Map<String, Tensor> model, Optimizer opt, long step, Generator gen) throws IOException {
+        save(path, model, opt, step, gen, Map.of());
+    }
+
+    /**
+     * As {@link #save(Path, Map, Optimizer, long, Generator)}, plus {@code extra} tensors saved as {@code extra.<key>}:
+     * state that belongs to neither the model nor the optimizer, such as a gradient chain's link state and skip counters.
+     */
+    public static void save(Path path, Map<String, Tensor> model, Optimizer opt, long step, Generator gen,
+                            Map<String, Tensor> extra) throws IOException {
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put(KEY_FORMAT, "ballast-checkpoint");
         meta.put(KEY_VERSION, Integer.toString(FORMAT_VERSION));
@@ -68,6 +77,7 @@ public final class Checkpoint {
                 meta.put(KEY_OPTIM, Json.write(opt.hyperparameters()));
                 for (var e : opt.stateDict().entrySet()) all.put("optim." + e.getKey(), e.getValue());
             }
+            for (var e : extra.entrySet()) all.put("extra." + e.getKey(), e.getValue());
             SafeTensors.write(path, all, meta, KEY_SHA);
         }
     }
@@ -86,6 +96,16 @@ public final class Checkpoint {
      * validation throws (IOException for a bad file, IllegalArgumentException for a mismatch) and changes nothing.
      */
     public static Info load(Path path, Map<String, Tensor> model, Optimizer opt, Generator gen) throws IOException {
+        return load(path, model, opt, gen, null);
+    }
+
+    /**
+     * As {@link #load(Path, Map, Optimizer, Generator)}, and when {@code extraState} is not null, copies {@code extra.<key>}
+     * into each of its live tensors: the file must hold exactly those keys, each with the same shape and dtype (checked
+     * with everything else, before anything is written). With a null {@code extraState}, saved extra tensors are ignored.
+     */
+    public static Info load(Path path, Map<String, Tensor> model, Optimizer opt, Generator gen, Map<String, Tensor> extraState)
+            throws IOException {
         try (SafeTensors.Image img = SafeTensors.Image.open(path); Scope scope = Scope.open();
              GradMode.Guard ng = GradMode.noGrad()) {
             Info info = validate(img);
@@ -94,8 +114,8 @@ public final class Checkpoint {
             List<String> extra = new ArrayList<>();
             for (String k : entries.keySet()) {
                 if (k.startsWith("model.") && !model.containsKey(k.substring(6))) extra.add(k.substring(6));
-                else if (!k.startsWith("model.") && !k.startsWith("optim."))
-                    throw mismatch(path, "unexpected tensor '" + k + "' (checkpoint tensors are named model.* or optim.*)");
+                else if (!k.startsWith("model.") && !k.startsWith("optim.") && !k.startsWith("extra."))
+                    throw mismatch(path, "unexpected tensor '" + k + "' (checkpoint tensors are named model.*, optim.* or extra.*)");
             }
             if (!extra.isEmpty()) throw mismatch(path, "holds model tensors the model does not have: " + extra);
             for (var e : model.entrySet()) {
@@ -126,6 +146,18 @@ public final class Checkpoint {
                     throw mismatch(path, "generator seed is " + info.generatorSeed() + " but the given generator's seed is " + gen.seed()
                             + "; use Checkpoint.inspect(path).generator() to make one");
             }
+            if (extraState != null) {
+                for (String k : entries.keySet())
+                    if (k.startsWith("extra.") && !extraState.containsKey(k.substring(6)))
+                        throw mismatch(path, "holds state '" + k.substring(6) + "' that this run does not have (its state: " + extraState.keySet() + ")");
+                for (var e : extraState.entrySet()) {
+                    SafeTensors.Entry en = entries.get("extra." + e.getKey());
+                    if (en == null) throw mismatch(path, "has no tensor for state '" + e.getKey() + "'");
+                    if (!Arrays.equals(en.shape(), e.getValue().shape()) || en.dtype() != e.getValue().dtype())
+                        throw mismatch(path, "state '" + e.getKey() + "' is " + Arrays.toString(en.shape()) + " " + en.dtype()
+                                + " in the file but " + Arrays.toString(e.getValue().shape()) + " " + e.getValue().dtype() + " here");
+                }
+            }
             // everything checked: now write into live tensors
             List<Tensor> staged = new ArrayList<>();
             for (var e : model.entrySet()) staged.add(img.tensor("model." + e.getKey(), e.getValue().device()));
@@ -135,6 +167,8 @@ public final class Checkpoint {
                 opt.loadStateDict(optState);
                 opt.loadHyperparameters(info.optimizerHyperparameters());
             }
+            if (extraState != null)
+                for (var e : extraState.entrySet()) e.getValue().copyFrom(img.tensor("extra." + e.getKey(), e.getValue().device()));
             if (gen != null) gen.setOffset(info.generatorOffset());
             return info;
         }

@@ -1,12 +1,12 @@
 package dev.ballast.engine.optim;
 
 import dev.ballast.engine.Tensor;
-import dev.ballast.engine.backend.LrSchedule;
 import dev.ballast.engine.backend.MultiTensorOps;
 import dev.ballast.engine.backend.Strided;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Optional;
 import java.util.Map;
 import java.util.Set;
 
@@ -48,24 +48,21 @@ public class Adam extends Optimizer {
     protected boolean decoupledWeightDecay() { return false; }
 
     @Override
-    protected boolean hasFusedUpdate() { return true; }
+    protected Optional<FusedUpdate> fusedUpdate() { return Optional.of(this::fusedAdam); }
 
-    @Override
-    protected boolean fusedUpdate(MultiTensorOps ops, int group, List<Integer> indices, List<Strided> params, List<Strided> grads,
-                                  LrSchedule schedule, Strided coefficient, Strided skip, Strided step) {
+    private void fusedAdam(MultiTensorOps ops, FusedUpdate.Group g) {
         List<Strided> m = new ArrayList<>(), v = new ArrayList<>();
-        for (int k = 0; k < indices.size(); k++) {
-            int i = indices.get(k);
-            Tensor p = params().get(i);
+        List<Tensor> all = params();
+        for (int i : g.indices()) {
+            Tensor p = all.get(i);
             Tensor mi = state(i, "exp_avg"), vi = state(i, "exp_avg_sq");
             if (mi == null) mi = putState(i, "exp_avg", Tensor.zeros(p.device(), p.dtype(), p.shape()));
             if (vi == null) vi = putState(i, "exp_avg_sq", Tensor.zeros(p.device(), p.dtype(), p.shape()));
             m.add(mi.view());
             v.add(vi.view());
         }
-        ops.fusedAdam(params, grads, m, v, new MultiTensorOps.AdamParams(beta1, beta2, eps, paramGroups().get(group).weightDecay(),
-                decoupledWeightDecay()), schedule, coefficient, skip, step);
-        return true;
+        ops.fusedAdam(g.params(), g.grads(), m, v, new MultiTensorOps.AdamParams(beta1, beta2, eps,
+                paramGroups().get(g.group()).weightDecay(), decoupledWeightDecay()), g.schedule(), g.coefficient(), g.skip(), g.step());
     }
 
     @Override

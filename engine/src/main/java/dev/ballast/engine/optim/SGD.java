@@ -1,12 +1,12 @@
 package dev.ballast.engine.optim;
 
 import dev.ballast.engine.Tensor;
-import dev.ballast.engine.backend.LrSchedule;
 import dev.ballast.engine.backend.MultiTensorOps;
 import dev.ballast.engine.backend.Strided;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Optional;
 import java.util.Map;
 import java.util.Set;
 
@@ -42,25 +42,23 @@ public final class SGD extends Optimizer {
     }
 
     @Override
-    protected boolean hasFusedUpdate() { return true; }
+    protected Optional<FusedUpdate> fusedUpdate() { return Optional.of(this::fusedSgd); }
 
-    @Override
-    protected boolean fusedUpdate(MultiTensorOps ops, int group, List<Integer> indices, List<Strided> params, List<Strided> grads,
-                                  LrSchedule schedule, Strided coefficient, Strided skip, Strided step) {
+    private void fusedSgd(MultiTensorOps ops, FusedUpdate.Group g) {
         List<Strided> bufs = null;
         if (momentum != 0) {
             bufs = new ArrayList<>();
-            for (int i : indices) {
-                Tensor p = params().get(i);
+            List<Tensor> all = params();
+            for (int i : g.indices()) {
+                Tensor p = all.get(i);
                 Tensor b = state(i, "momentum_buffer");
                 // the kernel copies the gradient into the buffer on the first taken step, as torch does
                 if (b == null) b = putState(i, "momentum_buffer", Tensor.zeros(p.device(), p.dtype(), p.shape()));
                 bufs.add(b.view());
             }
         }
-        ops.fusedSgd(params, grads, bufs, new MultiTensorOps.SgdParams(momentum, dampening, paramGroups().get(group).weightDecay(), nesterov),
-                schedule, coefficient, skip, step);
-        return true;
+        ops.fusedSgd(g.params(), g.grads(), bufs, new MultiTensorOps.SgdParams(momentum, dampening,
+                paramGroups().get(g.group()).weightDecay(), nesterov), g.schedule(), g.coefficient(), g.skip(), g.step());
     }
 
     @Override

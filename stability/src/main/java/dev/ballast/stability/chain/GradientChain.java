@@ -6,93 +6,198 @@ import dev.ballast.engine.Scope;
 import dev.ballast.engine.Tensor;
 import dev.ballast.engine.autograd.GradMode;
 import dev.ballast.engine.optim.Optimizer;
-import dev.ballast.stability.clip.GradNorm;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.OptionalDouble;
 
 /**
- * Runs a list of {@link Link}s as one step: {@code GradientChain.of(clipByGlobalNorm(1.0), apply(adamw))}.
- * The gradients are read once for the norm and the non-finite check; the clip coefficient (times the inverse
- * loss scale when unscaling) and the skip flag stay on the device and go to the optimizer's step, which applies
- * them in its own pass. Returns {@code [norm, coefficient, nonFinite]} on the device; the norm is that of the
- * unscaled gradients, and without a clip link the coefficient entry is informational (nothing is scaled).
+ * Links composed in order: {@code GradientChain.of(clipByValue(1), clipByGlobalNorm(1), apply(adamw))}. The chain
+ * means sequential composition: each link transforms the gradients as the link before it left them, exactly as a
+ * PyTorch user calls {@code clip_grad_value_}, {@code clip_grad_norm_}, {@code scaler.unscale_} in that order.
+ * The execution is fused where that does not change the meaning ({@link Gradients}): the gradients are read once
+ * for the norm and the non-finite flag, scalar factors stay pending and go to the optimizer's own pass with the skip
+ * flag, so the common chain (unscale, skip, clip by norm, apply) costs one read plus the optimizer's pass and no host
+ * sync.
+ *
+ * <p>A chain is a {@link Link}: chains nest, and a nested chain means the same as its links spliced in place. Only
+ * a chain whose last link is {@link Link#apply} can {@link #step()}. The chain owns its links' state
+ * ({@link Link#init}, made at the first step) and its skip counters; {@link #stateDict()} holds both for checkpoints,
+ * {@link #close()} frees them.
  */
-public final class GradientChain {
+public final class GradientChain implements Link, AutoCloseable {
     private final List<Link> links;
-    private final Optimizer optimizer;
+    private final Optimizer optimizer;           // from the last (flattened) link when it is apply, else null
+    private final StepStats.SkipLimit limit;
+    private LinkState state;
+    private Tensor steps, consecutive, total, limitStep, limitParam; // F64 0-d, on the device
 
-    private GradientChain(List<Link> links) {
-        if (links.isEmpty() || !(links.getLast() instanceof Link.Apply apply))
-            throw new IllegalArgumentException("a gradient chain must end with apply(optimizer), got " + links);
-        for (int i = 0; i < links.size() - 1; i++)
-            if (links.get(i) instanceof Link.Apply)
-                throw new IllegalArgumentException("apply(optimizer) must be the last link, found at position " + i);
+    private GradientChain(List<Link> links, StepStats.SkipLimit limit) {
         this.links = List.copyOf(links);
-        this.optimizer = apply.optimizer();
+        this.limit = limit;
+        List<Link> flat = new ArrayList<>();
+        flatten(this.links, flat);
+        for (int i = 0; i < flat.size() - 1; i++)
+            if (flat.get(i) instanceof Apply)
+                throw new IllegalArgumentException("apply(optimizer) must be the last link, found at position " + i + " of " + flat);
+        this.optimizer = !flat.isEmpty() && flat.getLast() instanceof Apply a ? a.optimizer() : null;
     }
 
-    /** A chain of links, the last being {@code apply(optimizer)}. */
-    public static GradientChain of(Link... links) { return new GradientChain(List.of(links)); }
+    /** A chain of links in order; end it with {@code apply(optimizer)} to step it, or nest it in another chain. */
+    public static GradientChain of(Link... links) { return of(List.of(links)); }
 
-    /** The links in order. */
+    /** A chain of links in order. */
+    public static GradientChain of(List<Link> links) {
+        if (links.isEmpty()) throw new IllegalArgumentException("a gradient chain needs at least one link");
+        return new GradientChain(links, new StepStats.SkipLimit(0, List.of()));
+    }
+
+    /**
+     * This chain, stopping training after {@code limit} skipped steps in a row (0: never): the next
+     * {@link StepStats#read()} throws {@link TooManySkippedStepsException} naming the step and the first parameter
+     * whose gradient was not finite, by its name in {@code parameterNames} (the optimizer's order; may be empty).
+     * A new chain with fresh state: configure before stepping.
+     */
+    public GradientChain maxConsecutiveSkips(int limit, List<String> parameterNames) {
+        return new GradientChain(links, new StepStats.SkipLimit(limit, parameterNames));
+    }
+
+    /** The links in order (nested chains as they were given). */
     public List<Link> links() { return links; }
 
-    /** Transforms the optimizer's parameters' gradients and steps; returns the device-side step statistics. */
-    public Tensor step() {
-        List<Tensor> params = optimizer.params();
-        List<Tensor> grads = GradNorm.gradients(params);
-        Device device = params.isEmpty() ? Device.auto() : params.getFirst().device();
-        Link.Unscale unscale = null;
-        double maxNorm = Double.POSITIVE_INFINITY, normType = 2;
-        boolean skipNonFinite = false;
-        Tensor stats;
-        try (GradMode.Guard ng = GradMode.noGrad(); Scope scope = Scope.open()) {
-            Tensor inv = null;
-            for (Link l : links) {
-                switch (l) {
-                    case Link.Unscale u -> {
-                        unscale = u;
-                        skipNonFinite = true;
-                        inv = u.scaler().inverseScale();
-                    }
-                    case Link.ClipByValue v -> {
-                        // value clipping acts on unscaled values, so it bounds in the scaled domain by value * scale
-                        Tensor bound = inv == null ? null : unscale.scaler().scale().mul(v.value());
-                        for (Tensor g : grads)
-                            g.copyFrom(bound == null ? g.clamp(-v.value(), v.value()) : g.maximum(bound.neg()).minimum(bound));
-                    }
-                    case Link.ClipByGlobalNorm c -> {
-                        maxNorm = c.maxNorm();
-                        normType = c.normType();
-                    }
-                    case Link.AdaptiveClip a -> {
-                        if (inv != null) for (Tensor g : grads) g.mulInPlace(inv); // AGC compares unscaled gradients
-                        dev.ballast.stability.clip.ClipGrad.adaptiveClipGrad(params, a.clipping(), a.eps());
-                        if (inv != null) {
-                            for (Tensor g : grads) g.mulInPlace(unscale.scaler().scale());
-                        }
-                    }
-                    case Link.SkipIfNonFinite s -> skipNonFinite = true;
-                    case Link.Apply a -> { }
-                }
-            }
-            boolean clip = !Double.isInfinite(maxNorm);
-            if (inv == null) {
-                // the finish kernel's coefficient is the one to apply: nothing left to compute here
-                stats = Scope.keep(GradNorm.compute(device, grads, clip ? maxNorm : Double.POSITIVE_INFINITY, normType, null));
-                Tensor coef = clip ? stats.narrow(0, GradNorm.COEFFICIENT, 1).reshape() : null;
-                Tensor flag = stats.narrow(0, GradNorm.NON_FINITE, 1).reshape();
-                optimizer.stepAsync(coef, skipNonFinite ? flag : null);
-            } else {
-                // with loss scaling the norm and coefficient refer to the unscaled gradients
-                Tensor raw = GradNorm.compute(device, grads, Double.POSITIVE_INFINITY, normType, null);
-                Tensor norm = raw.narrow(0, GradNorm.NORM, 1).reshape().mul(inv);
-                Tensor flag = raw.narrow(0, GradNorm.NON_FINITE, 1).reshape();
-                Tensor coef = (clip ? norm.add(1e-6).rdiv(maxNorm).minimum(1.0) : Tensor.ones(device, DType.F32)).mul(inv);
-                optimizer.stepAsync(coef, flag);
-                unscale.scaler().update(flag);
-                stats = Scope.keep(Tensor.stack(List.of(norm, coef, flag), 0));
-            }
+    /** The optimizer of the final apply link, or null when this chain has none (it can only be nested). */
+    public Optimizer optimizer() { return optimizer; }
+
+    private static void flatten(List<Link> links, List<Link> out) {
+        for (Link l : links) {
+            if (l instanceof GradientChain c) flatten(c.links, out);
+            else out.add(l);
         }
-        return stats;
     }
+
+    @Override public LinkState init(List<Tensor> params) {
+        List<LinkState> children = new ArrayList<>();
+        for (Link l : links) children.add(l.init(params));
+        return LinkState.ofChildren(children);
+    }
+
+    @Override public void update(Gradients gradients, LinkState state) {
+        if (state.children().size() != links.size())
+            throw new IllegalArgumentException("chain state has " + state.children().size() + " link states for " + links.size() + " links");
+        for (int i = 0; i < links.size(); i++) links.get(i).update(gradients, state.children().get(i));
+    }
+
+    @Override public OptionalDouble readsNorm() {
+        for (Link l : links) {
+            OptionalDouble t = l.readsNorm();
+            if (t.isPresent()) return t;
+        }
+        return OptionalDouble.empty();
+    }
+
+    /**
+     * Runs the links on the optimizer's parameters' gradients and steps; returns the statistics, on the device until
+     * read. No host sync. A skipped step leaves weights, optimizer state and step counts bit-identical.
+     */
+    public StepStats step() {
+        if (optimizer == null)
+            throw new IllegalStateException("this chain has no apply(optimizer) link at its end; it can only be nested in one that has");
+        List<Tensor> params = optimizer.params();
+        Device device = params.isEmpty() ? Device.auto() : params.getFirst().device();
+        ensureState(params, device);
+        Tensor values;
+        try (GradMode.Guard ng = GradMode.noGrad(); Scope scope = Scope.open()) {
+            Gradients g = new Gradients(device, params, readsNorm().orElse(2), limit.maxConsecutiveSkips() > 0);
+            update(g, state);
+            if (!g.applied()) throw new IllegalStateException("the chain ended without applying the optimizer");
+            values = Scope.keep(record(g, device));
+        }
+        return new StepStats(values, limit);
+    }
+
+    /** Updates the skip counters on the device and gathers the statistics tensor. */
+    private Tensor record(Gradients g, Device device) {
+        Tensor s = g.skipped().to(DType.F64);
+        steps.copyFrom(steps.add(1));
+        consecutive.copyFrom(consecutive.add(1).mul(s));
+        total.copyFrom(total.add(s));
+        if (limit.maxConsecutiveSkips() > 0) {
+            Tensor hit = limitStep.lt(0).mul(consecutive.ge(limit.maxConsecutiveSkips())).gt(0);
+            limitParam.copyFrom(Tensor.where(hit, g.firstNonFiniteParameter(), limitParam));
+            limitStep.copyFrom(Tensor.where(hit, steps, limitStep));
+        }
+        return Tensor.stack(List.of(g.entryNorm().to(DType.F64), g.coefficient().to(DType.F64),
+                g.entryNonFinite().to(DType.F64), s, consecutive.copy(), total.copy(), limitStep.copy(), limitParam.copy()), 0);
+    }
+
+    private void ensureState(List<Tensor> params, Device device) {
+        if (state != null) return;
+        try (GradMode.Guard ng = GradMode.noGrad()) {
+            state = init(params);
+            steps = counter(device, 0);
+            consecutive = counter(device, 0);
+            total = counter(device, 0);
+            limitStep = counter(device, -1);
+            limitParam = counter(device, -1);
+        }
+    }
+
+    private static Tensor counter(Device device, double v) {
+        return Scope.detachFromScopes(Tensor.scalar(device, DType.F64, v));
+    }
+
+    private void ensureState() {
+        if (optimizer == null) throw new IllegalStateException("state dicts belong to a chain that ends with apply(optimizer)");
+        List<Tensor> params = optimizer.params();
+        ensureState(params, params.isEmpty() ? Device.auto() : params.getFirst().device());
+    }
+
+    /**
+     * The chain's state for a checkpoint: {@code link.<i>.<name>} for link {@code i}'s state (nested chains add
+     * their own index level: {@code link.<i>.<j>.<name>}) and {@code skips.steps}, {@code skips.consecutive},
+     * {@code skips.total}. The tensors are live: read them, do not write them.
+     */
+    public Map<String, Tensor> stateDict() {
+        ensureState();
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        for (var e : state.flatten().entrySet()) out.put("link." + e.getKey(), e.getValue());
+        out.put("skips.steps", steps);
+        out.put("skips.consecutive", consecutive);
+        out.put("skips.total", total);
+        return out;
+    }
+
+    /** Restores {@link #stateDict()}'s entries (all of them, same shapes and dtypes; checked first). */
+    public void loadStateDict(Map<String, Tensor> saved) {
+        ensureState();
+        Map<String, Tensor> links = new LinkedHashMap<>();
+        for (var e : saved.entrySet()) {
+            String k = e.getKey();
+            if (k.startsWith("link.")) links.put(k.substring(5), e.getValue());
+            else if (!List.of("skips.steps", "skips.consecutive", "skips.total").contains(k))
+                throw new IllegalArgumentException("chain state: unexpected entry '" + k + "' (allowed: link.<i>.<name>, skips.steps, skips.consecutive, skips.total)");
+        }
+        for (String k : List.of("skips.steps", "skips.consecutive", "skips.total"))
+            if (!saved.containsKey(k) || saved.get(k).numel() != 1)
+                throw new IllegalArgumentException("chain state: missing or malformed entry '" + k + "'");
+        state.load(links);
+        try (GradMode.Guard ng = GradMode.noGrad()) {
+            steps.copyFrom(saved.get("skips.steps").reshape().to(DType.F64));
+            consecutive.copyFrom(saved.get("skips.consecutive").reshape().to(DType.F64));
+            total.copyFrom(saved.get("skips.total").reshape().to(DType.F64));
+            limitStep.fill(-1);
+            limitParam.fill(-1);
+        }
+    }
+
+    /** Frees the links' state and the counters (not the optimizer, not a scaler owned by the caller). */
+    @Override public void close() {
+        if (state == null) return;
+        state.close();
+        for (Tensor t : List.of(steps, consecutive, total, limitStep, limitParam)) t.close();
+        state = null;
+    }
+
+    @Override public String toString() { return "GradientChain" + links; }
 }

@@ -1,59 +1,83 @@
 package dev.ballast.stability.chain;
 
+import dev.ballast.engine.Tensor;
 import dev.ballast.engine.optim.Optimizer;
 import dev.ballast.stability.scale.GradScaler;
+import java.util.List;
+import java.util.OptionalDouble;
 
 /**
- * One gradient transformation in a {@link GradientChain} (the optax idea: small links composed in order).
- * The chain fuses them: one read pass computes the norm and the non-finite flag, and the optimizer's own pass
- * applies the resulting coefficient and honours the skip flag.
+ * One gradient transformation in a {@link GradientChain}, with explicit state as in optax: {@link #init} makes the
+ * link's state once, {@link #update} transforms the gradients as they leave the link before it and updates the
+ * state, in place and on the device. A chain is itself a link, so chains nest.
+ *
+ * <p>Writing a link needs nothing from the library but this interface. A link that keeps the running mean of the
+ * gradient norm and clips to twice that mean:
+ * <pre>{@code
+ * Link clipToTwiceMean = new Link() {
+ *     public LinkState init(List<Tensor> params) {
+ *         Device d = params.getFirst().device();
+ *         return LinkState.of(Map.of("mean", Tensor.zeros(d, DType.F32), "count", Tensor.zeros(d, DType.F32)));
+ *     }
+ *     public void update(Gradients g, LinkState s) {
+ *         Tensor norm = g.norm(2), mean = s.get("mean"), count = s.get("count");
+ *         Tensor limit = Tensor.where(count.gt(0), mean.mul(2), norm);          // nothing to compare with yet
+ *         g.clip(limit.div(norm.add(1e-6)).minimum(1.0));                       // pending: folded into the optimizer
+ *         Tensor keep = g.skipFlag().add(g.nonFinite()).gt(0);                  // leave the state alone on a skip
+ *         Tensor n = count.add(1);
+ *         mean.copyFrom(Tensor.where(keep, mean, mean.add(norm.sub(mean).div(n))));
+ *         count.copyFrom(Tensor.where(keep, count, n));
+ *     }
+ *     public OptionalDouble readsNorm() { return OptionalDouble.of(2); }
+ * };
+ * GradientChain.of(Link.skipIfNonFinite(), clipToTwiceMean, Link.apply(adamw));
+ * }</pre>
+ * The chain saves every link's state in checkpoints ({@link GradientChain#stateDict()}) and frees it on close.
+ * {@link Gradients} keeps the built-in links' fast path for any link written this way: scalar factors stay pending
+ * and norms come from the last read pass; only {@link Gradients#tensors()} makes the gradients concrete.
  */
-public sealed interface Link {
+public interface Link {
 
-    /** Divide gradients by the scaler's loss scale, skip non-finite steps, and update the scale afterwards. */
-    record Unscale(GradScaler scaler) implements Link {}
+    /** This link's state for the optimizer's parameters (optax {@code init}); stateless links keep the default. */
+    default LinkState init(List<Tensor> params) { return LinkState.empty(); }
 
-    /** Clamp every gradient element to [-value, value] (applied in place where it stands in the chain). */
-    record ClipByValue(double value) implements Link {
-        public ClipByValue {
-            if (!(value >= 0)) throw new IllegalArgumentException("clipByValue: value must be >= 0, got " + value);
-        }
-    }
+    /** Transforms {@code gradients} where this link stands and updates {@code state} in place (optax {@code update}). */
+    void update(Gradients gradients, LinkState state);
 
-    /** Scale all gradients by min(maxNorm / (norm + 1e-6), 1) with the norm of all gradients together. */
-    record ClipByGlobalNorm(double maxNorm, double normType) implements Link {
-        public ClipByGlobalNorm {
-            if (!(maxNorm >= 0)) throw new IllegalArgumentException("clipByGlobalNorm: maxNorm must be >= 0, got " + maxNorm);
-            dev.ballast.engine.backend.NormKind.of(normType);
-        }
-    }
+    /**
+     * The norm type this link reads, when it is norm-based: the chain's first read pass computes the norm type of
+     * the first norm-based link, so that link reads no gradients of its own, and {@code StepStats.norm} is of that type.
+     */
+    default OptionalDouble readsNorm() { return OptionalDouble.empty(); }
 
-    /** Unit-wise adaptive gradient clipping (AGC), see {@code ClipGrad.adaptiveClipGrad}; applied where it stands. */
-    record AdaptiveClip(double clipping, double eps) implements Link {
-        public AdaptiveClip {
-            if (!(clipping > 0)) throw new IllegalArgumentException("adaptiveClip: clipping must be > 0, got " + clipping);
-            if (!(eps >= 0)) throw new IllegalArgumentException("adaptiveClip: eps must be >= 0, got " + eps);
-        }
-    }
-
-    /** Leave weights and optimizer state untouched when any gradient holds NaN or infinity. */
-    record SkipIfNonFinite() implements Link {}
-
-    /** The update itself; must be the last link. */
-    record Apply(Optimizer optimizer) implements Link {}
-
+    /**
+     * Divides gradients by the scaler's loss scale; the non-finite flag of the gradients where this link stands is
+     * the scaler's overflow flag, as {@code scaler.unscale_(optimizer)} records it: the step is skipped when it is
+     * set and the scaler's scale is updated from it (backed off, or grown after enough finite steps).
+     */
     static Link unscale(GradScaler scaler) { return new Unscale(scaler); }
 
+    /** Multiplies every gradient by {@code factor} (e.g. 1/1024), nothing else: no flag, no skip. */
+    static Link scaleBy(double factor) { return new ScaleBy(factor); }
+
+    /** Clamps every gradient element to [-value, value] where it stands ({@code clip_grad_value_}). */
     static Link clipByValue(double value) { return new ClipByValue(value); }
 
+    /** Clips the global L2 norm to {@code maxNorm} ({@code clip_grad_norm_}). */
     static Link clipByGlobalNorm(double maxNorm) { return new ClipByGlobalNorm(maxNorm, 2.0); }
 
+    /** Clips the global norm of type {@code normType} to {@code maxNorm} ({@code clip_grad_norm_}). */
     static Link clipByGlobalNorm(double maxNorm, double normType) { return new ClipByGlobalNorm(maxNorm, normType); }
 
     /** AGC with NFNets' default eps 1e-3; {@code clipping} is the allowed gradient/weight norm ratio (e.g. 0.01). */
     static Link adaptiveClip(double clipping) { return new AdaptiveClip(clipping, 1e-3); }
 
+    /** Unit-wise adaptive gradient clipping ({@code ClipGrad.adaptiveClipGrad}) where it stands. */
+    static Link adaptiveClip(double clipping, double eps) { return new AdaptiveClip(clipping, eps); }
+
+    /** Skips the whole step when any gradient value where this link stands is NaN or infinite. */
     static Link skipIfNonFinite() { return new SkipIfNonFinite(); }
 
+    /** The optimizer's update with the pending factor and skip flag; must be the last link. */
     static Link apply(Optimizer optimizer) { return new Apply(optimizer); }
 }

@@ -18,16 +18,42 @@ import java.util.List;
 
 /**
  * Replays reference cases computed by PyTorch (the {@code clip}, {@code clip_value} and {@code scaler} kinds
- * of pytorch-clip-scaler-cases.json) through Ballast's real code path on a device, and compares every value
- * with |actual - expected| <= 1e-5 |expected| + 1e-6.
+ * of pytorch-clip-scaler-cases.json, the {@code chain} kind of pytorch-chain-cases.json) through Ballast's real
+ * code path on a device, and compares every value with |actual - expected| <= rel |expected| + abs: the file's
+ * top-level {@code tolerance} {@code {"abs": .., "rel": ..}} when it has one, else 1e-6 and 1e-5. Top-level
+ * {@code tolerance} and {@code made_by} are metadata, allowed in every file.
  */
 public final class ReferenceCases {
     /** The comparison tolerance, relative and absolute. */
     public static final double RTOL = 1e-5, ATOL = 1e-6;
 
+    /** The metadata keys a file may have beside its case lists. */
+    public static final List<String> METADATA = List.of("tolerance", "made_by");
+    /** The case kinds. */
+    public static final List<String> KINDS = List.of("clip", "clip_value", "scaler", "chain");
+
     /** One case: its kind, its index within the kind, and its JSON. */
     public record Case(String kind, int index, JsonNode json) {
-        public String name() { return kind + "[" + index + "]"; }
+        /** The case's own {@code name} when it has one, else {@code kind[index]}. */
+        public String name() {
+            JsonNode n = json.get("name");
+            return n != null && n.isTextual() ? n.asText() : kind + "[" + index + "]";
+        }
+    }
+
+    /** |actual - expected| <= rel |expected| + abs; NaN and infinities must match exactly. */
+    public record Tolerance(double abs, double rel) {
+        public Tolerance {
+            if (!(abs >= 0) || !(rel >= 0)) throw new IllegalArgumentException("tolerance abs and rel must be >= 0, got " + abs + ", " + rel);
+        }
+
+        /** Null when within tolerance, else a message naming {@code what}. */
+        String compare(String what, double expected, double actual) {
+            boolean ok = Double.isNaN(expected) ? Double.isNaN(actual)
+                    : Double.isInfinite(expected) ? expected == actual
+                    : Math.abs(actual - expected) <= rel * Math.abs(expected) + abs;
+            return ok ? null : what + ": expected " + expected + ", got " + actual + " (tolerance abs " + abs + ", rel " + rel + ")";
+        }
     }
 
     /** The outcome of one case on one device. */
@@ -36,8 +62,12 @@ public final class ReferenceCases {
     public enum Status { PASSED, FAILED, SKIPPED }
 
     private final List<Case> cases;
+    private final Tolerance tolerance;
 
-    private ReferenceCases(List<Case> cases) { this.cases = cases; }
+    private ReferenceCases(List<Case> cases, Tolerance tolerance) {
+        this.cases = cases;
+        this.tolerance = tolerance;
+    }
 
     /** Reads a case file; a file that is not such JSON gets an IOException naming it and what is wrong. */
     public static ReferenceCases read(Path file) throws IOException {
@@ -48,29 +78,51 @@ public final class ReferenceCases {
             throw new IOException(file + ": not readable as JSON: " + e.getMessage(), e);
         }
         if (root == null || !root.isObject())
-            throw new IOException(file + ": expected a JSON object with keys clip, clip_value and/or scaler");
+            throw new IOException(file + ": expected a JSON object with case lists " + KINDS);
         List<Case> cases = new ArrayList<>();
+        Tolerance tolerance = new Tolerance(ATOL, RTOL);
+        JsonNode tol = root.get("tolerance");
+        if (tol != null) {
+            if (!tol.isObject() || !tol.path("abs").isNumber() || !tol.path("rel").isNumber())
+                throw new IOException(file + ": 'tolerance' must be {\"abs\": number, \"rel\": number}, got " + tol);
+            try {
+                tolerance = new Tolerance(tol.get("abs").asDouble(), tol.get("rel").asDouble());
+            } catch (IllegalArgumentException e) {
+                throw new IOException(file + ": " + e.getMessage());
+            }
+        }
         var names = root.fieldNames();
         while (names.hasNext()) {
             String kind = names.next();
-            if (!List.of("clip", "clip_value", "scaler").contains(kind))
-                throw new IOException(file + ": unknown case kind '" + kind + "' (allowed: clip, clip_value, scaler)");
+            if (METADATA.contains(kind)) continue;
+            if (!KINDS.contains(kind))
+                throw new IOException(file + ": unknown case kind '" + kind + "' (allowed: " + String.join(", ", KINDS)
+                        + "; metadata: " + String.join(", ", METADATA) + ")");
             JsonNode list = root.get(kind);
             if (!list.isArray()) throw new IOException(file + ": '" + kind + "' must be a list of cases");
             for (int i = 0; i < list.size(); i++) cases.add(new Case(kind, i, list.get(i)));
         }
-        return new ReferenceCases(cases);
+        return new ReferenceCases(cases, tolerance);
     }
 
     public List<Case> cases() { return cases; }
 
-    /** Runs one case on a device; a malformed case fails with a message rather than throwing. */
-    public static Result run(Case c, Device device) {
+    /** The file's tolerance (its own, or the default). */
+    public Tolerance tolerance() { return tolerance; }
+
+    /** Runs one case on a device with the file's tolerance; a malformed case fails with a message rather than throwing. */
+    public Result replay(Case c, Device device) { return run(c, device, tolerance); }
+
+    /** Runs one case on a device with the default tolerance. */
+    public static Result run(Case c, Device device) { return run(c, device, new Tolerance(ATOL, RTOL)); }
+
+    private static Result run(Case c, Device device, Tolerance tolerance) {
         try (Scope s = Scope.open()) {
             return switch (c.kind()) {
                 case "clip" -> clip(c, device);
                 case "clip_value" -> clipValue(c, device);
                 case "scaler" -> scaler(c, device);
+                case "chain" -> ChainReference.run(c, device, tolerance);
                 default -> new Result(c, device.name(), Status.FAILED, "unknown kind");
             };
         } catch (RuntimeException e) {
@@ -91,19 +143,19 @@ public final class ReferenceCases {
         return params;
     }
 
-    private static JsonNode field(JsonNode c, String name) {
+    static JsonNode field(JsonNode c, String name) {
         JsonNode n = c.get(name);
         if (n == null) throw new IllegalArgumentException("case has no '" + name + "'");
         return n;
     }
 
-    private static double[] doubles(JsonNode list) {
+    static double[] doubles(JsonNode list) {
         double[] v = new double[list.size()];
         for (int i = 0; i < v.length; i++) v[i] = number(list.get(i));
         return v;
     }
 
-    private static double number(JsonNode n) {
+    static double number(JsonNode n) {
         if (n.isTextual()) {
             return switch (n.asText().toLowerCase()) {
                 case "inf", "infinity" -> Double.POSITIVE_INFINITY;

@@ -13,12 +13,15 @@ import dev.ballast.engine.optim.Adam;
 import dev.ballast.engine.optim.AdamW;
 import dev.ballast.engine.optim.Optimizer;
 import dev.ballast.engine.optim.SGD;
-import dev.ballast.engine.optim.schedule.LrSchedule;
+import dev.ballast.engine.backend.LrSchedule;
+import dev.ballast.stability.chain.ChainSpec;
+import dev.ballast.stability.chain.GradientChain;
+import dev.ballast.stability.chain.Link;
 import dev.ballast.train.DataParallel;
 import dev.ballast.train.Trainer;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.function.Supplier;
 
@@ -28,10 +31,10 @@ import java.util.function.Supplier;
  * dropped), wired into a {@link Trainer.Builder} by {@link #trainer(Listener)}. Every {@code logEvery} steps and at
  * the last step the loss is read: a non-finite loss stops the run with a {@link DivergedException}.
  *
- * <p>Clipping here uses engine ops only ({@link #engineStep()}: global L2 norm, coefficient
- * {@code min(clip / (norm + 1e-6), 1)} passed to the optimizer's step; {@link #engineValueClip()}: clamp), the
- * same arithmetic as the stability module's chain; callers with the stability module replace them through the
- * builder's {@code stepFunction} and {@code gradTransform}. Owns what it makes: {@link #close()} frees it all.
+ * <p>The step is the stability layer's {@link GradientChain}: the config's chain in effect
+ * ({@link TrainConfig#effectiveChain()}: the explicit {@code chain}, else skip non-finite, adaptive clipping, clip by
+ * value, clip by norm in that order) followed by the optimizer, with the config's consecutive-skip limit naming the
+ * model's parameters. Owns what it makes: {@link #close()} frees it all.
  */
 public final class BuiltinTraining implements AutoCloseable {
 
@@ -53,6 +56,7 @@ public final class BuiltinTraining implements AutoCloseable {
     private final Optimizer optimizer;
     private final DataLoader loader;
     private final LrSchedule schedule;
+    private final GradientChain chain;
     private long lastStep;
     private DataParallel dataParallel;
 
@@ -62,10 +66,14 @@ public final class BuiltinTraining implements AutoCloseable {
         this.generator = new Generator(c.seed());
         BuiltinTasks.Task t = BuiltinTasks.build(c, device);
         Module m = null;
+        Optimizer o = null;
         try {
             m = BuiltinModels.build(c, t, new ParamSpec(device, dev.ballast.engine.DType.F32, generator));
-            this.optimizer = optimizer(c, m.parameters());
+            o = optimizer(c, m.parameters());
+            this.chain = chain(c, o, List.copyOf(m.namedParameters().keySet()));
+            this.optimizer = o;
         } catch (RuntimeException e) {
+            if (o != null) o.close();
             if (m != null) m.close();
             t.close();
             throw e;
@@ -104,6 +112,9 @@ public final class BuiltinTraining implements AutoCloseable {
 
     public LrSchedule schedule() { return schedule; }
 
+    /** The gradient chain the trainer steps through (its last link applies {@link #optimizer()}). */
+    public GradientChain chain() { return chain; }
+
     /**
      * A trainer builder with steps, schedule, loss (checked for divergence and reported to {@code listener} every
      * {@code logEvery} steps), evaluation every {@code evalEvery} steps, and the engine clipping as step function and
@@ -123,11 +134,9 @@ public final class BuiltinTraining implements AutoCloseable {
                 .schedule(schedule)
                 .logEvery(config.logEvery())
                 .eval(config.effectiveEvalEvery(), eval(l))
-                .stepFunction(engineStep())
+                .chain(chain)
                 .progress(new dev.ballast.train.ProgressReporter(System.err, config.steps(), false));
         if (dp != null) b.dataParallel(dp);
-        Consumer<List<Tensor>> clipValue = engineValueClip();
-        if (clipValue != null) b.gradTransform(clipValue);
         return b;
     }
 
@@ -168,34 +177,16 @@ public final class BuiltinTraining implements AutoCloseable {
         }
     }
 
-    /** The optimizer step, behind a global L2 norm clip of {@code clip} when it is > 0 (engine ops only). */
-    public Runnable engineStep() {
-        double max = config.clip();
-        if (max <= 0) return optimizer::step;
-        return () -> {
-            Tensor coef = null;
-            try (Scope s = Scope.open(); GradMode.Guard ng = GradMode.noGrad()) {
-                Tensor sq = null;
-                for (Tensor p : model.parameters()) {
-                    if (p.grad() == null) continue;
-                    Tensor s2 = p.grad().square().sum();
-                    sq = sq == null ? s2 : sq.add(s2);
-                }
-                if (sq != null) coef = sq.sqrt().add(1e-6).rdiv(max).minimum(1.0);
-                optimizer.step(coef, null);
-            }
-        };
-    }
-
-    /** Clamps every gradient to [-clipValue, clipValue] when clipValue > 0 (engine ops only); null when off. */
-    public Consumer<List<Tensor>> engineValueClip() {
-        double v = config.clipValue();
-        if (v <= 0) return null;
-        return params -> {
-            try (Scope s = Scope.open(); GradMode.Guard ng = GradMode.noGrad()) {
-                for (Tensor p : params) if (p.grad() != null) p.grad().copyFrom(p.grad().clamp(-v, v));
-            }
-        };
+    /** The chain in effect followed by {@code apply(optimizer)}, with the config's skip limit. */
+    static GradientChain chain(TrainConfig c, Optimizer optimizer, List<String> parameterNames) {
+        List<Link> links;
+        try {
+            links = new ArrayList<>(ChainSpec.links(c.effectiveChain(), new ChainSpec.Context(null)));
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException("chain", e.getMessage());
+        }
+        links.add(Link.apply(optimizer));
+        return GradientChain.of(links).maxConsecutiveSkips((int) c.maxConsecutiveSkips(), parameterNames);
     }
 
     static Optimizer optimizer(TrainConfig c, List<Tensor> params) {
@@ -223,6 +214,7 @@ public final class BuiltinTraining implements AutoCloseable {
 
     @Override
     public void close() {
+        chain.close();
         optimizer.close();
         model.close();
         task.close();

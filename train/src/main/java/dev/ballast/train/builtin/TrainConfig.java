@@ -18,7 +18,13 @@ import java.util.Map;
  *     teacher-student | copy | sort;</li>
  * <li>{@code steps}, {@code batch}, {@code lr}, {@code optimizer} sgd | adam | adamw, {@code momentum} (SGD only),
  *     {@code weightDecay} (L2 for sgd/adam, decoupled for adamw);</li>
- * <li>{@code clip} maximum global L2 gradient norm (0 = off), {@code clipValue} per-element bound (0 = off);</li>
+ * <li>the gradient chain, built from these keys in one fixed order (skip non-finite, adaptive clipping, clip by
+ *     value, clip by norm, then the optimizer): {@code skipNonFinite} true | false (skip a step whose gradients hold
+ *     NaN or infinity), {@code agc} unit-wise adaptive clipping factor (0 = off), {@code clipValue} per-element
+ *     bound (0 = off), {@code clip} maximum global L2 gradient norm (0 = off); {@code maxConsecutiveSkips} stops the
+ *     run after that many skipped steps in a row (0 = never); or {@code chain}, an explicit list of links in order
+ *     ({@code [{"op": "clip_value", "value": 1}, {"op": "clip_norm", "max_norm": 1}]}, see {@code ChainSpec}), which
+ *     replaces the four keys above;</li>
  * <li>{@code schedule} constant | cosine (to 0 over the steps after warm-up) | step (x0.1 every third of the
  *     steps), {@code warmup} linear warm-up steps (0 = none);</li>
  * <li>{@code seed}; {@code depth} (hidden layers of mlp, residual blocks of resmlp), {@code width} (mlp/resmlp
@@ -36,7 +42,8 @@ import java.util.Map;
 public record TrainConfig(String model, String task, long steps, int batch, double lr, String optimizer, double momentum,
                           double weightDecay, double clip, double clipValue, String schedule, long warmup, long seed,
                           int depth, int width, int hidden, int layers, int heads, int seqLen, int vocab, String init,
-                          String activation, long evalEvery, long logEvery, int trainSize, int testSize, String device) {
+                          String activation, long evalEvery, long logEvery, int trainSize, int testSize, String device,
+                          boolean skipNonFinite, double agc, long maxConsecutiveSkips, List<Map<String, Object>> chain) {
 
     public static final List<String> MODELS = List.of("mlp", "resmlp", "rnn", "lstm", "gru", "transformer");
     public static final List<String> TASKS = List.of("spirals", "adding", "temporal-order", "teacher-student", "copy", "sort");
@@ -48,7 +55,10 @@ public record TrainConfig(String model, String task, long steps, int batch, doub
     /** Every key, in record order. */
     public static final List<String> KEYS = List.of("model", "task", "steps", "batch", "lr", "optimizer", "momentum",
             "weightDecay", "clip", "clipValue", "schedule", "warmup", "seed", "depth", "width", "hidden", "layers", "heads",
-            "seqLen", "vocab", "init", "activation", "evalEvery", "logEvery", "trainSize", "testSize", "device");
+            "seqLen", "vocab", "init", "activation", "evalEvery", "logEvery", "trainSize", "testSize", "device",
+            "skipNonFinite", "agc", "maxConsecutiveSkips", "chain");
+    /** The keys the default chain is built from; an explicit {@code chain} replaces them. */
+    public static final List<String> CHAIN_KEYS = List.of("skipNonFinite", "agc", "clipValue", "clip");
 
     public TrainConfig {
         model = choice("model", model, MODELS);
@@ -66,6 +76,20 @@ public record TrainConfig(String model, String task, long steps, int batch, doub
         nonNegative("weightDecay", weightDecay);
         nonNegative("clip", clip);
         nonNegative("clipValue", clipValue);
+        nonNegative("agc", agc);
+        atLeast("maxConsecutiveSkips", maxConsecutiveSkips, 0);
+        if (maxConsecutiveSkips > Integer.MAX_VALUE)
+            throw new ConfigException("maxConsecutiveSkips", "maxConsecutiveSkips is out of range: " + maxConsecutiveSkips);
+        if (chain != null) {
+            List<Map<String, Object>> copy = new java.util.ArrayList<>();
+            for (Map<String, Object> o : chain) copy.add(o == null ? null : java.util.Collections.unmodifiableMap(new LinkedHashMap<>(o)));
+            chain = java.util.Collections.unmodifiableList(copy);
+            try {
+                dev.ballast.stability.chain.ChainSpec.validate(chain);
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException("chain", e.getMessage());
+            }
+        }
         atLeast("warmup", warmup, 0);
         atLeast("depth", depth, 1);
         atLeast("width", width, 1);
@@ -93,19 +117,19 @@ public record TrainConfig(String model, String task, long steps, int batch, doub
         return switch (t) {
             // 20-layer tanh MLP, Xavier with the tanh gain: PyTorch reaches 99.9% in 3,000 steps
             case "spirals" -> new TrainConfig("mlp", t, 3000, 128, 1e-3, "adam", 0, 0, 0, 0, "constant", 0, 0,
-                    20, 64, 128, 1, 4, 50, 10, "xavier", "tanh", 0, 10, 4000, 2000, "auto");
+                    20, 64, 128, 1, 4, 50, 10, "xavier", "tanh", 0, 10, 4000, 2000, "auto", true, 0, 0, null);
             // LSTM 128 with grad-norm clip 1.0 on T=50: PyTorch gets under 0.01 MSE within ~2,000-2,500 steps; 3,000 leaves margin
             case "adding" -> new TrainConfig("lstm", t, 3000, 64, 1e-3, "adam", 0, 0, 1.0, 0, "constant", 0, 0,
-                    2, 64, 128, 1, 4, 50, 10, "pytorch", "tanh", 0, 10, 50_000, 2000, "auto");
+                    2, 64, 128, 1, 4, 50, 10, "pytorch", "tanh", 0, 10, 50_000, 2000, "auto", true, 0, 0, null);
             case "temporal-order" -> new TrainConfig("lstm", t, 2000, 64, 1e-3, "adam", 0, 0, 1.0, 0, "constant", 0, 0,
-                    2, 64, 64, 1, 4, 50, 10, "pytorch", "tanh", 0, 10, 20_000, 2000, "auto");
+                    2, 64, 64, 1, 4, 50, 10, "pytorch", "tanh", 0, 10, 20_000, 2000, "auto", true, 0, 0, null);
             case "teacher-student" -> new TrainConfig("mlp", t, 2000, 64, 1e-3, "adam", 0, 0, 0, 0, "constant", 0, 0,
-                    2, 64, 64, 1, 4, 50, 10, "pytorch", "tanh", 0, 10, 10_000, 2000, "auto");
+                    2, 64, 64, 1, 4, 50, 10, "pytorch", "tanh", 0, 10, 10_000, 2000, "auto", true, 0, 0, null);
             // a 2-layer causal transformer, decoder style (see SequenceTasks)
             case "copy" -> new TrainConfig("transformer", t, 500, 64, 1e-3, "adam", 0, 0, 1.0, 0, "constant", 0, 0,
-                    2, 64, 64, 2, 4, 8, 10, "pytorch", "gelu", 0, 10, 20_000, 1000, "auto");
+                    2, 64, 64, 2, 4, 8, 10, "pytorch", "gelu", 0, 10, 20_000, 1000, "auto", true, 0, 0, null);
             case "sort" -> new TrainConfig("transformer", t, 1500, 64, 1e-3, "adam", 0, 0, 1.0, 0, "constant", 0, 0,
-                    2, 64, 64, 2, 4, 8, 10, "pytorch", "gelu", 0, 10, 20_000, 1000, "auto");
+                    2, 64, 64, 2, 4, 8, 10, "pytorch", "gelu", 0, 10, 20_000, 1000, "auto", true, 0, 0, null);
             default -> throw new IllegalStateException(t);
         };
     }
@@ -126,7 +150,8 @@ public record TrainConfig(String model, String task, long steps, int batch, doub
                 str(m, "schedule"), lng(m, "warmup"), lng(m, "seed"), integer(m, "depth"), integer(m, "width"),
                 integer(m, "hidden"), integer(m, "layers"), integer(m, "heads"), integer(m, "seqLen"), integer(m, "vocab"),
                 str(m, "init"), str(m, "activation"), lng(m, "evalEvery"), lng(m, "logEvery"), integer(m, "trainSize"),
-                integer(m, "testSize"), str(m, "device"));
+                integer(m, "testSize"), str(m, "device"), bool(m, "skipNonFinite"), dbl(m, "agc"), lng(m, "maxConsecutiveSkips"),
+                chainList(m));
     }
 
     /** Every setting by key, in {@link #KEYS} order. */
@@ -134,9 +159,29 @@ public record TrainConfig(String model, String task, long steps, int batch, doub
         Map<String, Object> m = new LinkedHashMap<>();
         Object[] v = {model, task, steps, batch, lr, optimizer, momentum, weightDecay, clip, clipValue, schedule, warmup,
                 seed, depth, width, hidden, layers, heads, seqLen, vocab, init, activation, evalEvery, logEvery, trainSize,
-                testSize, device};
+                testSize, device, skipNonFinite, agc, maxConsecutiveSkips, chain};
         for (int i = 0; i < v.length; i++) m.put(KEYS.get(i), v[i]);
         return m;
+    }
+
+    /**
+     * The chain in effect, as data: {@code chain} when given, else the links the keys ask for in the fixed order
+     * skip non-finite, adaptive clipping, clip by value, clip by norm (the optimizer's apply is not listed).
+     */
+    public List<Map<String, Object>> effectiveChain() {
+        if (chain != null) return chain;
+        List<Map<String, Object>> out = new java.util.ArrayList<>();
+        if (skipNonFinite) out.add(Map.of("op", "skip_nonfinite"));
+        if (agc > 0) out.add(ordered("op", "agc", "clipping", agc, "eps", 1e-3));
+        if (clipValue > 0) out.add(ordered("op", "clip_value", "value", clipValue));
+        if (clip > 0) out.add(ordered("op", "clip_norm", "max_norm", clip, "norm_type", 2.0));
+        return java.util.Collections.unmodifiableList(out);
+    }
+
+    private static Map<String, Object> ordered(Object... kv) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        for (int i = 0; i < kv.length; i += 2) m.put((String) kv[i], kv[i + 1]);
+        return java.util.Collections.unmodifiableMap(m);
     }
 
     /** Evaluation interval: {@code evalEvery}, or a tenth of the steps (at least 1) when it is 0. */
@@ -232,6 +277,27 @@ public record TrainConfig(String model, String task, long steps, int batch, doub
         long v = lng(m, key);
         if (v != (int) v) throw new ConfigException(key, key + " is out of range: " + v);
         return (int) v;
+    }
+
+    private static boolean bool(Map<String, Object> m, String key) {
+        Object v = m.get(key);
+        if (v instanceof Boolean b) return b;
+        if (v instanceof String s && (s.strip().equalsIgnoreCase("true") || s.strip().equalsIgnoreCase("false")))
+            return Boolean.parseBoolean(s.strip());
+        throw new ConfigException(key, key + " must be true or false, got " + describe(v));
+    }
+
+    @SuppressWarnings("unchecked")
+    private static List<Map<String, Object>> chainList(Map<String, Object> m) {
+        Object v = m.get("chain");
+        if (v == null) return null;
+        if (v instanceof List<?> list) {
+            for (Object o : list)
+                if (!(o instanceof Map<?, ?>))
+                    throw new ConfigException("chain", "chain must be a list of {\"op\": ...} objects, got element " + describe(o));
+            return (List<Map<String, Object>>) v;
+        }
+        throw new ConfigException("chain", "chain must be a list of {\"op\": ...} objects, e.g. [{\"op\": \"clip_norm\", \"max_norm\": 1}], got " + describe(v));
     }
 
     private static String describe(Object v) {
