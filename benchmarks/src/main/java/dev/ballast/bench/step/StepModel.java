@@ -53,8 +53,8 @@ public final class StepModel implements AutoCloseable {
     /** Forward and loss on the model's batch, recorded for backward (in the caller's scope). */
     public Tensor loss() { return StepModels.loss(spec, module, x, y); }
 
-    /** Clips by global norm and updates the weights from the current gradients; returns [norm, coefficient, nonFinite]. */
-    public Tensor clipAndUpdate() { return chain.step(); }
+    /** Clips by global norm and updates the weights from the current gradients; returns the chain's device-side statistics. */
+    public dev.ballast.stability.chain.StepStats clipAndUpdate() { return chain.step(); }
 
     /** One full training step, every temporary freed before it returns. */
     public void step() {
