@@ -29,6 +29,7 @@ public final class DoctorCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         for (String line : environmentLines()) out.println(line);
         for (String line : backendLines(Device::statuses, Device::autoReason, () -> Device.auto().backend())) out.println(line);
+        for (String line : dev.ballast.dist.Communicators.statusLines()) out.println(line);
         out.flush();
         return 0;
     }

@@ -12,6 +12,11 @@ import dev.ballast.train.builtin.DivergedException;
 import dev.ballast.train.builtin.TrainConfig;
 import dev.ballast.stability.chain.GradientChain;
 import dev.ballast.stability.chain.TooManySkippedStepsException;
+import dev.ballast.train.report.Finding;
+import dev.ballast.train.report.ReportPage;
+import dev.ballast.train.report.RunFiles;
+import dev.ballast.train.report.RunLog;
+import dev.ballast.train.report.RunRecorder;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -35,7 +40,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Train a built-in model on a built-in task and print a summary.",
                 "Defaults are the task's calibrated settings; --config FILE.json sets keys, flags override both.",
-                "Example: ballast train --task adding --steps 2500 --metrics adding.jsonl"})
+                "Example: ballast train --task adding --steps 2500 --out runs/adding"})
 public final class TrainCommand implements Callable<Integer> {
 
     @Spec CommandSpec spec;
@@ -46,11 +51,14 @@ public final class TrainCommand implements Callable<Integer> {
     Path metrics;
     @Option(names = "--checkpoint", paramLabel = "FILE.safetensors", description = "Save model and optimizer at each evaluation and at the end.")
     Path checkpoint;
+    @Option(names = "--out", paramLabel = "RUN_DIR", description = "Write the run's report into RUN_DIR: metrics.jsonl, "
+            + "metrics.csv, run.json and report.html (charts and findings; opens with no network). 'ballast report RUN_DIR' rebuilds it.")
+    Path out;
     @Option(names = "--print-config", description = "Print the resolved settings as JSON and exit without training.")
     boolean printConfig;
 
     @Option(names = "--model", description = "mlp, resmlp, rnn, lstm, gru, transformer (default: the task's).") String model;
-    @Option(names = "--task", description = "spirals (default), adding, temporal-order, teacher-student, copy, sort.") String task;
+    @Option(names = "--task", description = "spirals (default), spirals-hard, adding, temporal-order, teacher-student, copy, sort.") String task;
     @Option(names = "--steps", description = "Training steps.") Long steps;
     @Option(names = "--batch", description = "Batch size.") Integer batch;
     @Option(names = "--lr", description = "Learning rate.") Double lr;
@@ -160,7 +168,10 @@ public final class TrainCommand implements Callable<Integer> {
             err.println(header(c, run) + (comm.size() > 1 ? ", " + ranks(devComm) : ""));
             err.flush();
             DataParallel dp = comm.size() > 1 ? new DataParallel(devComm, run.model().parameters()) : null;
-            Trainer.Builder b = run.trainer(progress, dp);
+            RunRecorder recorder = this.out == null || !root ? null // the report is the root rank's
+                    : new RunRecorder(run.model().namedParameters(), run.optimizer(), c.logEvery(), c.steps(), 0, progress);
+            Trainer.Builder b = run.trainer(recorder != null ? recorder : progress, dp);
+            record(b, recorder);
             if (metrics != null) b.metrics(metrics);
             if (checkpoint != null) b.checkpoint(c.effectiveEvalEvery(), checkpoint, run.model().stateDict(), run.generator());
             Trainer.Result r;
@@ -169,17 +180,63 @@ public final class TrainCommand implements Callable<Integer> {
             } catch (DivergedException | TooManySkippedStepsException e) {
                 progress.close();
                 err.println("ballast train: " + e.getMessage());
+                if (recorder != null) {
+                    if (e instanceof DivergedException d) recorder.diverged(d.step(), d.loss());
+                    writeReport(recorder, c, run, null, err);
+                }
                 err.flush();
                 return 1;
             }
             progress.close();
             out.print(summary(c, run, r));
-            if (comm.size() > 1) out.println("ranks: " + ranks(devComm));
+            if (dp != null) {
+                double stepMs = 1e3 * r.seconds() / Math.max(1, r.iterations()), syncMs = dp.gradientSyncMillis();
+                out.println("ranks: " + ranks(devComm));
+                out.println(String.format(Locale.ROOT, "gradient all-reduce: %.3f ms/step (%.1f%% of the step, waiting for the "
+                        + "slowest rank included)", syncMs, 100 * syncMs / Math.max(1e-9, stepMs)));
+            }
+            if (recorder != null) writeReport(recorder, c, run, r, err);
             out.flush();
             return 0;
         } finally {
             if (devComm != null && devComm != comm) devComm.close();
         }
+    }
+
+    /**
+     * Puts {@code recorder} (may be null) on the trainer as its gradient transform: it measures the gradients as they
+     * leave backward, before the run's chain clips, unscales or skips anything. {@code ballast demo} records its runs
+     * through here too.
+     */
+    static void record(Trainer.Builder b, RunRecorder recorder) {
+        if (recorder != null) b.gradTransform(recorder.gradTransform(null));
+    }
+
+    /** The recorder's run log for {@code c} (result null when it diverged). */
+    static RunLog runLog(RunRecorder recorder, TrainConfig c, BuiltinTraining run, Trainer.Result r, String name, String title) {
+        Map<String, Object> summary = new LinkedHashMap<>();
+        summary.put("device", run.device().name());
+        summary.put("parameters", run.model().parameterCount());
+        if (r != null) {
+            summary.put("steps", r.iterations());
+            summary.put("steps skipped", r.skippedSteps());
+            summary.put("final train loss", r.lastLoss());
+            for (var e : r.lastEval().entrySet()) summary.put("test " + e.getKey(), e.getValue());
+            summary.put("seconds", Math.round(r.seconds() * 100) / 100.0);
+        } else {
+            summary.put("diverged at step", recorder.divergedAt());
+        }
+        return recorder.log(name, title, c.toMap(), c.clip(), summary);
+    }
+
+    private void writeReport(RunRecorder recorder, TrainConfig c, BuiltinTraining run, Trainer.Result r, PrintWriter err) {
+        String title = String.format(Locale.ROOT, "%s on %s (%s lr %s%s, seed %d)", c.model(), c.task(), c.optimizer(), c.lr(),
+                c.clip() > 0 ? ", clip " + c.clip() : "", c.seed());
+        RunLog log = runLog(recorder, c, run, r, "run", title);
+        RunFiles.writeRun(this.out, log);
+        Path page = ReportPage.write(this.out, RunFiles.single(log));
+        for (Finding f : log.findings()) err.println(f.line());
+        err.println("report: " + page);
     }
 
     /** --batch is the global batch: each of {@code ranks} takes an equal share. */
@@ -203,7 +260,7 @@ public final class TrainCommand implements Callable<Integer> {
     }
 
     /** Whether stdin and stdout are a terminal (since Java 22 a Console exists even when they are redirected). */
-    private static boolean interactive() {
+    static boolean interactive() {
         java.io.Console console = System.console();
         return console != null && console.isTerminal();
     }

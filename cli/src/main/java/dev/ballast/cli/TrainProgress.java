@@ -18,7 +18,7 @@ abstract class TrainProgress implements BuiltinTraining.Listener, AutoCloseable 
 
     /** A bar on a console, plain lines otherwise. */
     static TrainProgress create(boolean console, long steps, long logEvery, PrintWriter err) {
-        return console ? new Bar(steps) : new Lines(steps, printEvery(steps, logEvery), err);
+        return console ? new Bar("train", steps) : new Lines(steps, printEvery(steps, logEvery), err);
     }
 
     /** About 20 lines per run, on logged steps (a multiple of logEvery). */
@@ -42,8 +42,8 @@ abstract class TrainProgress implements BuiltinTraining.Listener, AutoCloseable 
         private String eval = "";
         private boolean closed;
 
-        Bar(long steps) {
-            bar = new ProgressBarBuilder().setTaskName("train").setInitialMax(steps).setStyle(ProgressBarStyle.ASCII)
+        Bar(String name, long steps) {
+            bar = new ProgressBarBuilder().setTaskName(name).setInitialMax(steps).setStyle(ProgressBarStyle.ASCII)
                     .setUpdateIntervalMillis(200).showSpeed().build();
         }
 

@@ -42,6 +42,7 @@ class TrainNprocTest {
             String o = Files.readString(out.toPath()), e = Files.readString(err.toPath());
             assertEquals(0, p.exitValue(), o + e);
             assertTrue(o.contains("ranks: 2 data-parallel ranks over mpi (Open MPI"), o);
+            assertTrue(o.contains("gradient all-reduce: "), o);
             assertEquals(1, o.split("final train loss", -1).length - 1, "one summary (rank 0 only):\n" + o);
             assertTrue(o.contains("steps: 20"), o);
         } finally {

@@ -62,6 +62,20 @@ public final class Communicators {
         }
     }
 
+    /** Lines for {@code ballast doctor}: whether Open MPI and NCCL load, and whether a launcher started this process. */
+    public static List<String> statusLines() {
+        String nccl;
+        try {
+            nccl = dev.ballast.dist.nccl.Nccl.load().map(n -> "available: " + n.version())
+                    .orElse("unavailable (" + dev.ballast.dist.nccl.Nccl.SONAME + " not found; data-parallel CUDA runs go through MPI)");
+        } catch (RuntimeException | LinkageError e) {
+            nccl = "unavailable (" + e.getMessage() + ")";
+        }
+        return List.of("mpi: " + MpiCommunicator.availability(),
+                "nccl: " + nccl,
+                "launched by mpirun/srun: " + (launchedByMpi() ? "yes, " + localRanks() + " ranks on this node" : "no"));
+    }
+
     /** MPI when an MPI launcher started this process, else the single process. */
     public static Communicator fromEnvironment() {
         return launchedByMpi() ? MpiCommunicator.open() : Communicator.single();

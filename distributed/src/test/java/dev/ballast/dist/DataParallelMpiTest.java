@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ballast.engine.dist.Communicator;
+import dev.ballast.engine.io.Checkpoint;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
@@ -30,7 +31,7 @@ class DataParallelMpiTest {
     static void launchTwoRanks() throws Exception {
         String steps = Integer.toString(STEPS);
         run = MpiRun.run(MpiRun.command(2, DataParallelProbe.class, shared.toString(), "collectives",
-                "sgd:" + steps + ":-1:-1", "adamw:" + steps + ":-1:-1", "adamw:" + steps + ":" + INJECT_STEP + ":1"),
+                "sgd:" + steps + ":-1:-1", "adamw:" + steps + ":-1:-1", "adamw:" + steps + ":" + INJECT_STEP + ":1", "adamw:10:-1:-1:at10.safetensors"),
                 shared.resolve("log.txt"), 300);
         System.out.printf("2-rank launch: %.1f s%n", run.seconds());
     }
@@ -86,6 +87,23 @@ class DataParallelMpiTest {
         assertArrayEquals(r0.weights(), r1.weights(), "replicas must stay bit-identical");
         assertEquals(STEPS - 1, one.optimizerSteps());
         assertArrayEquals(one.weights(), r0.weights(), 2e-4f, "same as one process skipping that step");
+    }
+
+    @Test
+    void rankZeroCheckpointsAndOneProcessResumesWhereTwoRanksStopped() throws Exception {
+        var r0 = result(0, 5);
+        Path ckpt = shared.resolve("at10.safetensors");
+        assertEquals(10, Checkpoint.inspect(ckpt).step());
+        try (var files = Files.list(shared)) {
+            assertEquals(1, files.filter(p -> p.getFileName().toString().endsWith(".safetensors")).count(), "rank 0 writes, alone");
+        }
+        var resumed = DataParallelProbe.train(Communicator.single(), "adamw", STEPS, -1, -1, null, ckpt);
+        var straight = DataParallelProbe.train(Communicator.single(), "adamw", STEPS, -1, -1);
+        assertEquals(STEPS - 10, resumed.losses().length);
+        assertArrayEquals(java.util.Arrays.copyOfRange(straight.losses(), 10, STEPS), resumed.losses(), 1e-4,
+                "2 ranks for 10 steps, then 1 process, follows the 1-process curve");
+        assertArrayEquals(straight.weights(), resumed.weights(), 3e-4f);
+        assertEquals(10, r0.optimizerSteps());
     }
 
     @Test

@@ -23,7 +23,9 @@ import dev.ballast.train.DataParallel;
 import dev.ballast.train.ProgressReporter;
 import dev.ballast.train.Trainer;
 import java.io.DataOutputStream;
+import dev.ballast.engine.io.Checkpoint;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -45,6 +47,15 @@ public final class DataParallelProbe {
     record Result(double[] losses, float[] weights, long optimizerSteps, long skipped) {}
 
     static Result train(Communicator comm, String optimizerName, int steps, long injectStep, int injectRank) {
+        return train(comm, optimizerName, steps, injectStep, injectRank, null, null);
+    }
+
+    /**
+     * As above; with {@code checkpoint} the run saves model and optimizer there at the end (rank 0 only, after a
+     * barrier), with {@code resumeFrom} it starts from such a checkpoint and its step.
+     */
+    static Result train(Communicator comm, String optimizerName, int steps, long injectStep, int injectRank, Path checkpoint,
+                        Path resumeFrom) {
         Device cpu = Device.cpu();
         try (Dataset data = TwoSpirals.generate(cpu, 256, 0.05, 7);
              Module model = new Sequential(new Linear(2, 32, new ParamSpec(cpu, DType.F32, new Generator(3 + comm.rank()))),
@@ -60,12 +71,24 @@ public final class DataParallelProbe {
             GradientChain chain = GradientChain.of(Link.clipByGlobalNorm(0.5), Link.skipIfNonFinite(), Link.apply(opt));
             DataLoader loader = new DataLoader(data, GLOBAL_BATCH, true, true, 11);
             StringWriter metrics = new StringWriter();
-            Trainer.Result r = Trainer.builder(params, opt, loader, b -> {
+            long start = 0;
+            if (resumeFrom != null) {
+                try {
+                    start = Checkpoint.load(resumeFrom, model.stateDict(), opt, null).step();
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            }
+            step[0] = start;
+            Trainer.Builder tb = Trainer.builder(params, opt, loader, b -> {
                         step[0]++;
                         return Losses.crossEntropy(model.call(b.inputs()), b.targets());
                     })
                     .maxSteps(steps > 0 ? steps : Long.MAX_VALUE / 2).logEvery(1).stepFunction(chain::step).metrics(metrics)
-                    .progress(new ProgressReporter(System.err, 1, false)).dataParallel(new DataParallel(comm, params)).build().run();
+                    .startIteration(start).progress(new ProgressReporter(System.err, 1, false))
+                    .dataParallel(new DataParallel(comm, params));
+            if (checkpoint != null) tb.checkpoint(steps, checkpoint, model.stateDict(), null);
+            Trainer.Result r = tb.build().run();
             List<Double> losses = new ArrayList<>();
             Matcher m = Pattern.compile("\"loss\":([-0-9.eE]+)").matcher(metrics.toString());
             while (m.find()) losses.add(Double.parseDouble(m.group(1)));
@@ -89,7 +112,7 @@ public final class DataParallelProbe {
     }
 
     /**
-     * {@code main(outDir, scenario...)}: each scenario is {@code optimizer:steps:injectStep:injectRank} and writes
+     * {@code main(outDir, scenario...)}: each scenario is {@code optimizer:steps:injectStep:injectRank[:checkpointFile]} and writes
      * {@code outDir/rank<r>-<i>.bin}; {@code collectives} runs {@link CollectivesProbe} into {@code rank<r>-<i>.txt};
      * {@code forever} writes {@code rank<r>.pid} and trains until killed.
      */
@@ -107,7 +130,8 @@ public final class DataParallelProbe {
                     continue;
                 }
                 String[] f = args[i].split(":");
-                Result r = train(comm, f[0], Integer.parseInt(f[1]), Long.parseLong(f[2]), Integer.parseInt(f[3]));
+                Path ckpt = f.length > 4 ? out.resolve(f[4]) : null;
+                Result r = train(comm, f[0], Integer.parseInt(f[1]), Long.parseLong(f[2]), Integer.parseInt(f[3]), ckpt, null);
                 try (var o = new DataOutputStream(Files.newOutputStream(out.resolve("rank" + comm.rank() + "-" + i + ".bin")))) {
                     write(o, r);
                 }

@@ -25,6 +25,7 @@ import java.util.Set;
 public final class DataParallel {
     private final Communicator comm;
     private final List<Tensor> params;
+    private long gradientSyncs, gradientSyncNanos;
 
     /** {@code params}: the trained parameters (duplicates, e.g. tied weights, are taken once). */
     public DataParallel(Communicator comm, List<Tensor> params) {
@@ -82,11 +83,20 @@ public final class DataParallel {
                 }
                 grads.add(g);
             }
+            long t0 = System.nanoTime();
             comm.allReduce(grads, Communicator.Op.SUM);
             double inv = 1.0 / comm.size();
             for (Tensor g : grads) g.mulInPlace(inv);
+            gradientSyncNanos += System.nanoTime() - t0;
+            gradientSyncs++;
         }
     }
+
+    /**
+     * Mean wall time of {@link #averageGradients()} in milliseconds (the all-reduce, including the wait for the slowest
+     * rank); 0 before the first.
+     */
+    public double gradientSyncMillis() { return gradientSyncs == 0 ? 0 : gradientSyncNanos / 1e6 / gradientSyncs; }
 
     /** The mean over the ranks of a one-element value (e.g. the loss), read on the host; a collective every rank must call. */
     public double mean(Tensor value) {

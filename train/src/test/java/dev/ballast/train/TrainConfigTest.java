@@ -59,7 +59,7 @@ class TrainConfigTest {
 
         e = bad(Map.of("task", "mnist"));
         assertEquals("task", e.key());
-        assertTrue(e.getMessage().contains("spirals, adding, temporal-order, teacher-student, copy, sort"), e.getMessage());
+        assertTrue(e.getMessage().contains("spirals, spirals-hard, adding, temporal-order, teacher-student, copy, sort"), e.getMessage());
 
         e = bad(Map.of("shedule", "cosine"));
         assertEquals("shedule", e.key());

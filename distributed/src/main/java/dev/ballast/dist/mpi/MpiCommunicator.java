@@ -61,6 +61,16 @@ public final class MpiCommunicator implements Communicator {
         return new MpiCommunicator(mpi, here);
     }
 
+    /** "Open MPI v4.1.4 (libmpi.so.40)" when the library loads (nothing is initialized), else why not. */
+    public static String availability() {
+        try {
+            Mpi mpi = Mpi.load();
+            return "available: " + mpi.version() + " (" + mpi.library + ")";
+        } catch (MpiException e) {
+            return "unavailable (" + e.getMessage() + ")";
+        }
+    }
+
     @Override public int rank() { return rank; }
 
     @Override public int size() { return size; }

@@ -17,6 +17,8 @@ import java.util.Map;
  * what the model reads and must produce, the loss and the evaluation metric.
  * <ul>
  * <li>spirals: two spirals (1.5 turns, noise 0.02), 2 inputs, 2 classes; cross-entropy; metric accuracy.</li>
+ * <li>spirals-hard: two spirals of 2 turns (noise 0.02): the arms are closer, so a net must draw a finer boundary;
+ *     what a careless deep MLP fails at ({@code ballast demo}'s depth story).</li>
  * <li>adding: adding problem of length seqLen, {@code [T, 2]} inputs, one output; MSE; metric mse (predicting
  *     the mean scores about 0.167).</li>
  * <li>temporal-order: length seqLen, {@code [T, 8]} one-hot inputs, 4 classes; cross-entropy; metric accuracy.</li>
@@ -31,6 +33,8 @@ public final class BuiltinTasks {
     /** Teacher network sizes and label noise of the teacher-student task. */
     static final int TEACHER_IN = 10, TEACHER_HIDDEN = 32, TEACHER_OUT = 1;
     static final double TEACHER_NOISE = 0.01, SPIRAL_NOISE = 0.02;
+    /** Turns and noise of spirals-hard. */
+    static final double HARD_SPIRAL_TURNS = 2, HARD_SPIRAL_NOISE = 0.02;
 
     private BuiltinTasks() {}
 
@@ -113,6 +117,10 @@ public final class BuiltinTasks {
             case "spirals" -> new Task(c.task(),
                     TwoSpirals.generate(device, c.trainSize() / 2, SPIRAL_NOISE, trainSeed),
                     TwoSpirals.generate(device, Math.max(1, c.testSize() / 2), SPIRAL_NOISE, testSeed),
+                    new Input.Vector(2), new Output(2, false, true), "accuracy");
+            case "spirals-hard" -> new Task(c.task(),
+                    TwoSpirals.generate(device, c.trainSize() / 2, HARD_SPIRAL_TURNS, HARD_SPIRAL_NOISE, trainSeed),
+                    TwoSpirals.generate(device, Math.max(1, c.testSize() / 2), HARD_SPIRAL_TURNS, HARD_SPIRAL_NOISE, testSeed),
                     new Input.Vector(2), new Output(2, false, true), "accuracy");
             case "adding" -> new Task(c.task(),
                     AddingProblem.generate(device, c.trainSize(), t, trainSeed),

@@ -1,0 +1,45 @@
+package dev.ballast.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.ballast.train.report.Report;
+import dev.ballast.train.report.RunFiles;
+import dev.ballast.train.report.RunLog;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The full {@code ballast demo} (several minutes on 2 cores, so tagged slow) and what its table must show: the
+ * careless deep MLP near chance with its exploding norms named, the cures at >= 95% test accuracy; at least 2 of 4
+ * unclipped RNN seeds diverging and none of the clipped ones; the LSTM at test MSE under 0.01.
+ */
+@Tag("slow")
+class DemoMustShowTest {
+    @TempDir Path dir;
+
+    @Test void fullDemoShowsEveryStory() {
+        Path out = dir.resolve("demo");
+        Run r = Run.of("demo", "--out", out.toString());
+        System.out.println(r.out());
+        assertEquals(0, r.exitCode(), r.err());
+        Report report = RunFiles.read(out);
+        List<RunLog> depth = report.sections().get(1).runs();
+        RunLog careless = depth.getFirst();
+        assertTrue(careless.lastEval("accuracy") < 0.7 || careless.divergedAt() > 0, "careless run: " + careless.summary());
+        assertEquals("exploding", careless.findings().getFirst().kind(), careless.findings().toString());
+        for (RunLog cure : depth.subList(1, depth.size()))
+            assertTrue(cure.lastEval("accuracy") >= 0.95, cure.title() + ": test accuracy " + cure.lastEval("accuracy"));
+
+        List<RunLog> rec = report.sections().get(2).runs();
+        long unclippedDiverged = rec.stream().filter(l -> l.name().startsWith("rnn-noclip") && l.divergedAt() > 0).count();
+        long clippedDiverged = rec.stream().filter(l -> l.name().startsWith("rnn-clip1") && l.divergedAt() > 0).count();
+        assertTrue(unclippedDiverged >= 2, "unclipped seeds diverged: " + unclippedDiverged);
+        assertEquals(0, clippedDiverged, "clipped seeds diverged");
+        RunLog lstm = rec.getLast();
+        assertTrue(lstm.lastEval("mse") < 0.01, "LSTM test MSE " + lstm.lastEval("mse"));
+    }
+}
