@@ -14,7 +14,7 @@ import picocli.CommandLine.Spec;
         mixinStandardHelpOptions = true,
         versionProvider = VersionProvider.class,
         description = "Ballast: a Java tensor engine with stability tooling for training deep networks without blow-ups.",
-        subcommands = {DoctorCommand.class, BenchCommand.class, VerifyReferenceCommand.class, TrainCommand.class, DemoCommand.class, ReportCommand.class,
+        subcommands = {DoctorCommand.class, BenchCommand.class, VerifyReferenceCommand.class, TrainCommand.class, DemoCommand.class, ReportCommand.class, ProbeCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 

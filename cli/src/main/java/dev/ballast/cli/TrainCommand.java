@@ -10,6 +10,7 @@ import dev.ballast.train.builtin.BuiltinTraining;
 import dev.ballast.train.builtin.ConfigException;
 import dev.ballast.train.builtin.DivergedException;
 import dev.ballast.train.builtin.TrainConfig;
+import dev.ballast.train.health.HealthSession;
 import dev.ballast.stability.chain.GradientChain;
 import dev.ballast.stability.chain.TooManySkippedStepsException;
 import dev.ballast.train.report.Finding;
@@ -20,10 +21,12 @@ import dev.ballast.train.report.RunRecorder;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -88,6 +91,7 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--train-size", description = "Training examples.") Integer trainSize;
     @Option(names = "--test-size", description = "Held-out test examples.") Integer testSize;
     @Option(names = "--device", description = "auto, cpu, cuda.") String device;
+    @Mixin HealthOptions health;
     @Option(names = "--nproc", paramLabel = "N", description = {"Data-parallel on N processes of this machine, started with "
             + "Open MPI's mpirun; --batch stays the global batch. Under mpirun or srun the ranks are found without it."})
     Integer nproc;
@@ -147,8 +151,16 @@ public final class TrainCommand implements Callable<Integer> {
         }
         TrainConfig c;
         BuiltinTraining run;
+        HealthSession.Options healthOptions;
         try {
             c = resolve();
+            try {
+                healthOptions = health.options(c);
+            } catch (IllegalArgumentException e) {
+                err.println("ballast train: bad option: " + e.getMessage());
+                err.flush();
+                return 2;
+            }
             if (printConfig) {
                 Map<String, Object> shown = c.toMap();
                 shown.put("chain", c.effectiveChain()); // the chain in effect, whether explicit or from the flags
@@ -172,8 +184,9 @@ public final class TrainCommand implements Callable<Integer> {
                     : new RunRecorder(run.model().namedParameters(), run.optimizer(), c.logEvery(), c.steps(), 0, progress);
             Trainer.Builder b = run.trainer(recorder != null ? recorder : progress, dp);
             record(b, recorder);
+            HealthSession hs = HealthSession.install(run, b, healthOptions, err);
             if (metrics != null) b.metrics(metrics);
-            if (checkpoint != null) b.checkpoint(c.effectiveEvalEvery(), checkpoint, run.model().stateDict(), run.generator());
+            if (checkpoint != null) b.checkpoint(c.effectiveEvalEvery(), checkpoint, hs.withClipState(run.model().stateDict()), run.generator());
             Trainer.Result r;
             try {
                 r = b.build().run();
@@ -185,7 +198,12 @@ public final class TrainCommand implements Callable<Integer> {
                     writeReport(recorder, c, run, null, err);
                 }
                 err.flush();
+                var findings = e instanceof DivergedException d ? hs.diverged(d.step(), d.loss()) : hs.findings();
+                HealthOptions.print(out, List.of(), findings);
+                hs.appendToMetrics(root ? metrics : null, findings);
                 return 1;
+            } finally {
+                hs.close();
             }
             progress.close();
             out.print(summary(c, run, r));
@@ -197,6 +215,9 @@ public final class TrainCommand implements Callable<Integer> {
             }
             if (recorder != null) writeReport(recorder, c, run, r, err);
             out.flush();
+            var findings = hs.findings();
+            HealthOptions.print(out, hs.summaryLines(r.iterations(), r.optimizerSteps()), findings);
+            hs.appendToMetrics(root ? metrics : null, findings);
             return 0;
         } finally {
             if (devComm != null && devComm != comm) devComm.close();

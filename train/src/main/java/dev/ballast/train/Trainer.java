@@ -48,6 +48,21 @@ import java.util.function.Supplier;
  * Non-finite numbers are written as the strings "NaN", "Infinity" and "-Infinity". Not thread-safe.
  */
 public final class Trainer {
+    /**
+     * Observes and steers iterations (gradient monitor, explosion guard, event logs). Steps are 1-based iteration
+     * numbers. Hooks run in the order they were added.
+     */
+    public interface StepHook {
+        /** After backward, before the gradient transform and the step; false skips the step (the optimizer is not called). */
+        default boolean beforeStep(long step, Batch batch, Tensor loss) { return true; }
+
+        /** After the step ran ({@code applied}) or was skipped by a hook. */
+        default void afterStep(long step, boolean applied) {}
+
+        /** On a logged step, before its metrics line is written: may add entries. */
+        default void onLog(long step, Map<String, Object> line) {}
+    }
+
     /** What a run did. {@code iterations} counts batches consumed in total (including an earlier run resumed from). */
     public record Result(long iterations, long optimizerSteps, long skippedSteps, double lastLoss,
                          Map<String, Double> lastEval, double seconds) {}
@@ -72,10 +87,12 @@ public final class Trainer {
     private final Path checkpointPath;
     private final Map<String, Tensor> checkpointModel;
     private final Generator checkpointGenerator;
+    private final List<StepHook> hooks;
     private final DataParallel dataParallel;
     private long iteration;
 
     private Trainer(Builder b) {
+        hooks = List.copyOf(b.hooks);
         params = List.copyOf(b.params);
         optimizer = b.optimizer;
         loader = b.loader;
@@ -149,16 +166,21 @@ public final class Trainer {
                     l.backward();
                     if (dataParallel != null) dataParallel.averageGradients(); // before the chain: every rank decides alike
                     Double gradNorm = trackGradNorm ? hostGradNorm() : null;
-                    if (gradTransform != null) gradTransform.accept(params);
+                    boolean apply = true;
+                    for (StepHook h : hooks) apply &= h.beforeStep(iteration + 1, batch, l);
                     // the step count is read (a device sync after fused steps) only on logged iterations
                     long before = log && chain == null ? optimizer.stepCount() : -1;
                     StepStats stats = null;
-                    if (chain != null) stats = chain.step();
-                    else stepFunction.run();
+                    if (apply) {
+                        if (gradTransform != null) gradTransform.accept(params);
+                        if (chain != null) stats = chain.step();
+                        else stepFunction.run();
+                    }
+                    for (StepHook h : hooks) h.afterStep(iteration + 1, apply);
                     attempted++;
                     if (log) {
                         StepStats.Values v = stats == null ? null : stats.read(); // throws when the skip limit was reached
-                        boolean skipped = v != null ? v.skipped() : optimizer.stepCount() == before;
+                        boolean skipped = !apply || (v != null ? v.skipped() : optimizer.stepCount() == before);
                         if (v != null && gradNorm == null) gradNorm = v.norm();
                         lastLoss = dataParallel == null ? l.item() : dataParallel.mean(l);
                         long taken = optimizer.stepCount(); // the lr of this iteration's step: before it, if taken
@@ -178,6 +200,7 @@ public final class Trainer {
                             line.put("total_skips", v.totalSkips());
                         }
                         line.put("time_s", (System.nanoTime() - t0) / 1e9);
+                        for (StepHook h : hooks) h.onLog(iteration + 1, line);
                     }
                 }
                 iteration++;
@@ -274,6 +297,7 @@ public final class Trainer {
         private Map<String, Tensor> checkpointModel;
         private Generator checkpointGenerator;
         private long startIteration;
+        private final List<StepHook> hooks = new java.util.ArrayList<>();
         private DataParallel dataParallel;
 
         private Builder(List<Tensor> params, Optimizer optimizer, DataLoader loader, Function<Batch, Tensor> loss) {
@@ -352,6 +376,8 @@ public final class Trainer {
             return this;
         }
 
+        /** Adds a hook called around every step (after those added before it). */
+        public Builder hook(StepHook h) { this.hooks.add(Objects.requireNonNull(h, "hook")); return this; }
         /**
          * Trains data-parallel: rank 0's parameters are broadcast at the start, each global batch is sharded by rank,
          * gradients are averaged over the ranks right after backward (before the transform and the step), the logged

@@ -92,9 +92,13 @@ public final class GradientMonitor {
     /** The first snapshot that held non-finite gradients, as an origin (null while none did). */
     public NonFiniteOrigin firstNonFinite() { return firstNonFinite; }
 
-    /** Names the op and module of the first non-finite value (from an anomaly-mode replay of that step). */
-    public void attributeNonFinite(String op, String module, boolean inBackward) {
-        if (firstNonFinite != null) firstNonFinite = firstNonFinite.withAnomaly(op, module, inBackward);
+    /**
+     * Names the op and module of the first non-finite value (from an anomaly-mode replay of step {@code step}); when
+     * no reading had non-finite gradients yet, the origin is that op alone.
+     */
+    public void attributeNonFinite(long step, String op, String module, boolean inBackward) {
+        firstNonFinite = firstNonFinite != null ? firstNonFinite.withAnomaly(op, module, inBackward)
+                : new NonFiniteOrigin(step, "", 0, 0, List.of(), op, module, inBackward);
     }
 
     /** Snapshots read so far, oldest first. */

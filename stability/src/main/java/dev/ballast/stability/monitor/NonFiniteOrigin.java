@@ -22,11 +22,12 @@ public record NonFiniteOrigin(long step, String parameter, long count, long nume
     /** One line for people: parameter, counts, op and module when known. */
     public String describe() {
         StringBuilder sb = new StringBuilder();
-        sb.append("first non-finite gradient at step ").append(step).append(" in '").append(parameter).append("' (")
+        if (parameter.isEmpty()) sb.append("first non-finite value at step ").append(step);
+        else sb.append("first non-finite gradient at step ").append(step).append(" in '").append(parameter).append("' (")
                 .append(count).append(" of ").append(numel).append(" values)");
         if (affected.size() > 1) sb.append(", ").append(affected.size()).append(" parameters affected");
         if (!op.isEmpty()) {
-            sb.append("; produced by op '").append(op).append("'").append(inBackward ? " in backward" : " in forward");
+            sb.append(parameter.isEmpty() ? " " : "; ").append("produced by op '").append(op).append("'").append(inBackward ? " in backward" : " in forward");
             if (!module.isEmpty()) sb.append(" in module '").append(module).append("'");
         }
         return sb.toString();

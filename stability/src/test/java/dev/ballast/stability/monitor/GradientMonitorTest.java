@@ -111,7 +111,7 @@ class GradientMonitorTest {
         assertEquals("layer1.weight", o.parameter());
         assertEquals(150, o.count());
         assertEquals(List.of("layer0.weight", "layer1.weight"), o.affected());
-        mon.attributeNonFinite("div", "layer1", true);
+        mon.attributeNonFinite(2, "div", "layer1", true);
         assertTrue(mon.firstNonFinite().describe().contains("produced by op 'div' in backward in module 'layer1'"),
                 mon.firstNonFinite().describe());
     }

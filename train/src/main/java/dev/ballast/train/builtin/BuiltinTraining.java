@@ -58,6 +58,7 @@ public final class BuiltinTraining implements AutoCloseable {
     private final LrSchedule schedule;
     private final GradientChain chain;
     private long lastStep;
+    private boolean stopOnNonFiniteLoss = true;
     private DataParallel dataParallel;
 
     private BuiltinTraining(TrainConfig c, Device device) {
@@ -149,12 +150,18 @@ public final class BuiltinTraining implements AutoCloseable {
             Tensor loss = task.loss(model.call(batch.inputs()), batch.targets());
             if (step % config.logEvery() == 0 || step == config.steps()) {
                 double v = dataParallel == null ? loss.item() : dataParallel.mean(loss);
-                if (!Double.isFinite(v)) throw new DivergedException(step, v);
+                if (!Double.isFinite(v) && stopOnNonFiniteLoss) throw new DivergedException(step, v);
                 l.onLoss(step, v);
             }
             return loss;
         };
     }
+
+    /**
+     * Whether a non-finite logged loss stops the run with a {@link DivergedException} (default true); an explosion
+     * guard that handles non-finite steps itself turns this off. Set before {@link #trainer}.
+     */
+    public void stopOnNonFiniteLoss(boolean on) { this.stopOnNonFiniteLoss = on; }
 
     /** Evaluation on the test set in eval mode: {@code loss} and the task's metric. */
     Supplier<Map<String, Double>> eval(Listener l) {
