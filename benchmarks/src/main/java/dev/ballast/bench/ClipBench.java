@@ -324,7 +324,7 @@ public final class ClipBench {
     /** Median milliseconds of {@code work} under {@code timing}'s rule (see {@link DeviceTimer}). */
     static double time(Backend backend, Runnable work, Timing timing) { return DeviceTimer.medianMs(backend, work, timing); }
 
-    static double median(List<Double> values) {
+    public static double median(List<Double> values) {
         double[] v = values.stream().mapToDouble(Double::doubleValue).sorted().toArray();
         int k = v.length;
         return k % 2 == 1 ? v[k / 2] : 0.5 * (v[k / 2 - 1] + v[k / 2]);

@@ -10,19 +10,30 @@ import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Runs a PyTorch benchmark script with {@code python3 -c SCRIPT}, the configuration as JSON on stdin, and reads
+ * Runs a PyTorch benchmark script with {@code PYTHON -c SCRIPT}, the configuration as JSON on stdin, and reads
  * the JSON object the script prints as its last stdout line. Either the object or the reason it could not be
  * had (python3 missing, {@code import torch} failing, the script failing, unreadable output) comes back; nothing
- * is thrown, since PyTorch is only ever a side-by-side reference.
+ * is thrown, since PyTorch is only ever a side-by-side reference. PYTHON is the environment variable
+ * {@value #PYTHON_ENV} when set (a python3 whose torch to use, e.g. a virtual environment's), else {@code python3}
+ * from PATH; the child inherits the environment, so {@code PYTHONPATH} also points it at a PyTorch.
  */
-final class TorchProcess {
+public final class TorchProcess {
     private TorchProcess() {}
 
+    /** Environment variable naming the Python interpreter that runs the PyTorch side. */
+    public static final String PYTHON_ENV = "BALLAST_PYTHON";
+
+    /** The interpreter to run: {@value #PYTHON_ENV}, else python3. */
+    public static String python() {
+        String p = System.getenv(PYTHON_ENV);
+        return p == null || p.isBlank() ? "python3" : p.strip();
+    }
+
     /** The script's output object, or null with {@code failure} saying why. */
-    record Outcome(JsonNode json, String failure) {}
+    public record Outcome(JsonNode json, String failure) {}
 
     /** Runs {@code script} after checking that torch imports (within 120 s); the script itself has no time limit. */
-    static Outcome run(String script, String stdinJson) {
+    public static Outcome run(String script, String stdinJson) {
         Raw probe = python("import torch", "", 120);
         if (probe.failure() != null) return new Outcome(null, probe.failure());
         Raw r = python(script, stdinJson, 0);
@@ -44,9 +55,10 @@ final class TorchProcess {
     private static Raw python(String code, String stdin, int timeoutS) {
         Process p;
         try {
-            p = new ProcessBuilder("python3", "-c", code).start();
+            p = new ProcessBuilder(python(), "-c", code).start();
         } catch (IOException e) {
-            return new Raw("", "python3 could not be started (" + e.getMessage() + ")");
+            return new Raw("", python() + " could not be started (" + e.getMessage() + "); set " + PYTHON_ENV
+                    + " to a python3 that has torch");
         }
         try {
             ByteArrayOutputStream err = new ByteArrayOutputStream(), out = new ByteArrayOutputStream();
@@ -65,7 +77,8 @@ final class TorchProcess {
             drainOut.join();
             if (p.exitValue() != 0) {
                 String[] lines = err.toString(StandardCharsets.UTF_8).strip().split("\n");
-                return new Raw("", "python3 exited with " + p.exitValue() + ": " + lines[lines.length - 1]);
+                return new Raw("", python() + " exited with " + p.exitValue() + ": " + lines[lines.length - 1]
+                        + (code.equals("import torch") ? " (set " + PYTHON_ENV + " or PYTHONPATH to reach a PyTorch)" : ""));
             }
             return new Raw(out.toString(StandardCharsets.UTF_8).strip(), null);
         } catch (IOException e) {
@@ -119,7 +132,7 @@ final class TorchProcess {
         "");
 
     /** The timing fields {@link #PREAMBLE} reads from the config. */
-    static void putTiming(com.fasterxml.jackson.databind.node.ObjectNode cfg, ClipBench.Timing t) {
+    public static void putTiming(com.fasterxml.jackson.databind.node.ObjectNode cfg, ClipBench.Timing t) {
         cfg.put("warmup_s", t.warmupSeconds());
         cfg.put("min_warmup", t.minWarmup());
         cfg.put("min_reps", t.minReps());

@@ -8,7 +8,8 @@ import picocli.CommandLine.Spec;
 /** {@code ballast bench}: groups the benchmark drivers; it does nothing by itself. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Run a benchmark.",
-        subcommands = {CpuMatmulCommand.class, ClipBenchCommand.class, MatmulBenchCommand.class, OpsBenchCommand.class})
+        subcommands = {CpuMatmulCommand.class, ClipBenchCommand.class, MatmulBenchCommand.class, OpsBenchCommand.class,
+                StepBenchCommand.class})
 public final class BenchCommand implements Runnable {
 
     @Spec CommandSpec spec;

@@ -5,6 +5,8 @@ import dev.ballast.cpu.kernel.Elementwise;
 import dev.ballast.cpu.kernel.Indexing;
 import dev.ballast.cpu.fused.CpuMultiTensorOps;
 import dev.ballast.cpu.kernel.Parallel;
+import dev.ballast.cpu.fused.CpuFusedCells;
+import dev.ballast.engine.backend.FusedCells;
 import dev.ballast.engine.backend.MultiTensorOps;
 import java.util.List;
 import dev.ballast.cpu.kernel.RandomFill;
@@ -57,6 +59,7 @@ public final class CpuBackend implements Backend {
     private final ForkJoinPool pool;
     private final Parallel par;
     private final CpuMultiTensorOps fused;
+    private final CpuFusedCells cells;
     private final AtomicLong allocated = new AtomicLong();
 
     /** A backend with the configured thread count. */
@@ -74,10 +77,14 @@ public final class CpuBackend implements Backend {
         }, null, false);
         this.par = new Parallel(pool, threads);
         this.fused = new CpuMultiTensorOps(par);
+        this.cells = new CpuFusedCells(par);
     }
 
     /** The fused multi-tensor kernels on this backend's pool ({@link CpuMultiTensorOps}). */
     @Override public Optional<MultiTensorOps> multiTensorOps() { return Optional.of(fused); }
+
+    /** The fused LSTM and RNN cells on this backend's pool ({@link CpuFusedCells}). */
+    @Override public Optional<FusedCells> fusedCells() { return Optional.of(cells); }
 
     /** The thread count from {@value #THREADS_PROPERTY}, {@value #THREADS_ENV}, or the processor count. */
     public static int configuredThreads() {
@@ -120,7 +127,7 @@ public final class CpuBackend implements Backend {
         f.put("architecture", System.getProperty("os.arch") + ", " + System.getProperty("os.name"));
         f.put("java", System.getProperty("java.vm.name") + " " + Runtime.version());
         f.put("allocated", String.format(Locale.ROOT, "%d bytes", allocated.get()));
-        f.put("cached", String.format(Locale.ROOT, "%d bytes (freed large blocks kept for reuse)", BlockCache.cachedBytes()));
+        f.put("cached", String.format(Locale.ROOT, "%d bytes (freed blocks kept for reuse)", BlockCache.cachedBytes()));
         return f;
     }
 
@@ -152,8 +159,20 @@ public final class CpuBackend implements Backend {
 
     @Override public long allocatedBytes() { return allocated.get(); }
 
-    /** Bytes of freed large blocks kept for reuse (shared by all CPU backends in the JVM). */
+    /** Bytes of freed blocks kept for reuse (shared by all CPU backends in the JVM). */
     public static long cachedBytes() { return BlockCache.cachedBytes(); }
+
+    /**
+     * Native memory counters of the CPU backends (JVM-wide): bytes held by live tensors of this backend, bytes of
+     * freed blocks kept for reuse, and the C library's {@code aligned_alloc} / {@code free} calls so far. A
+     * training step that allocates nothing from the C library after warm-up leaves the call counts unchanged.
+     */
+    public record MemoryStats(long inUseBytes, long cachedBytes, long libcAllocations, long libcFrees) {}
+
+    /** This backend's memory counters now. */
+    public MemoryStats memoryStats() {
+        return new MemoryStats(allocated.get(), BlockCache.cachedBytes(), NativeMemory.allocations(), NativeMemory.frees());
+    }
 
     /** Returns every cached block to the C library. */
     public static void emptyCache() { BlockCache.empty(); }

@@ -5,6 +5,7 @@ import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
+import java.util.concurrent.atomic.LongAdder;
 
 /** {@code aligned_alloc} and {@code free} from the C library, bound once through the FFM linker. */
 @SuppressWarnings("restricted")   // native access is the point; the JVM runs with --enable-native-access
@@ -28,6 +29,15 @@ final class NativeMemory {
                 FunctionDescriptor.ofVoid(ValueLayout.ADDRESS));
     }
 
+    private static final LongAdder ALLOCATIONS = new LongAdder();
+    private static final LongAdder FREES = new LongAdder();
+
+    /** Calls to aligned_alloc so far (every CPU backend in the JVM). */
+    static long allocations() { return ALLOCATIONS.sum(); }
+
+    /** Calls to free so far. */
+    static long frees() { return FREES.sum(); }
+
     /** Bytes actually reserved for a request: rounded up to the alignment (aligned_alloc requires a multiple). */
     static long rounded(long bytes) { return (bytes + ALIGNMENT - 1) & -ALIGNMENT; }
 
@@ -39,11 +49,13 @@ final class NativeMemory {
         } catch (Throwable t) {
             throw new IllegalStateException("aligned_alloc failed: " + t, t);
         }
+        ALLOCATIONS.increment();
         if (p.address() == 0) throw new OutOfMemoryError("could not allocate " + bytes + " bytes of native memory for a CPU tensor");
         return p.address();
     }
 
     static void free(long address) {
+        FREES.increment();
         try {
             FREE.invokeExact(MemorySegment.ofAddress(address));
         } catch (Throwable t) {

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
 
-/** Large freed blocks are reused; accounting counts only memory in use. */
+/** Freed blocks of every size are reused; accounting counts only memory in use. */
 class BlockCacheTest {
     @Test void aFreedLargeBlockIsReusedAndAccountingReturnsToBaseline() {
         CpuBackend cpu = new CpuBackend(1);
@@ -29,5 +29,32 @@ class BlockCacheTest {
             assertTrue(c >= n && c <= n + n / 8 + 64, n + " -> " + c);
         }
         assertEquals(128, BlockCache.sizeClass(100), "small blocks are only aligned");
+    }
+
+    @Test void everyClassHasItsOwnIndexAndMapsBack() {
+        long prev = 0;
+        int prevIndex = -1;
+        for (long n = 1; n < (1L << 40); n += 1 + n / 5) {
+            long c = BlockCache.sizeClass(n);
+            int i = BlockCache.classIndex(c);
+            assertEquals(c, BlockCache.classSize(i), n + " -> class " + c + " index " + i);
+            if (c > prev) assertTrue(i > prevIndex, "indices grow with sizes: " + c + " -> " + i);
+            prev = c;
+            prevIndex = i;
+        }
+    }
+
+    @Test void smallBlocksAreReusedSoAStepAfterWarmUpMakesNoCLibraryCalls() {
+        CpuBackend cpu = new CpuBackend(1);
+        long[] sizes = {4, 100, 4096, 200_000, 700_000};
+        Runnable step = () -> {
+            java.util.List<CpuStorage> live = new java.util.ArrayList<>();
+            for (long s : sizes) live.add((CpuStorage) cpu.allocate(s));
+            for (CpuStorage s : live) s.release();
+        };
+        step.run();
+        long calls = cpu.memoryStats().libcAllocations();
+        for (int i = 0; i < 5; i++) step.run();
+        assertEquals(calls, cpu.memoryStats().libcAllocations(), "warm steps take every block from the cache");
     }
 }

@@ -27,6 +27,13 @@ public final class VecF32 {
     /** Doubles of the same total width as {@link #S}: a float vector widens into two of these. */
     static final VectorSpecies<Double> D = DoubleVector.SPECIES_PREFERRED;
     static final ByteOrder NO = ByteOrder.nativeOrder();
+    /** Floats as many as {@link #D} has doubles: transcendental ops widen them, compute in double and round once. */
+    static final VectorSpecies<Float> FH = VectorSpecies.of(float.class, jdk.incubator.vector.VectorShape.forBitSize(D.vectorBitSize() / 2));
+
+    /** {@code FH.length()} floats at byte address {@code at}, widened to doubles. */
+    private static DoubleVector widen(MemorySegment s, long at) {
+        return (DoubleVector) FloatVector.fromMemorySegment(FH, s, at, NO).convertShape(VectorOperators.F2D, D, 0);
+    }
 
     /** Per-thread splat buffers (two, for two scalar operands), freed with the thread. */
     private static final ThreadLocal<MemorySegment> SPLATS =
@@ -50,7 +57,7 @@ public final class VecF32 {
     /** Whether {@link #unary} has a vector loop for {@code op}. */
     public static boolean supports(UnaryOp op) {
         return switch (op) {
-            case NEG, ABS, SQRT, RELU, SQUARE, RECIPROCAL -> true;
+            case NEG, ABS, SQRT, RELU, SQUARE, RECIPROCAL, TANH, SIGMOID, EXP -> true;
             default -> false;
         };
     }
@@ -137,6 +144,25 @@ public final class VecF32 {
                 FloatVector one = FloatVector.broadcast(S, 1f);
                 for (; i < up; i += L) one.div(ld(x, xb + xs * i)).intoMemorySegment(o, ob + 4L * i, NO);
                 for (; i < n; i++) o.set(JAVA_FLOAT, ob + 4L * i, 1f / x.get(JAVA_FLOAT, xb + xs * i));
+            }
+            case TANH -> {
+                int upD = FH.loopBound(n);
+                for (; i < upD; i += FH.length()) widen(x, xb + xs * i).lanewise(VectorOperators.TANH).convertShape(VectorOperators.D2F, FH, 0)
+                        .intoMemorySegment(o, ob + 4L * i, NO);
+                for (; i < n; i++) o.set(JAVA_FLOAT, ob + 4L * i, (float) Math.tanh(x.get(JAVA_FLOAT, xb + xs * i)));
+            }
+            case EXP -> {
+                int upD = FH.loopBound(n);
+                for (; i < upD; i += FH.length()) widen(x, xb + xs * i).lanewise(VectorOperators.EXP).convertShape(VectorOperators.D2F, FH, 0)
+                        .intoMemorySegment(o, ob + 4L * i, NO);
+                for (; i < n; i++) o.set(JAVA_FLOAT, ob + 4L * i, (float) Math.exp(x.get(JAVA_FLOAT, xb + xs * i)));
+            }
+            case SIGMOID -> {
+                int upD = FH.loopBound(n);
+                DoubleVector one = DoubleVector.broadcast(D, 1.0);
+                for (; i < upD; i += FH.length()) one.div(widen(x, xb + xs * i).neg().lanewise(VectorOperators.EXP).add(1.0))
+                        .convertShape(VectorOperators.D2F, FH, 0).intoMemorySegment(o, ob + 4L * i, NO);
+                for (; i < n; i++) o.set(JAVA_FLOAT, ob + 4L * i, (float) (1 / (1 + Math.exp(-(double) x.get(JAVA_FLOAT, xb + xs * i)))));
             }
             default -> throw new IllegalArgumentException("no vector loop for " + op);
         }

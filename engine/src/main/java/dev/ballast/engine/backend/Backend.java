@@ -35,6 +35,12 @@ public interface Backend {
      */
     default Optional<MultiTensorOps> multiTensorOps() { return Optional.empty(); }
 
+    /**
+     * Fused recurrent cells (one LSTM or RNN time step per kernel, forward and backward) when this backend has them;
+     * empty (the default) makes RNN and LSTM layers run as the unrolled graph of elementwise ops.
+     */
+    default Optional<FusedCells> fusedCells() { return Optional.empty(); }
+
     /** Whether {@link #matmul} accepts F16 and BF16 operands (accumulating in F32); otherwise the engine casts to F32. */
     default boolean supportsHalfMatmul() { return false; }
 

@@ -43,7 +43,12 @@ public class Linear extends Module {
         if (x.rank() == 0 || x.size(-1) != inFeatures)
             throw new IllegalArgumentException("Linear at '" + path() + "': input shape " + java.util.Arrays.toString(x.shape())
                     + " must end in " + inFeatures + " features");
-        Tensor y = x.matmul(weight.mT());
-        return bias == null ? y : y.add(bias);
+        // leading dims flattened: one [N, in] x [in, out] product instead of a batch of small ones, forward and backward
+        long[] s = x.shape();
+        Tensor y = (s.length > 2 ? x.reshape(-1, inFeatures) : x).matmul(weight.mT());
+        if (bias != null) y = y.add(bias);
+        if (s.length <= 2) return y;
+        s[s.length - 1] = outFeatures;
+        return y.reshape(s);
     }
 }

@@ -11,7 +11,7 @@ import java.util.Arrays;
  * parameters: in_proj_weight {@code [3E, E]} (Xavier uniform; rows stacked q, k, v), in_proj_bias {@code [3E]}
  * (zeros) and out_proj (a {@link Linear} with zero bias). Each head attends with
  * {@code softmax(q k^T / sqrt(dHead)) v}. With {@code causal}, position t attends only to positions {@code <= t}:
- * later scores are replaced (through where) by a large negative finite value, so anomaly mode stays quiet.
+ * a large negative finite value is added to later scores, so anomaly mode stays quiet.
  */
 public final class MultiHeadSelfAttention extends Module {
     private final long dModel;
@@ -20,6 +20,7 @@ public final class MultiHeadSelfAttention extends Module {
     private final Tensor inProjWeight;
     private final Tensor inProjBias;
     private final Linear outProj;
+    private Tensor maskCache;
 
     public MultiHeadSelfAttention(long dModel, int heads, boolean causal, ParamSpec spec) {
         if (dModel <= 0 || heads <= 0 || dModel % heads != 0)
@@ -49,16 +50,14 @@ public final class MultiHeadSelfAttention extends Module {
             throw new IllegalArgumentException("MultiHeadSelfAttention at '" + path() + "': input must be [batch, time, " + dModel
                     + "], got " + Arrays.toString(s));
         long b = s[0], t = s[1], dh = dModel / heads;
-        Tensor qkv = x.matmul(inProjWeight.mT()).add(inProjBias); // [B, T, 3E]
+        Tensor qkv = x.reshape(b * t, dModel).matmul(inProjWeight.mT()).add(inProjBias).reshape(b, t, 3 * dModel); // [B, T, 3E]
         Tensor q = splitHeads(qkv.narrow(2, 0, dModel), b, t, dh);
         Tensor k = splitHeads(qkv.narrow(2, dModel, dModel), b, t, dh);
         Tensor v = splitHeads(qkv.narrow(2, 2 * dModel, dModel), b, t, dh);
-        Tensor scores = q.matmul(k.mT()).mul(1 / Math.sqrt(dh)); // [B, heads, T, T]
-        if (causal) {
-            Tensor allowed = causalMask(x, t);
-            Tensor blocked = Tensor.scalar(x.device(), x.dtype(), maskValue(x.dtype()));
-            scores = Tensor.where(allowed, scores, blocked);
-        }
+        // q is scaled before the product (smaller than the scores once T > dh), and the causal mask is added: blocked
+        // scores become the mask value, whose softmax weight is an exact 0, so no where (and no where backward) is needed
+        Tensor scores = q.mul(1 / Math.sqrt(dh)).matmul(k.mT()); // [B, heads, T, T]
+        if (causal) scores = scores.add(mask(x, t));
         Tensor attn = scores.softmax(-1);
         Tensor ctx = attn.matmul(v).permute(0, 2, 1, 3).reshape(b, t, dModel);
         return outProj.call(ctx);
@@ -68,13 +67,28 @@ public final class MultiHeadSelfAttention extends Module {
         return y.reshape(b, t, heads, dh).permute(0, 2, 1, 3); // [B, heads, T, dh]
     }
 
-    /** 1 where key j may be seen from query i (j <= i), else 0: a [T, T] tensor broadcast over batch and heads. */
-    private static Tensor causalMask(Tensor x, long t) {
+    /**
+     * The additive causal mask for {@code x}'s length, device and dtype: 0 where key j may be seen from query i (j <= i),
+     * {@link #maskValue} elsewhere, a [T, T] tensor broadcast over batch and heads. Made once and kept (outside any
+     * scope, freed with the module or by the collector), so a training step uploads nothing.
+     */
+    private Tensor mask(Tensor x, long t) {
+        Tensor m = maskCache;
+        if (m != null && !m.isClosed() && m.size(0) == t && m.dtype() == x.dtype() && m.device().equals(x.device())) return m;
+        if (m != null) m.close();
         int n = Math.toIntExact(t);
-        double[] m = new double[n * n];
+        double[] v = new double[n * n];
         for (int i = 0; i < n; i++)
-            for (int j = 0; j <= i; j++) m[i * n + j] = 1;
-        return Tensor.fromArray(x.device(), x.dtype(), m, t, t);
+            for (int j = i + 1; j < n; j++) v[i * n + j] = maskValue(x.dtype());
+        maskCache = dev.ballast.engine.Scope.detachFromScopes(Tensor.fromArray(x.device(), x.dtype(), v, t, t));
+        return maskCache;
+    }
+
+    @Override
+    public void close() {
+        super.close();
+        if (maskCache != null) maskCache.close();
+        maskCache = null;
     }
 
     /** A finite value far below any score that softmax turns into an exact 0 weight. */

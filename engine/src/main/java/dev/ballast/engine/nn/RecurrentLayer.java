@@ -1,5 +1,6 @@
 package dev.ballast.engine.nn;
 
+import dev.ballast.engine.Recurrence;
 import dev.ballast.engine.Tensor;
 import dev.ballast.engine.init.Init;
 import java.util.ArrayList;
@@ -11,8 +12,9 @@ import java.util.List;
  * sequences {@code [batch, time, features]}, with PyTorch's parameter names and layouts (per layer {@code l}:
  * weight_ih_l{l} {@code [G*H, in]}, weight_hh_l{l} {@code [G*H, H]}, bias_ih_l{l} and bias_hh_l{l}
  * {@code [G*H]}, G gate blocks stacked in PyTorch's order) and init (every parameter from U(-1/sqrt(H),
- * 1/sqrt(H)), drawn in registration order). Backpropagation through time is the autograd graph of the
- * unrolled loop. States are {@code [layers, batch, hidden]} as in PyTorch.
+ * 1/sqrt(H)), drawn in registration order). On a backend with fused cells, RNN and LSTM layers run as one autograd
+ * op per layer ({@link Recurrence}); otherwise, and for the GRU, backpropagation through time is the autograd graph
+ * of the unrolled loop. States are {@code [layers, batch, hidden]} as in PyTorch.
  */
 public abstract sealed class RecurrentLayer extends Module permits RNN, LSTM, GRU {
     protected final long inputSize;
@@ -93,6 +95,7 @@ public abstract sealed class RecurrentLayer extends Module permits RNN, LSTM, GR
                 init[i] = t;
             }
         }
+        if (!(this instanceof GRU) && Recurrence.supported(x)) return runFused(x, init);
         // Each layer reads a list of per-step inputs [B, in]: slices of x for the first layer, the previous layer's
         // outputs as they are for the others. Slicing one [B, T, G*H] input projection per step instead would make
         // every step's backward materialize (and then sum) a full [B, T, G*H] gradient: T times the memory traffic.
@@ -119,6 +122,38 @@ public abstract sealed class RecurrentLayer extends Module permits RNN, LSTM, GR
         Tensor[] fin = new Tensor[init.length];
         for (int i = 0; i < fin.length; i++) fin[i] = Tensor.stack(finals.get(i), 0);
         return new Run(layerIn, fin);
+    }
+
+    /**
+     * The fused path for RNN and LSTM layers (see {@link Recurrence}): each layer's input projection for all steps in
+     * one matmul, then the whole time loop as one autograd op. The output is made contiguous, as the unrolled path's.
+     */
+    private Run runFused(Tensor x, Tensor[] init) {
+        long batch = x.size(0), time = x.size(1);
+        boolean lstm = this instanceof LSTM;
+        Tensor layerIn = x;
+        List<List<Tensor>> finals = new ArrayList<>();
+        for (int i = 0; i < init.length; i++) finals.add(new ArrayList<>());
+        for (int l = 0; l < numLayers; l++) {
+            long in = layerIn.size(2);
+            Tensor xw = layerIn.reshape(batch * time, in).matmul(wIh[l].mT());
+            if (bIh[l] != null) xw = xw.add(bIh[l]);
+            xw = xw.reshape(batch, time, gates * hiddenSize);
+            Tensor h0 = init[0].select(0, l);
+            Tensor h;
+            if (lstm) {
+                Tensor out = Recurrence.lstm(xw, wHh[l], bHh[l], h0, init[1].select(0, l));
+                h = out.narrow(2, 0, hiddenSize);
+                finals.get(1).add(out.narrow(2, hiddenSize, hiddenSize).select(1, time - 1));
+            } else {
+                h = Recurrence.rnn(xw, wHh[l], bHh[l], h0);
+            }
+            finals.get(0).add(h.select(1, time - 1));
+            layerIn = h;
+        }
+        Tensor[] fin = new Tensor[init.length];
+        for (int i = 0; i < fin.length; i++) fin[i] = Tensor.stack(finals.get(i), 0);
+        return new Run(layerIn.contiguous(), fin);
     }
 
     /** The last layer's outputs {@code [B, T, H]} from zero initial states. */

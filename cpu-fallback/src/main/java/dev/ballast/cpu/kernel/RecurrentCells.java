@@ -1,0 +1,203 @@
+package dev.ballast.cpu.kernel;
+
+import static java.lang.foreign.ValueLayout.JAVA_DOUBLE;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The CPU's fused recurrent cells ({@link dev.ballast.engine.backend.FusedCells}): each row of the batch is one pass
+ * over its gate blocks, F32 with Vector API loops (exp and tanh lanewise, as PyTorch's vectorized CPU kernels do;
+ * results may differ from the double-rounded elementwise ops by an ulp or two), F64 in scalar double. Rows are
+ * split over the pool in tasks of at least {@link #GRAIN} elements.
+ */
+public final class RecurrentCells {
+    private RecurrentCells() {}
+
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int L = S.length();
+    private static final ByteOrder NO = ByteOrder.nativeOrder();
+    private static final FloatVector ONE = FloatVector.broadcast(S, 1f);
+    /** Elements of work per task. */
+    static final int GRAIN = 16384;
+
+    /** A {@code [B, n]} operand: segment, element offset and row stride; {@code f64} selects the element type. */
+    public record Rows(MemorySegment seg, long offset, long rowStride, boolean f64) {
+        long at(long row, long col) { return offset + row * rowStride + col; }
+
+        float f(long row, long col) { return seg.getAtIndex(JAVA_FLOAT, at(row, col)); }
+
+        void f(long row, long col, float v) { seg.setAtIndex(JAVA_FLOAT, at(row, col), v); }
+
+        double d(long row, long col) { return seg.getAtIndex(JAVA_DOUBLE, at(row, col)); }
+
+        void d(long row, long col, double v) { seg.setAtIndex(JAVA_DOUBLE, at(row, col), v); }
+
+        FloatVector v(long row, long col) { return FloatVector.fromMemorySegment(S, seg, 4 * at(row, col), NO); }
+
+        void v(long row, long col, FloatVector x) { x.intoMemorySegment(seg, 4 * at(row, col), NO); }
+    }
+
+    private static void rows(Parallel par, int batch, long perRow, java.util.function.LongConsumer row) {
+        long rowsPerTask = Math.max(1, GRAIN / Math.max(1, perRow));
+        par.forEachUnit(batch, rowsPerTask, row);
+    }
+
+    private static FloatVector sigmoid(FloatVector x) {
+        return ONE.div(x.neg().lanewise(VectorOperators.EXP).add(1f));
+    }
+
+    private static double sigmoid(double x) { return 1 / (1 + Math.exp(-x)); }
+
+    private static float sigmoid(float x) { return 1f / (1f + (float) Math.exp(-x)); }
+
+    /** See {@link dev.ballast.engine.backend.FusedCells#lstmCellForward}; {@code bias} may be null. */
+    public static void lstmForward(Parallel par, int batch, int hidden, Rows xw, Rows hw, Rows bias, Rows cPrev, Rows gates,
+                                   Rows h, Rows c) {
+        int hh = hidden;
+        rows(par, batch, 4L * hh, b -> {
+            int j = 0;
+            if (!xw.f64()) {
+                for (int up = S.loopBound(hh); j < up; j += L) {
+                    FloatVector pi = xw.v(b, j).add(hw.v(b, j)), pf = xw.v(b, hh + j).add(hw.v(b, hh + j));
+                    FloatVector pg = xw.v(b, 2 * hh + j).add(hw.v(b, 2 * hh + j)), po = xw.v(b, 3 * hh + j).add(hw.v(b, 3 * hh + j));
+                    if (bias != null) {
+                        pi = pi.add(bias.v(0, j));
+                        pf = pf.add(bias.v(0, hh + j));
+                        pg = pg.add(bias.v(0, 2 * hh + j));
+                        po = po.add(bias.v(0, 3 * hh + j));
+                    }
+                    FloatVector i = sigmoid(pi), f = sigmoid(pf), g = pg.lanewise(VectorOperators.TANH), o = sigmoid(po);
+                    FloatVector cn = f.mul(cPrev.v(b, j)).add(i.mul(g));
+                    gates.v(b, j, i);
+                    gates.v(b, hh + j, f);
+                    gates.v(b, 2 * hh + j, g);
+                    gates.v(b, 3 * hh + j, o);
+                    c.v(b, j, cn);
+                    h.v(b, j, o.mul(cn.lanewise(VectorOperators.TANH)));
+                }
+                for (; j < hh; j++) {
+                    float pi = xw.f(b, j) + hw.f(b, j), pf = xw.f(b, hh + j) + hw.f(b, hh + j);
+                    float pg = xw.f(b, 2 * hh + j) + hw.f(b, 2 * hh + j), po = xw.f(b, 3 * hh + j) + hw.f(b, 3 * hh + j);
+                    if (bias != null) {
+                        pi += bias.f(0, j);
+                        pf += bias.f(0, hh + j);
+                        pg += bias.f(0, 2 * hh + j);
+                        po += bias.f(0, 3 * hh + j);
+                    }
+                    float i = sigmoid(pi), f = sigmoid(pf), g = (float) Math.tanh(pg), o = sigmoid(po);
+                    float cn = f * cPrev.f(b, j) + i * g;
+                    gates.f(b, j, i);
+                    gates.f(b, hh + j, f);
+                    gates.f(b, 2 * hh + j, g);
+                    gates.f(b, 3 * hh + j, o);
+                    c.f(b, j, cn);
+                    h.f(b, j, o * (float) Math.tanh(cn));
+                }
+                return;
+            }
+            for (; j < hh; j++) {
+                double[] p = new double[4];
+                for (int k = 0; k < 4; k++) p[k] = xw.d(b, k * hh + j) + hw.d(b, k * hh + j) + (bias == null ? 0 : bias.d(0, k * hh + j));
+                double i = sigmoid(p[0]), f = sigmoid(p[1]), g = Math.tanh(p[2]), o = sigmoid(p[3]);
+                double cn = f * cPrev.d(b, j) + i * g;
+                gates.d(b, j, i);
+                gates.d(b, hh + j, f);
+                gates.d(b, 2 * hh + j, g);
+                gates.d(b, 3 * hh + j, o);
+                c.d(b, j, cn);
+                h.d(b, j, o * Math.tanh(cn));
+            }
+        });
+    }
+
+    /** See {@link dev.ballast.engine.backend.FusedCells#lstmCellBackward}; {@code dhNext} may be null. */
+    public static void lstmBackward(Parallel par, int batch, int hidden, Rows gates, Rows cPrev, Rows c, Rows dhOut, Rows dhNext,
+                                    Rows dcOut, Rows dc, Rows dPre) {
+        int hh = hidden;
+        rows(par, batch, 4L * hh, b -> {
+            int j = 0;
+            if (!gates.f64()) {
+                for (int up = S.loopBound(hh); j < up; j += L) {
+                    FloatVector i = gates.v(b, j), f = gates.v(b, hh + j), g = gates.v(b, 2 * hh + j), o = gates.v(b, 3 * hh + j);
+                    FloatVector tc = c.v(b, j).lanewise(VectorOperators.TANH);
+                    FloatVector dh = dhOut.v(b, j);
+                    if (dhNext != null) dh = dh.add(dhNext.v(b, j));
+                    FloatVector dct = dcOut.v(b, j).add(dc.v(b, j)).add(dh.mul(o).mul(tc.mul(tc).neg().add(1f)));
+                    dPre.v(b, j, dct.mul(g).mul(i).mul(i.neg().add(1f)));
+                    dPre.v(b, hh + j, dct.mul(cPrev.v(b, j)).mul(f).mul(f.neg().add(1f)));
+                    dPre.v(b, 2 * hh + j, dct.mul(i).mul(g.mul(g).neg().add(1f)));
+                    dPre.v(b, 3 * hh + j, dh.mul(tc).mul(o).mul(o.neg().add(1f)));
+                    dc.v(b, j, dct.mul(f));
+                }
+                for (; j < hh; j++) {
+                    float i = gates.f(b, j), f = gates.f(b, hh + j), g = gates.f(b, 2 * hh + j), o = gates.f(b, 3 * hh + j);
+                    float tc = (float) Math.tanh(c.f(b, j));
+                    float dh = dhOut.f(b, j) + (dhNext == null ? 0f : dhNext.f(b, j));
+                    float dct = dcOut.f(b, j) + dc.f(b, j) + dh * o * (1f - tc * tc);
+                    dPre.f(b, j, dct * g * i * (1f - i));
+                    dPre.f(b, hh + j, dct * cPrev.f(b, j) * f * (1f - f));
+                    dPre.f(b, 2 * hh + j, dct * i * (1f - g * g));
+                    dPre.f(b, 3 * hh + j, dh * tc * o * (1f - o));
+                    dc.f(b, j, dct * f);
+                }
+                return;
+            }
+            for (; j < hh; j++) {
+                double i = gates.d(b, j), f = gates.d(b, hh + j), g = gates.d(b, 2 * hh + j), o = gates.d(b, 3 * hh + j);
+                double tc = Math.tanh(c.d(b, j));
+                double dh = dhOut.d(b, j) + (dhNext == null ? 0 : dhNext.d(b, j));
+                double dct = dcOut.d(b, j) + dc.d(b, j) + dh * o * (1 - tc * tc);
+                dPre.d(b, j, dct * g * i * (1 - i));
+                dPre.d(b, hh + j, dct * cPrev.d(b, j) * f * (1 - f));
+                dPre.d(b, 2 * hh + j, dct * i * (1 - g * g));
+                dPre.d(b, 3 * hh + j, dh * tc * o * (1 - o));
+                dc.d(b, j, dct * f);
+            }
+        });
+    }
+
+    /** See {@link dev.ballast.engine.backend.FusedCells#rnnCellForward}. */
+    public static void rnnForward(Parallel par, int batch, int hidden, Rows xw, Rows hw, Rows bias, Rows h) {
+        rows(par, batch, hidden, b -> {
+            int j = 0;
+            if (!xw.f64()) {
+                for (int up = S.loopBound(hidden); j < up; j += L) {
+                    FloatVector p = xw.v(b, j).add(hw.v(b, j));
+                    if (bias != null) p = p.add(bias.v(0, j));
+                    h.v(b, j, p.lanewise(VectorOperators.TANH));
+                }
+                for (; j < hidden; j++) h.f(b, j, (float) Math.tanh(xw.f(b, j) + hw.f(b, j) + (bias == null ? 0f : bias.f(0, j))));
+                return;
+            }
+            for (; j < hidden; j++) h.d(b, j, Math.tanh(xw.d(b, j) + hw.d(b, j) + (bias == null ? 0 : bias.d(0, j))));
+        });
+    }
+
+    /** See {@link dev.ballast.engine.backend.FusedCells#rnnCellBackward}. */
+    public static void rnnBackward(Parallel par, int batch, int hidden, Rows h, Rows dhOut, Rows dhNext, Rows dPre) {
+        rows(par, batch, hidden, b -> {
+            int j = 0;
+            if (!h.f64()) {
+                for (int up = S.loopBound(hidden); j < up; j += L) {
+                    FloatVector y = h.v(b, j), d = dhOut.v(b, j);
+                    if (dhNext != null) d = d.add(dhNext.v(b, j));
+                    dPre.v(b, j, d.mul(y.mul(y).neg().add(1f)));
+                }
+                for (; j < hidden; j++) {
+                    float y = h.f(b, j);
+                    dPre.f(b, j, (dhOut.f(b, j) + (dhNext == null ? 0f : dhNext.f(b, j))) * (1f - y * y));
+                }
+                return;
+            }
+            for (; j < hidden; j++) {
+                double y = h.d(b, j);
+                dPre.d(b, j, (dhOut.d(b, j) + (dhNext == null ? 0 : dhNext.d(b, j))) * (1 - y * y));
+            }
+        });
+    }
+}

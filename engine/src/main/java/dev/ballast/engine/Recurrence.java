@@ -1,0 +1,115 @@
+package dev.ballast.engine;
+
+import dev.ballast.engine.autograd.GradMode;
+import dev.ballast.engine.backend.FusedCells;
+import java.util.List;
+
+/**
+ * Whole recurrent layers as single autograd ops, on backends with {@link FusedCells}: the time loop runs outside
+ * autograd (one matmul {@code h W_hh^T} and one fused cell kernel per step), and backward is one reverse loop (one
+ * cell-backward kernel and one matmul {@code dPre W_hh} per step) followed by one large matmul for {@code dW_hh}
+ * over all steps and one sum for {@code db_hh}, as cuDNN's RNN does. The input projection {@code x W_ih^T + b_ih}
+ * of all steps is the caller's (one matmul, in autograd). Callers check {@link #supported} first.
+ */
+public final class Recurrence {
+    private Recurrence() {}
+
+    /** Whether the fused layers serve {@code xw}'s backend and dtype (F32 or F64). */
+    public static boolean supported(Tensor xw) {
+        return xw.backend().fusedCells().isPresent() && (xw.dtype == DType.F32 || xw.dtype == DType.F64);
+    }
+
+    private static FusedCells cells(Tensor xw) {
+        if (!supported(xw))
+            throw new IllegalArgumentException("fused recurrence needs a backend with fused cells and f32/f64 operands; got "
+                    + xw.device.name() + " " + xw.dtype);
+        return xw.backend().fusedCells().orElseThrow();
+    }
+
+    /**
+     * An LSTM layer over input projections {@code xw [B, T, 4H]} (gates i, f, g, o; {@code b_ih} included) from states
+     * {@code h0, c0 [B, H]}: returns {@code [B, T, 2H]} holding {@code h_t} in the first H columns and {@code c_t} in
+     * the last H. {@code bHh} may be null.
+     */
+    public static Tensor lstm(Tensor xw, Tensor wHh, Tensor bHh, Tensor h0, Tensor c0) {
+        FusedCells k = cells(xw);
+        long b = xw.size(0), t = xw.size(1), h = wHh.size(1);
+        Tensor out = Tensor.empty(xw.device, xw.dtype, b, t, 2 * h);
+        Tensor gates = Tensor.empty(xw.device, xw.dtype, b, t, 4 * h);
+        try (GradMode.Guard ng = GradMode.noGrad()) {
+            Tensor wT = wHh.mT();
+            for (long s = 0; s < t; s++) {
+                try (Scope sc = Scope.open()) {
+                    Tensor prev = s == 0 ? null : out.select(1, s - 1);
+                    Tensor hPrev = prev == null ? h0 : prev.narrow(1, 0, h), cPrev = prev == null ? c0 : prev.narrow(1, h, h);
+                    Tensor hw = hPrev.matmul(wT);
+                    Tensor o = out.select(1, s);
+                    k.lstmCellForward(xw.select(1, s).view(), hw.view(), bHh == null ? null : bHh.view(), cPrev.view(),
+                            gates.select(1, s).view(), o.narrow(1, 0, h).view(), o.narrow(1, h, h).view());
+                }
+            }
+            wT.close();
+        }
+        return Ops.record(out, "lstm", g -> lstmBackward(k, g, xw, wHh, bHh, h0, c0, out, gates), xw, wHh, bHh, h0, c0);
+    }
+
+    private static Tensor[] lstmBackward(FusedCells k, Tensor g, Tensor xw, Tensor wHh, Tensor bHh, Tensor h0, Tensor c0,
+                                         Tensor out, Tensor gates) {
+        long b = xw.size(0), t = xw.size(1), h = wHh.size(1);
+        Tensor gc = g.strides[2] == 1 ? g : g.contiguous();
+        Tensor dPre = Tensor.empty(xw.device, xw.dtype, b, t, 4 * h);
+        Tensor dc = Tensor.zeros(xw.device, xw.dtype, b, h);
+        Tensor dhNext = null;
+        for (long s = t - 1; s >= 0; s--) {
+            Tensor o = out.select(1, s), gs = gc.select(1, s), dp = dPre.select(1, s);
+            Tensor cPrev = s == 0 ? c0 : out.select(1, s - 1).narrow(1, h, h);
+            k.lstmCellBackward(gates.select(1, s).view(), cPrev.view(), o.narrow(1, h, h).view(), gs.narrow(1, 0, h).view(),
+                    dhNext == null ? null : dhNext.view(), gs.narrow(1, h, h).view(), dc.view(), dp.view());
+            if (s > 0 || h0.requiresGrad) dhNext = dp.matmul(wHh);
+        }
+        Tensor dW = wHh.requiresGrad ? weightGrad(dPre, h0, out.narrow(2, 0, h)) : null;
+        Tensor dB = bHh != null && bHh.requiresGrad ? dPre.sum(new int[]{0, 1}, false) : null;
+        return new Tensor[]{xw.requiresGrad ? dPre : null, dW, dB, h0.requiresGrad ? dhNext : null, c0.requiresGrad ? dc : null};
+    }
+
+    /** {@code sum_t dPre_t^T h_{t-1}} as one matmul: the previous states of every step, h0 first, stacked to [B*T, H]. */
+    private static Tensor weightGrad(Tensor dPre, Tensor h0, Tensor hs) {
+        long b = dPre.size(0), t = dPre.size(1), g = dPre.size(2), h = h0.size(1);
+        Tensor prev = t == 1 ? h0.unsqueeze(1) : Tensor.concat(List.of(h0.unsqueeze(1), hs.narrow(1, 0, t - 1)), 1);
+        return dPre.reshape(b * t, g).mT().matmul(prev.reshape(b * t, h));
+    }
+
+    /** An Elman (tanh) layer over input projections {@code xw [B, T, H]} from {@code h0 [B, H]}: returns {@code h_t} as {@code [B, T, H]}. */
+    public static Tensor rnn(Tensor xw, Tensor wHh, Tensor bHh, Tensor h0) {
+        FusedCells k = cells(xw);
+        long t = xw.size(1), h = wHh.size(1);
+        Tensor out = Tensor.empty(xw.device, xw.dtype, xw.size(0), t, h);
+        try (GradMode.Guard ng = GradMode.noGrad()) {
+            Tensor wT = wHh.mT();
+            for (long s = 0; s < t; s++) {
+                try (Scope sc = Scope.open()) {
+                    Tensor hPrev = s == 0 ? h0 : out.select(1, s - 1);
+                    Tensor hw = hPrev.matmul(wT);
+                    k.rnnCellForward(xw.select(1, s).view(), hw.view(), bHh == null ? null : bHh.view(), out.select(1, s).view());
+                }
+            }
+            wT.close();
+        }
+        return Ops.record(out, "rnn", g -> rnnBackward(k, g, xw, wHh, bHh, h0, out), xw, wHh, bHh, h0);
+    }
+
+    private static Tensor[] rnnBackward(FusedCells k, Tensor g, Tensor xw, Tensor wHh, Tensor bHh, Tensor h0, Tensor out) {
+        long b = xw.size(0), t = xw.size(1), h = wHh.size(1);
+        Tensor gc = g.strides[2] == 1 ? g : g.contiguous();
+        Tensor dPre = Tensor.empty(xw.device, xw.dtype, b, t, h);
+        Tensor dhNext = null;
+        for (long s = t - 1; s >= 0; s--) {
+            Tensor dp = dPre.select(1, s);
+            k.rnnCellBackward(out.select(1, s).view(), gc.select(1, s).view(), dhNext == null ? null : dhNext.view(), dp.view());
+            if (s > 0 || h0.requiresGrad) dhNext = dp.matmul(wHh);
+        }
+        Tensor dW = wHh.requiresGrad ? weightGrad(dPre, h0, out) : null;
+        Tensor dB = bHh != null && bHh.requiresGrad ? dPre.sum(new int[]{0, 1}, false) : null;
+        return new Tensor[]{xw.requiresGrad ? dPre : null, dW, dB, h0.requiresGrad ? dhNext : null};
+    }
+}
