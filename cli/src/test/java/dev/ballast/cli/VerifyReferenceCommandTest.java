@@ -69,4 +69,13 @@ class VerifyReferenceCommandTest {
         assertEquals(2, run("verify-reference", dir.resolve("missing.json").toString()).code());
         assertEquals(2, run("verify-reference", f.toString(), "--device", "tpu").code());
     }
+
+    @Test void hysteresisTrajectoriesPassOnEveryDevice() throws Exception {
+        Path cases = Path.of(getClass().getResource("/reference/hysteresis-cases.json").toURI());
+        Run r = run("verify-reference", cases.toString(), "--device", "all");
+        String[] lines = r.out().strip().split("\n");
+        assertTrue(lines[lines.length - 1].matches("\\d+ passed, 0 failed, 0 skipped"), r.out() + r.err());
+        assertTrue(Integer.parseInt(lines[lines.length - 1].split(" ")[0]) >= 12, r.out());
+        assertEquals(0, r.code());
+    }
 }

@@ -37,7 +37,7 @@ public final class ReferenceCases {
     /** The metadata keys a file may have beside its case lists. */
     public static final List<String> METADATA = List.of("tolerance", "made_by");
     /** The case kinds. */
-    public static final List<String> KINDS = List.of("clip", "clip_value", "scaler", "chain");
+    public static final List<String> KINDS = List.of("clip", "clip_value", "scaler", "chain", "scaler_hysteresis");
 
     /** One case: its kind, its index within the kind, and its JSON. */
     public record Case(String kind, int index, JsonNode json) {
@@ -202,6 +202,7 @@ public final class ReferenceCases {
                 case "clip_value" -> clipValue(c, device);
                 case "scaler" -> scaler(c, device);
                 case "chain" -> ChainReference.run(c, device, tolerance);
+                case "scaler_hysteresis" -> ScalerTrajectories.hysteresis(c, device);
                 default -> new Result(c, device.name(), Status.FAILED, "unknown kind");
             };
         } catch (RuntimeException e) {

@@ -31,10 +31,9 @@ import java.util.Map;
  * Every flag stays on the device: none of these calls waits for the device.
  */
 public final class GradScaler implements AutoCloseable {
-    private final double growthFactor, backoffFactor;
-    private final long growthInterval;
-    private final Tensor scale;     // 0-d F32
-    private final Tensor goodSteps; // 0-d F32: finite steps since the last change
+    private final LossScaleState state; // scale and counters on the device, moved by a LossScalePolicy
+    private final Tensor scale;         // 0-d F32, the state's
+    private final Tensor goodSteps;     // the state's growth counter
     private final Map<Optimizer, Tracked> tracked = new IdentityHashMap<>(); // since the last update()
 
     /** What {@link #unscale(Optimizer)} and {@link #step(Optimizer)} recorded for one optimizer. */
@@ -46,16 +45,24 @@ public final class GradScaler implements AutoCloseable {
     public GradScaler(Device device) { this(device, 65536.0, 2.0, 0.5, 2000); }
 
     public GradScaler(Device device, double initScale, double growthFactor, double backoffFactor, long growthInterval) {
-        if (!(initScale > 0) || Double.isInfinite(initScale)) throw new IllegalArgumentException("initScale must be finite and > 0, got " + initScale);
-        if (!(growthFactor > 1)) throw new IllegalArgumentException("growthFactor must be > 1, got " + growthFactor);
-        if (!(backoffFactor > 0 && backoffFactor < 1)) throw new IllegalArgumentException("backoffFactor must be in (0, 1), got " + backoffFactor);
-        if (growthInterval < 1) throw new IllegalArgumentException("growthInterval must be >= 1, got " + growthInterval);
-        this.growthFactor = growthFactor;
-        this.backoffFactor = backoffFactor;
-        this.growthInterval = growthInterval;
-        this.scale = Scope.detachFromScopes(Tensor.scalar(device, DType.F32, initScale));
-        this.goodSteps = Scope.detachFromScopes(Tensor.scalar(device, DType.F32, 0));
+        this(device, LossScalePolicy.pytorch(initScale, growthFactor, backoffFactor, growthInterval));
     }
+
+    /**
+     * A scaler following {@code policy}: PyTorch's rule (the default; the scale grows only to a finite value) or
+     * DeepSpeed's, hysteresis, a minimum scale, a static scale (see {@link LossScalePolicy}).
+     */
+    public GradScaler(Device device, LossScalePolicy policy) {
+        this.state = new LossScaleState(device, policy);
+        this.scale = state.scale();
+        this.goodSteps = state.growthCounter();
+    }
+
+    /** The rules this scaler follows. */
+    public LossScalePolicy policy() { return state.policy(); }
+
+    /** Steps skipped so far for non-finite gradients, a 0-d F64 device tensor (live). */
+    public Tensor skippedSteps() { return state.skippedSteps(); }
 
     /** The current scale, a 0-d F32 device tensor (live: it changes on update). */
     public Tensor scale() { return scale; }
@@ -151,23 +158,11 @@ public final class GradScaler implements AutoCloseable {
      * Updates the scale from {@code foundNonFinite} (a one-element device tensor, non-zero when the step's
      * gradients held NaN or infinity), all on the device.
      */
-    public void update(Tensor foundNonFinite) {
-        try (GradMode.Guard g = GradMode.noGrad(); Scope s = Scope.open()) {
-            Tensor bad = foundNonFinite.reshape().to(DType.F32).ne(0);
-            Tensor good = goodSteps.add(1);
-            Tensor grow = good.ge(growthInterval);
-            Tensor finiteScale = Tensor.where(grow, scale.mul(growthFactor), scale);
-            Tensor newScale = Tensor.where(bad, scale.mul(backoffFactor), finiteScale);
-            Tensor newGood = Tensor.where(bad, Tensor.zeros(scale.device(), DType.F32), Tensor.where(grow, Tensor.zeros(scale.device(), DType.F32), good));
-            scale.copyFrom(newScale);
-            goodSteps.copyFrom(newGood);
-        }
-    }
+    public void update(Tensor foundNonFinite) { state.update(foundNonFinite); }
 
     @Override
     public void close() {
         forget();
-        scale.close();
-        goodSteps.close();
+        state.close();
     }
 }
