@@ -52,7 +52,9 @@ class GuardRecoveryTest {
             };
             try (SGD opt = new SGD(params, 0.05, 0.9, 0, 0, false)) {
                 Trainer.Builder b = Trainer.builder(params, opt, loader, loss).maxSteps(STEPS).logEvery(1000)
-                        .progress(new dev.ballast.train.ProgressReporter(System.err, STEPS, false));
+                        .progress(new dev.ballast.train.ProgressReporter(System.err, STEPS, false))
+                        // the subject is the guard: the trainer's own stop on a non-finite loss is off, as in HealthSession
+                        .stopOnNonFiniteLoss(false);
                 ExplosionGuard guard = null;
                 if (policies != null) {
                     guard = new ExplosionGuard(GuardPolicy.parse(policies), m, opt, ExplosionGuard.Settings.defaults());
