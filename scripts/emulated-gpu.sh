@@ -41,8 +41,15 @@ scripts/test.sh -q -Dgroups=gpu -Dballast.test.excludedGroups=none -Dballast.tes
     -Dballast.cache.dir="$cache" -Dsurefire.failIfNoSpecifiedTests=false "$@" || rc=$?
 python3 - "$ROOT" <<'EOF'
 import glob, sys, xml.etree.ElementTree as ET
-tests = fail = err = skip = 0
+tests = fail = err = skip = notrun = 0
 classes = []
+# Tests that need what the emulated device cannot have; any other skip fails the stage. Each runs on a real GPU.
+EMULATOR_CANNOT = {
+    'dev.ballast.dist.NcclTest.oneRankOnOneGpuAllReducesAndBroadcastsInPlace':
+        'needs libnccl.so.2, which the emulator does not provide (runs on a real GPU with NCCL)',
+    'dev.ballast.cuda.CudaFusedParityTest.tensorAboveTwoToThe31Elements':
+        'needs 12 GiB of device memory for 2^31 + 4097 elements; the emulated device has 8 GiB (runs on a real GPU)',
+}
 for f in sorted(glob.glob(sys.argv[1] + '/*/target/surefire-reports/TEST-*.xml')):
     r = ET.parse(f).getroot()
     t, fl, e, s = (int(r.get(k, 0)) for k in ('tests', 'failures', 'errors', 'skipped'))
@@ -50,8 +57,14 @@ for f in sorted(glob.glob(sys.argv[1] + '/*/target/surefire-reports/TEST-*.xml')
     classes.append('%s %d' % (r.get('name').rsplit('.', 1)[-1], t))
     for case in r.iter('testcase'):
         if case.find('skipped') is not None:
-            print('  SKIPPED %s.%s: %s' % (r.get('name'), case.get('name'), case.find('skipped').get('message')))
-print('emulated GPU tests: %d run, %d failed, %d errors, %d skipped (%s)' % (tests, fail, err, skip, ', '.join(classes)))
+            key = '%s.%s' % (r.get('name'), case.get('name'))
+            if key in EMULATOR_CANNOT:
+                skip -= 1
+                notrun += 1
+                print('  not run on the emulator: %s: %s' % (key, EMULATOR_CANNOT[key]))
+            else:
+                print('  SKIPPED %s: %s' % (key, case.find('skipped').get('message')))
+print('emulated GPU tests: %d run, %d failed, %d errors, %d skipped, %d not run on the emulator (%s)' % (tests, fail, err, skip, notrun, ', '.join(classes)))
 sys.exit(0 if tests > 0 and fail + err + skip == 0 else 1)
 EOF
 echo "emulated GPU tests: $((SECONDS - t0)) s, kernel modules compiled into a fresh cache: $(modules "$cache")"
