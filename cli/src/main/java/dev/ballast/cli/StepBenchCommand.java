@@ -23,7 +23,8 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "step", mixinStandardHelpOptions = true,
         description = {"Full training step (forward, backward, clip by global norm 1.0, optimizer) of reference models,",
-                "median after warm-up, beside PyTorch (eager, fused Adam/AdamW) running the same models, as ratios.",
+                "median after warm-up (until the JIT has compiled the step), beside PyTorch (eager, fused Adam/AdamW) running the",
+                "same models, as ratios.",
                 "PyTorch is python3's (or $" + TorchProcess.PYTHON_ENV + "'s) torch; PYTHONPATH reaches one installed elsewhere."})
 public final class StepBenchCommand implements Callable<Integer> {
 
@@ -43,7 +44,7 @@ public final class StepBenchCommand implements Callable<Integer> {
     @Option(names = "--no-torch", description = "Do not run PyTorch beside Ballast even when it is installed.")
     boolean noTorch;
 
-    @Option(names = "--quick", description = "Few repetitions, no timed warm-up: a smoke test, with noisier figures.")
+    @Option(names = "--quick", description = "Few repetitions, no warm-up: a smoke test; the figures include JIT compilation.")
     boolean quick;
 
     @Override public Integer call() {
@@ -69,20 +70,23 @@ public final class StepBenchCommand implements Callable<Integer> {
         StringBuilder sb = new StringBuilder();
         String nl = System.lineSeparator();
         sb.append(String.format(Locale.ROOT, "device %s (%s), %d threads%n", r.device(), r.description(), r.threads()));
-        String head = "%-12s %10s %11s %10s %7s %12s %13s %12s %14s%n";
+        String head = "%-12s %10s %11s %10s %7s %12s %13s %12s %14s %16s%n";
         sb.append(String.format(Locale.ROOT, head, "model", "params", "ballast ms", "torch ms", "ratio", "faults/step",
-                "native/step", "heap KB/step", "torch faults"));
+                "native/step", "heap KB/step", "torch faults", "warm-up"));
         for (StepBench.ModelResult m : r.models()) {
-            sb.append(String.format(Locale.ROOT, "%-12s %,10d %11.3f %10s %7s %12.1f %13.1f %12.1f %14s%n", m.name(), m.params(),
+            sb.append(String.format(Locale.ROOT, "%-12s %,10d %11.3f %10s %7s %12.1f %13.1f %12.1f %14s %16s%n", m.name(), m.params(),
                     m.ballastMs(), m.torchMs() == null ? "n/a" : String.format(Locale.ROOT, "%.3f", m.torchMs()),
                     m.ratio() == null ? "n/a" : String.format(Locale.ROOT, "%.2f", m.ratio()), m.faultsPerStep(),
                     m.nativeAllocsPerStep(), m.heapBytesPerStep() / 1024,
-                    m.torchFaultsPerStep() == null ? "n/a" : String.format(Locale.ROOT, "%.1f", m.torchFaultsPerStep())));
+                    m.torchFaultsPerStep() == null ? "n/a" : String.format(Locale.ROOT, "%.1f", m.torchFaultsPerStep()),
+                    String.format(Locale.ROOT, "%d in %.1fs%s", m.warmupSteps(), m.warmupSeconds(), m.jitQuiet() ? "" : "*")));
         }
         sb.append("PyTorch: ").append(r.torchNote()).append(nl);
         sb.append("ratio: ballast ms / torch ms (below 1: Ballast is faster); faults: minor page faults of the process per step;")
                 .append(nl)
                 .append("native: C-library (CPU) or driver (CUDA) allocations per step; heap: Java heap bytes the stepping thread allocated")
+                .append(nl)
+                .append("warm-up: Ballast steps run before timing, until the JIT compiler went quiet (* = still compiling at the cap)")
                 .append(nl);
         return sb.toString();
     }

@@ -22,6 +22,7 @@ class StepBenchCommandTest {
         assertEquals(10_501, rnn.get("params").asLong(), "RNN h100 on 2 inputs plus a 100-1 head");
         assertTrue(rnn.get("page_faults_per_step").asDouble() >= 0 && rnn.get("native_allocs_per_step").asDouble() >= 0, rnn.toString());
         assertTrue(json.get("torch").asText().contains("--no-torch"), json.toString());
+        assertTrue(rnn.get("warmup_steps").asInt() >= 1 && rnn.has("jit_quiet"), "--quick still runs its one warm-up step: " + rnn);
         assertTrue(r.out().contains("ratio") && r.out().contains("rnn"), r.out());
     }
 

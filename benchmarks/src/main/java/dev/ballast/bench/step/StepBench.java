@@ -28,12 +28,18 @@ import java.util.function.Consumer;
 public final class StepBench {
     private StepBench() {}
 
-    /** Default timing: warm-up of at least 2 s and 8 steps (the JIT compiles the step's code), then 7 to 40 steps. */
+    /**
+     * Default timing: warm-up of at least 2 s and 8 steps, then on until the JIT has compiled the step's code
+     * ({@link JitWarmup}, at most {@link #WARMUP_CAP_SECONDS}), then 7 to 40 steps.
+     */
     public static final ClipBench.Timing DEFAULT = new ClipBench.Timing(2.0, 8, 7, 40, 3.0);
+    /** Longest warm-up of one model when waiting for the JIT to go quiet. */
+    public static final double WARMUP_CAP_SECONDS = 90;
 
     /** One model's figures; torch figures are null where PyTorch was not measured. */
     public record ModelResult(String name, String description, long params, double ballastMs, int reps, double faultsPerStep,
                               double nativeAllocsPerStep, double heapBytesPerStep, long inUseBytes, long cachedBytes,
+                              int warmupSteps, double warmupSeconds, boolean jitQuiet,
                               Double torchMs, Double torchFaultsPerStep, String torchOptimizer) {
         /** Ballast time over PyTorch time, or null. */
         public Double ratio() { return torchMs == null ? null : ballastMs / torchMs; }
@@ -63,6 +69,9 @@ public final class StepBench {
                 o.put("heap_bytes_per_step", m.heapBytesPerStep());
                 o.put("in_use_bytes", m.inUseBytes());
                 o.put("cached_bytes", m.cachedBytes());
+                o.put("warmup_steps", m.warmupSteps());
+                o.put("warmup_s", m.warmupSeconds());
+                o.put("jit_quiet", m.jitQuiet());
                 putOrNull(o, "torch_page_faults_per_step", m.torchFaultsPerStep());
                 if (m.torchOptimizer() != null) o.put("torch_optimizer", m.torchOptimizer());
             }
@@ -77,14 +86,24 @@ public final class StepBench {
 
     /** Runs the given models on {@code device}, then PyTorch's twins when {@code torch}; progress lines go to {@code log}. */
     public static Result run(Device device, List<StepSpec> specs, ClipBench.Timing timing, boolean torch, Consumer<String> log) {
+        return run(device, specs, timing, timing != ClipBench.Timing.QUICK, torch, log);
+    }
+
+    /**
+     * As {@link #run(Device, List, ClipBench.Timing, boolean, Consumer)}; {@code untilJitQuiet} extends each model's
+     * warm-up until the JIT is done with its step ({@link JitWarmup}).
+     */
+    public static Result run(Device device, List<StepSpec> specs, ClipBench.Timing timing, boolean untilJitQuiet, boolean torch,
+                             Consumer<String> log) {
         Backend backend = device.backend();
         int threads = backend instanceof CpuBackend c ? c.threads() : Runtime.getRuntime().availableProcessors();
         log.accept(String.format(Locale.ROOT, "device %s (%s)", device.name(), backend.description()));
         List<ModelResult> ballast = new ArrayList<>();
         for (StepSpec s : specs) {
-            ModelResult r = measure(device, s, timing);
-            log.accept(String.format(Locale.ROOT, "ballast %-12s %9.3f ms/step (%d steps), %.0f page faults, %.1f native allocations per step",
-                    s.name(), r.ballastMs(), r.reps(), r.faultsPerStep(), r.nativeAllocsPerStep()));
+            ModelResult r = measure(device, s, timing, untilJitQuiet);
+            log.accept(String.format(Locale.ROOT, "ballast %-12s %9.3f ms/step (%d steps after %d warm-up steps in %.1f s%s), %.0f page faults,"
+                            + " %.1f native allocations per step", s.name(), r.ballastMs(), r.reps(), r.warmupSteps(), r.warmupSeconds(),
+                    untilJitQuiet && !r.jitQuiet() ? ", JIT still compiling at the cap" : "", r.faultsPerStep(), r.nativeAllocsPerStep()));
             ballast.add(r);
         }
         String note = "not run (--no-torch)";
@@ -99,18 +118,20 @@ public final class StepBench {
         for (ModelResult r : ballast) {
             TorchStepBench.Figures f = tf.get(r.name());
             out.add(f == null ? r : new ModelResult(r.name(), r.description(), r.params(), r.ballastMs(), r.reps(), r.faultsPerStep(),
-                    r.nativeAllocsPerStep(), r.heapBytesPerStep(), r.inUseBytes(), r.cachedBytes(), f.ms(), f.faultsPerStep(), f.optimizer()));
+                    r.nativeAllocsPerStep(), r.heapBytesPerStep(), r.inUseBytes(), r.cachedBytes(), r.warmupSteps(), r.warmupSeconds(),
+                    r.jitQuiet(), f.ms(), f.faultsPerStep(), f.optimizer()));
         }
         return new Result(device.name(), backend.description(), threads, note, out);
     }
 
     /** Warm-up, then timed steps; page faults, native allocations and heap bytes are counted over the timed steps. */
-    static ModelResult measure(Device device, StepSpec spec, ClipBench.Timing timing) {
+    static ModelResult measure(Device device, StepSpec spec, ClipBench.Timing timing, boolean untilJitQuiet) {
         Backend backend = device.backend();
         try (StepModel m = StepModel.create(spec, device, 42)) {
-            long warmEnd = System.nanoTime() + (long) (timing.warmupSeconds() * 1e9);
-            for (int n = 0; n < timing.minWarmup() || System.nanoTime() < warmEnd; n++) m.step();
-            backend.synchronize();
+            JitWarmup.Outcome warm = JitWarmup.run(() -> {
+                m.step();
+                backend.synchronize();
+            }, timing.minWarmup(), timing.warmupSeconds(), untilJitQuiet, WARMUP_CAP_SECONDS);
             List<Double> ms = new ArrayList<>();
             double spent = 0;
             long faults0 = minorFaults(), native0 = nativeAllocations(backend), heap0 = threadHeapBytes();
@@ -128,7 +149,7 @@ public final class StepBench {
             double heap = (threadHeapBytes() - heap0) / (double) n;
             long[] mem = memory(backend);
             return new ModelResult(spec.name(), spec.description(), m.module().parameterCount(), ClipBench.median(ms), n, faults, natives,
-                    heap, mem[0], mem[1], null, null, null);
+                    heap, mem[0], mem[1], warm.steps(), warm.seconds(), warm.quiet(), null, null, null);
         }
     }
 
