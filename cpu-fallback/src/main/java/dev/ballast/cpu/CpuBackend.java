@@ -5,7 +5,9 @@ import dev.ballast.cpu.kernel.Elementwise;
 import dev.ballast.cpu.kernel.Indexing;
 import dev.ballast.cpu.fused.CpuMultiTensorOps;
 import dev.ballast.cpu.kernel.Parallel;
+import dev.ballast.cpu.fused.CpuFusedActivations;
 import dev.ballast.cpu.fused.CpuFusedCells;
+import dev.ballast.engine.backend.FusedActivations;
 import dev.ballast.engine.backend.FusedCells;
 import dev.ballast.engine.backend.MultiTensorOps;
 import java.util.List;
@@ -60,6 +62,7 @@ public final class CpuBackend implements Backend {
     private final Parallel par;
     private final CpuMultiTensorOps fused;
     private final CpuFusedCells cells;
+    private final CpuFusedActivations activations;
     private final AtomicLong allocated = new AtomicLong();
 
     /** A backend with the configured thread count. */
@@ -78,6 +81,7 @@ public final class CpuBackend implements Backend {
         this.par = new Parallel(pool, threads);
         this.fused = new CpuMultiTensorOps(par);
         this.cells = new CpuFusedCells(par);
+        this.activations = new CpuFusedActivations(par);
     }
 
     /** The fused multi-tensor kernels on this backend's pool ({@link CpuMultiTensorOps}). */
@@ -85,6 +89,9 @@ public final class CpuBackend implements Backend {
 
     /** The fused LSTM and RNN cells on this backend's pool ({@link CpuFusedCells}). */
     @Override public Optional<FusedCells> fusedCells() { return Optional.of(cells); }
+
+    /** The fused activation gradients on this backend's pool ({@link CpuFusedActivations}). */
+    @Override public Optional<FusedActivations> fusedActivations() { return Optional.of(activations); }
 
     /** The thread count from {@value #THREADS_PROPERTY}, {@value #THREADS_ENV}, or the processor count. */
     public static int configuredThreads() {

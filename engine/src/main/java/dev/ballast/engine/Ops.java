@@ -5,6 +5,7 @@ import dev.ballast.engine.autograd.GradMode;
 import dev.ballast.engine.autograd.Node;
 import dev.ballast.engine.backend.Backend;
 import dev.ballast.engine.backend.BinaryOp;
+import dev.ballast.engine.backend.FusedActivations;
 import dev.ballast.engine.backend.Strided;
 import dev.ballast.engine.backend.UnaryOp;
 
@@ -118,6 +119,11 @@ final class Ops {
             case SIGMOID -> g.mul(y.mul(y.rsub(1)));
             case RELU -> g.mul(x.gt(0));
             case GELU -> {
+                if (x.backend().fusedActivations().orElse(null) instanceof FusedActivations f && x.dtype.isFloating()) {
+                    Tensor out = Tensor.empty(x.device, g.dtype, x.shape);
+                    f.geluBackward(broadcastView(x, x.shape), broadcastView(g, x.shape), out.view());
+                    yield out;
+                }
                 // d/dx x*Phi(x) = Phi(x) + x*phi(x)
                 Tensor cdf = x.mul(Math.sqrt(0.5)).erf().add(1).mul(0.5);
                 Tensor pdf = x.square().mul(-0.5).exp().mul(1 / Math.sqrt(2 * Math.PI));

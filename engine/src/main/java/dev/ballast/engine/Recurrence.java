@@ -37,7 +37,7 @@ public final class Recurrence {
         Tensor out = Tensor.empty(xw.device, xw.dtype, b, t, 2 * h);
         Tensor gates = Tensor.empty(xw.device, xw.dtype, b, t, 4 * h);
         try (GradMode.Guard ng = GradMode.noGrad()) {
-            Tensor wT = wHh.mT();
+            Tensor wT = wHh.mT().contiguous(); // packed fast by every step's matmul (a transposed view is gathered element by element)
             for (long s = 0; s < t; s++) {
                 try (Scope sc = Scope.open()) {
                     Tensor prev = s == 0 ? null : out.select(1, s - 1);
@@ -85,7 +85,7 @@ public final class Recurrence {
         long t = xw.size(1), h = wHh.size(1);
         Tensor out = Tensor.empty(xw.device, xw.dtype, xw.size(0), t, h);
         try (GradMode.Guard ng = GradMode.noGrad()) {
-            Tensor wT = wHh.mT();
+            Tensor wT = wHh.mT().contiguous(); // packed fast by every step's matmul (a transposed view is gathered element by element)
             for (long s = 0; s < t; s++) {
                 try (Scope sc = Scope.open()) {
                     Tensor hPrev = s == 0 ? h0 : out.select(1, s - 1);

@@ -30,6 +30,10 @@ public final class Elementwise {
     /** {@code out = op(x)}. */
     public static void unary(Parallel par, UnaryOp op, View x, View out) {
         checkShape("unary " + op, x, out);
+        if (op == UnaryOp.GELU && x.floating()) {
+            Gelu.forward(par, x, out);
+            return;
+        }
         Rows.Plan p = Rows.plan(out.shape(), x.strides(), out.strides());
         long xs = p.inner(0), os = p.inner(1);
         boolean vec = x.dtype() == DType.F32 && out.dtype() == DType.F32 && os == 1 && (xs == 0 || xs == 1) && VecF32.supports(op);

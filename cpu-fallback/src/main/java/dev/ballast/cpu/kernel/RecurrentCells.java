@@ -58,107 +58,138 @@ public final class RecurrentCells {
     /** See {@link dev.ballast.engine.backend.FusedCells#lstmCellForward}; {@code bias} may be null. */
     public static void lstmForward(Parallel par, int batch, int hidden, Rows xw, Rows hw, Rows bias, Rows cPrev, Rows gates,
                                    Rows h, Rows c) {
-        int hh = hidden;
-        rows(par, batch, 4L * hh, b -> {
-            int j = 0;
-            if (!xw.f64()) {
-                for (int up = S.loopBound(hh); j < up; j += L) {
-                    FloatVector pi = xw.v(b, j).add(hw.v(b, j)), pf = xw.v(b, hh + j).add(hw.v(b, hh + j));
-                    FloatVector pg = xw.v(b, 2 * hh + j).add(hw.v(b, 2 * hh + j)), po = xw.v(b, 3 * hh + j).add(hw.v(b, 3 * hh + j));
-                    if (bias != null) {
-                        pi = pi.add(bias.v(0, j));
-                        pf = pf.add(bias.v(0, hh + j));
-                        pg = pg.add(bias.v(0, 2 * hh + j));
-                        po = po.add(bias.v(0, 3 * hh + j));
-                    }
-                    FloatVector i = sigmoid(pi), f = sigmoid(pf), g = pg.lanewise(VectorOperators.TANH), o = sigmoid(po);
-                    FloatVector cn = f.mul(cPrev.v(b, j)).add(i.mul(g));
-                    gates.v(b, j, i);
-                    gates.v(b, hh + j, f);
-                    gates.v(b, 2 * hh + j, g);
-                    gates.v(b, 3 * hh + j, o);
-                    c.v(b, j, cn);
-                    h.v(b, j, o.mul(cn.lanewise(VectorOperators.TANH)));
-                }
-                for (; j < hh; j++) {
-                    float pi = xw.f(b, j) + hw.f(b, j), pf = xw.f(b, hh + j) + hw.f(b, hh + j);
-                    float pg = xw.f(b, 2 * hh + j) + hw.f(b, 2 * hh + j), po = xw.f(b, 3 * hh + j) + hw.f(b, 3 * hh + j);
-                    if (bias != null) {
-                        pi += bias.f(0, j);
-                        pf += bias.f(0, hh + j);
-                        pg += bias.f(0, 2 * hh + j);
-                        po += bias.f(0, 3 * hh + j);
-                    }
-                    float i = sigmoid(pi), f = sigmoid(pf), g = (float) Math.tanh(pg), o = sigmoid(po);
-                    float cn = f * cPrev.f(b, j) + i * g;
-                    gates.f(b, j, i);
-                    gates.f(b, hh + j, f);
-                    gates.f(b, 2 * hh + j, g);
-                    gates.f(b, 3 * hh + j, o);
-                    c.f(b, j, cn);
-                    h.f(b, j, o * (float) Math.tanh(cn));
-                }
-                return;
-            }
-            for (; j < hh; j++) {
-                double[] p = new double[4];
-                for (int k = 0; k < 4; k++) p[k] = xw.d(b, k * hh + j) + hw.d(b, k * hh + j) + (bias == null ? 0 : bias.d(0, k * hh + j));
-                double i = sigmoid(p[0]), f = sigmoid(p[1]), g = Math.tanh(p[2]), o = sigmoid(p[3]);
-                double cn = f * cPrev.d(b, j) + i * g;
-                gates.d(b, j, i);
-                gates.d(b, hh + j, f);
-                gates.d(b, 2 * hh + j, g);
-                gates.d(b, 3 * hh + j, o);
-                c.d(b, j, cn);
-                h.d(b, j, o * Math.tanh(cn));
+        rows(par, batch, 4L * hidden, b -> {
+            if (xw.f64()) {
+                lstmForwardF64(b, hidden, xw, hw, bias, cPrev, gates, h, c);
+            } else {
+                int j = lstmForwardVector(b, hidden, xw, hw, bias, cPrev, gates, h, c);
+                lstmForwardTail(b, j, hidden, xw, hw, bias, cPrev, gates, h, c);
             }
         });
+    }
+
+    // The row kernels are separate small methods, not one lambda: in a large compilation unit C2 stops inlining
+    // (NodeCountInliningCutoff) and the Vector API calls it leaves out run boxed, many times slower.
+
+    /** The whole-vector columns of row {@code b}; returns the first column left for the scalar tail. */
+    private static int lstmForwardVector(long b, int hh, Rows xw, Rows hw, Rows bias, Rows cPrev, Rows gates, Rows h, Rows c) {
+        int j = 0;
+        for (int up = S.loopBound(hh); j < up; j += L) {
+            FloatVector pi = xw.v(b, j).add(hw.v(b, j)), pf = xw.v(b, hh + j).add(hw.v(b, hh + j));
+            FloatVector pg = xw.v(b, 2 * hh + j).add(hw.v(b, 2 * hh + j)), po = xw.v(b, 3 * hh + j).add(hw.v(b, 3 * hh + j));
+            if (bias != null) {
+                pi = pi.add(bias.v(0, j));
+                pf = pf.add(bias.v(0, hh + j));
+                pg = pg.add(bias.v(0, 2 * hh + j));
+                po = po.add(bias.v(0, 3 * hh + j));
+            }
+            FloatVector i = sigmoid(pi), f = sigmoid(pf), g = pg.lanewise(VectorOperators.TANH), o = sigmoid(po);
+            FloatVector cn = f.mul(cPrev.v(b, j)).add(i.mul(g));
+            gates.v(b, j, i);
+            gates.v(b, hh + j, f);
+            gates.v(b, 2 * hh + j, g);
+            gates.v(b, 3 * hh + j, o);
+            c.v(b, j, cn);
+            h.v(b, j, o.mul(cn.lanewise(VectorOperators.TANH)));
+        }
+        return j;
+    }
+
+    private static void lstmForwardTail(long b, int j, int hh, Rows xw, Rows hw, Rows bias, Rows cPrev, Rows gates, Rows h, Rows c) {
+        for (; j < hh; j++) {
+            float pi = xw.f(b, j) + hw.f(b, j), pf = xw.f(b, hh + j) + hw.f(b, hh + j);
+            float pg = xw.f(b, 2 * hh + j) + hw.f(b, 2 * hh + j), po = xw.f(b, 3 * hh + j) + hw.f(b, 3 * hh + j);
+            if (bias != null) {
+                pi += bias.f(0, j);
+                pf += bias.f(0, hh + j);
+                pg += bias.f(0, 2 * hh + j);
+                po += bias.f(0, 3 * hh + j);
+            }
+            float i = sigmoid(pi), f = sigmoid(pf), g = (float) Math.tanh(pg), o = sigmoid(po);
+            float cn = f * cPrev.f(b, j) + i * g;
+            gates.f(b, j, i);
+            gates.f(b, hh + j, f);
+            gates.f(b, 2 * hh + j, g);
+            gates.f(b, 3 * hh + j, o);
+            c.f(b, j, cn);
+            h.f(b, j, o * (float) Math.tanh(cn));
+        }
+    }
+
+    private static void lstmForwardF64(long b, int hh, Rows xw, Rows hw, Rows bias, Rows cPrev, Rows gates, Rows h, Rows c) {
+        for (int j = 0; j < hh; j++) {
+            double[] p = new double[4];
+            for (int k = 0; k < 4; k++) p[k] = xw.d(b, k * hh + j) + hw.d(b, k * hh + j) + (bias == null ? 0 : bias.d(0, k * hh + j));
+            double i = sigmoid(p[0]), f = sigmoid(p[1]), g = Math.tanh(p[2]), o = sigmoid(p[3]);
+            double cn = f * cPrev.d(b, j) + i * g;
+            gates.d(b, j, i);
+            gates.d(b, hh + j, f);
+            gates.d(b, 2 * hh + j, g);
+            gates.d(b, 3 * hh + j, o);
+            c.d(b, j, cn);
+            h.d(b, j, o * Math.tanh(cn));
+        }
     }
 
     /** See {@link dev.ballast.engine.backend.FusedCells#lstmCellBackward}; {@code dhNext} may be null. */
     public static void lstmBackward(Parallel par, int batch, int hidden, Rows gates, Rows cPrev, Rows c, Rows dhOut, Rows dhNext,
                                     Rows dcOut, Rows dc, Rows dPre) {
-        int hh = hidden;
-        rows(par, batch, 4L * hh, b -> {
-            int j = 0;
-            if (!gates.f64()) {
-                for (int up = S.loopBound(hh); j < up; j += L) {
-                    FloatVector i = gates.v(b, j), f = gates.v(b, hh + j), g = gates.v(b, 2 * hh + j), o = gates.v(b, 3 * hh + j);
-                    FloatVector tc = c.v(b, j).lanewise(VectorOperators.TANH);
-                    FloatVector dh = dhOut.v(b, j);
-                    if (dhNext != null) dh = dh.add(dhNext.v(b, j));
-                    FloatVector dct = dcOut.v(b, j).add(dc.v(b, j)).add(dh.mul(o).mul(tc.mul(tc).neg().add(1f)));
-                    dPre.v(b, j, dct.mul(g).mul(i).mul(i.neg().add(1f)));
-                    dPre.v(b, hh + j, dct.mul(cPrev.v(b, j)).mul(f).mul(f.neg().add(1f)));
-                    dPre.v(b, 2 * hh + j, dct.mul(i).mul(g.mul(g).neg().add(1f)));
-                    dPre.v(b, 3 * hh + j, dh.mul(tc).mul(o).mul(o.neg().add(1f)));
-                    dc.v(b, j, dct.mul(f));
-                }
-                for (; j < hh; j++) {
-                    float i = gates.f(b, j), f = gates.f(b, hh + j), g = gates.f(b, 2 * hh + j), o = gates.f(b, 3 * hh + j);
-                    float tc = (float) Math.tanh(c.f(b, j));
-                    float dh = dhOut.f(b, j) + (dhNext == null ? 0f : dhNext.f(b, j));
-                    float dct = dcOut.f(b, j) + dc.f(b, j) + dh * o * (1f - tc * tc);
-                    dPre.f(b, j, dct * g * i * (1f - i));
-                    dPre.f(b, hh + j, dct * cPrev.f(b, j) * f * (1f - f));
-                    dPre.f(b, 2 * hh + j, dct * i * (1f - g * g));
-                    dPre.f(b, 3 * hh + j, dh * tc * o * (1f - o));
-                    dc.f(b, j, dct * f);
-                }
-                return;
-            }
-            for (; j < hh; j++) {
-                double i = gates.d(b, j), f = gates.d(b, hh + j), g = gates.d(b, 2 * hh + j), o = gates.d(b, 3 * hh + j);
-                double tc = Math.tanh(c.d(b, j));
-                double dh = dhOut.d(b, j) + (dhNext == null ? 0 : dhNext.d(b, j));
-                double dct = dcOut.d(b, j) + dc.d(b, j) + dh * o * (1 - tc * tc);
-                dPre.d(b, j, dct * g * i * (1 - i));
-                dPre.d(b, hh + j, dct * cPrev.d(b, j) * f * (1 - f));
-                dPre.d(b, 2 * hh + j, dct * i * (1 - g * g));
-                dPre.d(b, 3 * hh + j, dh * tc * o * (1 - o));
-                dc.d(b, j, dct * f);
+        rows(par, batch, 4L * hidden, b -> {
+            if (gates.f64()) {
+                lstmBackwardF64(b, hidden, gates, cPrev, c, dhOut, dhNext, dcOut, dc, dPre);
+            } else {
+                int j = lstmBackwardVector(b, hidden, gates, cPrev, c, dhOut, dhNext, dcOut, dc, dPre);
+                lstmBackwardTail(b, j, hidden, gates, cPrev, c, dhOut, dhNext, dcOut, dc, dPre);
             }
         });
+    }
+
+    private static int lstmBackwardVector(long b, int hh, Rows gates, Rows cPrev, Rows c, Rows dhOut, Rows dhNext, Rows dcOut,
+                                          Rows dc, Rows dPre) {
+        int j = 0;
+        for (int up = S.loopBound(hh); j < up; j += L) {
+            FloatVector i = gates.v(b, j), f = gates.v(b, hh + j), g = gates.v(b, 2 * hh + j), o = gates.v(b, 3 * hh + j);
+            FloatVector tc = c.v(b, j).lanewise(VectorOperators.TANH);
+            FloatVector dh = dhOut.v(b, j);
+            if (dhNext != null) dh = dh.add(dhNext.v(b, j));
+            FloatVector dct = dcOut.v(b, j).add(dc.v(b, j)).add(dh.mul(o).mul(ONE.sub(tc.mul(tc))));
+            dPre.v(b, j, dct.mul(g).mul(i).mul(ONE.sub(i)));
+            dPre.v(b, hh + j, dct.mul(cPrev.v(b, j)).mul(f).mul(ONE.sub(f)));
+            dPre.v(b, 2 * hh + j, dct.mul(i).mul(ONE.sub(g.mul(g))));
+            dPre.v(b, 3 * hh + j, dh.mul(tc).mul(o).mul(ONE.sub(o)));
+            dc.v(b, j, dct.mul(f));
+        }
+        return j;
+    }
+
+    private static void lstmBackwardTail(long b, int j, int hh, Rows gates, Rows cPrev, Rows c, Rows dhOut, Rows dhNext, Rows dcOut,
+                                         Rows dc, Rows dPre) {
+        for (; j < hh; j++) {
+            float i = gates.f(b, j), f = gates.f(b, hh + j), g = gates.f(b, 2 * hh + j), o = gates.f(b, 3 * hh + j);
+            float tc = (float) Math.tanh(c.f(b, j));
+            float dh = dhOut.f(b, j) + (dhNext == null ? 0f : dhNext.f(b, j));
+            float dct = dcOut.f(b, j) + dc.f(b, j) + dh * o * (1f - tc * tc);
+            dPre.f(b, j, dct * g * i * (1f - i));
+            dPre.f(b, hh + j, dct * cPrev.f(b, j) * f * (1f - f));
+            dPre.f(b, 2 * hh + j, dct * i * (1f - g * g));
+            dPre.f(b, 3 * hh + j, dh * tc * o * (1f - o));
+            dc.f(b, j, dct * f);
+        }
+    }
+
+    private static void lstmBackwardF64(long b, int hh, Rows gates, Rows cPrev, Rows c, Rows dhOut, Rows dhNext, Rows dcOut,
+                                        Rows dc, Rows dPre) {
+        for (int j = 0; j < hh; j++) {
+            double i = gates.d(b, j), f = gates.d(b, hh + j), g = gates.d(b, 2 * hh + j), o = gates.d(b, 3 * hh + j);
+            double tc = Math.tanh(c.d(b, j));
+            double dh = dhOut.d(b, j) + (dhNext == null ? 0 : dhNext.d(b, j));
+            double dct = dcOut.d(b, j) + dc.d(b, j) + dh * o * (1 - tc * tc);
+            dPre.d(b, j, dct * g * i * (1 - i));
+            dPre.d(b, hh + j, dct * cPrev.d(b, j) * f * (1 - f));
+            dPre.d(b, 2 * hh + j, dct * i * (1 - g * g));
+            dPre.d(b, 3 * hh + j, dh * tc * o * (1 - o));
+            dc.d(b, j, dct * f);
+        }
     }
 
     /** See {@link dev.ballast.engine.backend.FusedCells#rnnCellForward}. */

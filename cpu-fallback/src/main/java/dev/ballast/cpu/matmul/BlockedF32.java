@@ -84,8 +84,14 @@ final class BlockedF32 {
                 }
             } else {
                 int j = it - aItems;
-                for (int q = j * panels / bItems, e = (j + 1) * panels / bItems; q < e; q++)
-                    PackF32.panelB(b, bOff, brs, bcs, k, q * NR, Math.min(NR, n - q * NR), buf, bBase + q * NR * k);
+                Workspace w = Workspace.worker();
+                try {
+                    float[] tmp = brs == 1 ? w.f32(NR * k) : null;
+                    for (int q = j * panels / bItems, e = (j + 1) * panels / bItems; q < e; q++)
+                        PackF32.panelB(b, bOff, brs, bcs, k, q * NR, Math.min(NR, n - q * NR), buf, bBase + q * NR * k, tmp);
+                } finally {
+                    Workspace.releaseWorker(w);
+                }
             }
         });
     }

@@ -19,8 +19,11 @@ final class PackF32 {
 
     private PackF32() {}
 
-    /** {@code dst[d + p*NR + j] = B[p, col0 + j]} for p in [0, k), j in [0, cols); zero for j >= cols. */
-    static void panelB(MemorySegment b, long off, long rs, long cs, int k, int col0, int cols, float[] dst, int d) {
+    /**
+     * {@code dst[d + p*NR + j] = B[p, col0 + j]} for p in [0, k), j in [0, cols); zero for j >= cols. {@code tmp} is
+     * scratch of at least {@code NR * k} elements for a column-major B (null or shorter takes the slow path).
+     */
+    static void panelB(MemorySegment b, long off, long rs, long cs, int k, int col0, int cols, float[] dst, int d, float[] tmp) {
         long base = off + col0 * cs;
         if (cs == 1 && cols == NR) {
             // Row-major B, full panel: two vector copies per k step, no per-call overhead.
@@ -39,6 +42,16 @@ final class PackF32 {
             return;
         }
         if (cols < NR) for (int p = 0; p < k; p++) Arrays.fill(dst, d + p * NR + cols, d + p * NR + NR, 0f);
+        if (rs == 1 && tmp != null && tmp.length >= cols * k) {
+            // Column-major B (the transposed weight of a linear layer): bulk-copy each column, then interleave
+            // from the array (cheaper than one bounds-checked segment read per element).
+            for (int j = 0; j < cols; j++) MemorySegment.copy(b, F, 4 * (base + j * cs), tmp, j * k, k);
+            for (int j = 0; j < cols; j++) {
+                int o = d + j, t = j * k;
+                for (int p = 0; p < k; p++) dst[o + p * NR] = tmp[t + p];
+            }
+            return;
+        }
         for (int j = 0; j < cols; j++) {
             long e = base + j * cs;
             int o = d + j;

@@ -41,6 +41,12 @@ public interface Backend {
      */
     default Optional<FusedCells> fusedCells() { return Optional.empty(); }
 
+    /**
+     * Fused activation gradients (GELU's in one pass) when this backend has them; empty (the default) makes autograd
+     * compose them from elementwise ops.
+     */
+    default Optional<FusedActivations> fusedActivations() { return Optional.empty(); }
+
     /** Whether {@link #matmul} accepts F16 and BF16 operands (accumulating in F32); otherwise the engine casts to F32. */
     default boolean supportsHalfMatmul() { return false; }
 

@@ -1,0 +1,121 @@
+package dev.ballast.cpu.kernel;
+
+import jdk.incubator.vector.DoubleVector;
+import jdk.incubator.vector.LongVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * {@link Erf#erfc} over double arrays with the Vector API: the same FDLIBM rational approximations and the same
+ * {@code exp} split, each region evaluated for whole vectors and its lanes selected with masks, so results agree
+ * with the scalar port to an ulp or two (the vector {@code exp} is within 1 ulp, as {@link Math#exp}). The work is
+ * cut into small passes over the array (one per region), each a short loop: C2 keeps vectors in registers only
+ * inside one compilation unit, and a single large loop body stops being inlined and runs boxed.
+ */
+final class VecErfc {
+    private VecErfc() {}
+
+    static final VectorSpecies<Double> D = DoubleVector.SPECIES_PREFERRED;
+    static final int L = D.length();
+
+    private static final double ERX = 8.45062911510467529297e-01;
+
+    /**
+     * {@code out[i] = erfc(u[i])} for {@code i < n}; {@code n} must be a multiple of {@link #L} (pad with zeros).
+     * {@code u} is not changed.
+     */
+    static void erfc(double[] u, double[] out, int n) {
+        boolean tail = small(u, out, n);
+        if (tail) tail(u, out, n);
+    }
+
+    /** Regions |u| < 1.25 (and the constant ones); returns whether some lane needs the tail (1.25 <= |u| < 28, u > -6). */
+    private static boolean small(double[] u, double[] out, int n) {
+        boolean tail = false;
+        for (int i = 0; i < n; i += L) {
+            DoubleVector x = DoubleVector.fromArray(D, u, i);
+            DoubleVector ax = x.abs();
+            // |x| < 0.84375: erfc = 1 - (x + x*y) for x < 1/4, else 0.5 - ((x - 0.5) + x*y), y = (erf(x) - x)/x
+            DoubleVector z = x.mul(x);
+            DoubleVector r = z.fma(-2.37630166566501626084e-05, -5.77027029648944159157e-03).fma(z, k(-2.84817495755985104766e-02))
+                    .fma(z, k(-3.25042107247001499370e-01)).fma(z, k(1.28379167095512558561e-01));
+            DoubleVector s = z.fma(-3.96022827877536812320e-06, 1.32494738004321644526e-04).fma(z, k(5.08130628187576562776e-03))
+                    .fma(z, k(6.50222499887672944485e-02)).fma(z, k(3.97917223959155352819e-01)).fma(z, k(1.0));
+            DoubleVector xy = x.mul(r.div(s));
+            DoubleVector lo = DoubleVector.broadcast(D, 1.0).sub(x.add(xy));
+            DoubleVector hi = DoubleVector.broadcast(D, 0.5).sub(x.sub(0.5).add(xy));
+            DoubleVector res = lo.blend(hi, x.compare(VectorOperators.GE, 0.25));
+            // 0.84375 <= |x| < 1.25: erf(|x|) = ERX + p(|x| - 1)
+            DoubleVector sm = ax.sub(1.0);
+            DoubleVector p = sm.fma(-2.16637559486879084300e-03, 3.54783043256182359371e-02).fma(sm, k(-1.10894694282396677476e-01))
+                    .fma(sm, k(3.18346619901161753674e-01)).fma(sm, k(-3.72207876035701323847e-01)).fma(sm, k(4.14856118683748331666e-01))
+                    .fma(sm, k(-2.36211856075265944077e-03));
+            DoubleVector q = sm.fma(1.19844998467991074170e-02, 1.36370839120290507362e-02).fma(sm, k(1.26171219808761642112e-01))
+                    .fma(sm, k(7.18286544141962662868e-02)).fma(sm, k(5.40397917702171048937e-01)).fma(sm, k(1.06420880400844228286e-01))
+                    .fma(sm, k(1.0));
+            DoubleVector pq = p.div(q);
+            DoubleVector near = DoubleVector.broadcast(D, 1 - ERX).sub(pq).blend(pq.add(ERX).add(1.0), x.compare(VectorOperators.LT, 0));
+            res = res.blend(near, ax.compare(VectorOperators.GE, 0.84375));
+            // 28 <= |x|, and x < -6: constant limits (the tail pass leaves these lanes alone)
+            VectorMask<Double> big = ax.compare(VectorOperators.GE, 1.25);
+            VectorMask<Double> two = x.compare(VectorOperators.LT, -6.0);
+            VectorMask<Double> zero = x.compare(VectorOperators.GE, 28.0);
+            res = res.blend(2.0, big.and(two)).blend(0.0, zero);
+            res.intoArray(out, i);
+            tail |= big.andNot(two).andNot(zero).anyTrue();
+        }
+        return tail;
+    }
+
+    /** Region 1.25 <= |u| < 28 with u >= -6: erfc(|u|) = exp(-z^2 - 0.5625) exp((z - |u|)(z + |u|) + R/S) / |u|. */
+    private static void tail(double[] u, double[] out, int n) {
+        for (int i = 0; i < n; i += L) {
+            DoubleVector x = DoubleVector.fromArray(D, u, i);
+            DoubleVector ax = x.abs();
+            VectorMask<Double> lanes = ax.compare(VectorOperators.GE, 1.25).andNot(x.compare(VectorOperators.LT, -6.0))
+                    .andNot(x.compare(VectorOperators.GE, 28.0));
+            if (!lanes.anyTrue()) continue;
+            DoubleVector s = DoubleVector.broadcast(D, 1.0).div(ax.mul(ax));
+            VectorMask<Double> b = ax.compare(VectorOperators.GE, 1 / 0.35);
+            DoubleVector rs = ratio(s, b);
+            DoubleVector z = ((LongVector) ax.reinterpretAsLongs()).and(0xFFFF_FFFF_0000_0000L).reinterpretAsDoubles();
+            DoubleVector e1 = z.mul(z).neg().sub(0.5625).lanewise(VectorOperators.EXP);
+            DoubleVector e2 = z.sub(ax).mul(z.add(ax)).add(rs).lanewise(VectorOperators.EXP);
+            DoubleVector r = e1.mul(e2).div(ax);
+            DoubleVector res = r.blend(DoubleVector.broadcast(D, 2.0).sub(r), x.compare(VectorOperators.LT, 0));
+            DoubleVector.fromArray(D, out, i).blend(res, lanes).intoArray(out, i);
+        }
+    }
+
+    /** R(s)/S(s) of the tail, with the coefficients of [1.25, 1/0.35) and, in lanes {@code b}, of [1/0.35, 28). */
+    private static DoubleVector ratio(DoubleVector s, VectorMask<Double> b) {
+        DoubleVector r = c(-9.81432934416914548592e+00, 0, b)
+                .fma(s, c(-8.12874355063065934246e+01, -4.83519191608651397019e+02, b))
+                .fma(s, c(-1.84605092906711035994e+02, -1.02509513161107724954e+03, b))
+                .fma(s, c(-1.62396669462573470355e+02, -6.37566443368389627722e+02, b))
+                .fma(s, c(-6.23753324503260060396e+01, -1.60636384855821916062e+02, b))
+                .fma(s, c(-1.05586262253232909814e+01, -1.77579549177547519889e+01, b))
+                .fma(s, c(-6.93858572707181764372e-01, -7.99283237680523006574e-01, b))
+                .fma(s, c(-9.86494403484714822705e-03, -9.86494292470009928597e-03, b));
+        // the RB polynomial has one term fewer: with a zero leading coefficient its first fma gives RB6 exactly
+        DoubleVector t = c(-6.04244152148580987438e-02, 0, b)
+                .fma(s, c(6.57024977031928170135e+00, -2.24409524465858183362e+01, b))
+                .fma(s, c(1.08635005541779435134e+02, 4.74528541206955367215e+02, b))
+                .fma(s, c(4.29008140027567833386e+02, 2.55305040643316442583e+03, b))
+                .fma(s, c(6.45387271733267880336e+02, 3.19985821950859553908e+03, b))
+                .fma(s, c(4.34565877475229228821e+02, 1.53672958608443695994e+03, b))
+                .fma(s, c(1.37657754143519042600e+02, 3.25792512996573918826e+02, b))
+                .fma(s, c(1.96512716674392571292e+01, 3.03380607434824582924e+01, b))
+                .fma(s, k(1.0));
+        return r.div(t);
+    }
+
+    /** {@code v} in every lane. */
+    private static DoubleVector k(double v) { return DoubleVector.broadcast(D, v); }
+
+    /** {@code a} in the lanes outside {@code b}, {@code bv} in those of {@code b}. */
+    private static DoubleVector c(double a, double bv, VectorMask<Double> b) {
+        return DoubleVector.broadcast(D, a).blend(bv, b);
+    }
+}
