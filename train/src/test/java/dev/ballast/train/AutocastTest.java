@@ -113,6 +113,21 @@ class AutocastTest {
         }
     }
 
+    @Test void aWeightChangedOutsideTheOptimizerIsCastAfreshNotReadFromAStaleCopy() {
+        Linear lin = new Linear(8, 4, new ParamSpec(CPU, DType.F32, gen));
+        try (AdamW opt = new AdamW(lin.parameters(), 1e-2)) {
+            opt.keepWorkingCopies(DType.BF16);
+            Tensor loaded = Tensor.randn(gen, CPU, 4, 8);
+            try (dev.ballast.engine.autograd.GradMode.Guard ng = dev.ballast.engine.autograd.GradMode.noGrad()) {
+                lin.weight().copyFrom(loaded); // as loading a checkpoint does
+            }
+            double[] expected = loaded.to(DType.BF16).to(DType.F32).toDoubleArray();
+            assertArrayEquals(expected, copyOf(lin.weight(), DType.BF16), "the copy registered before the load is not used");
+            opt.refreshWorkingCopies();
+            assertArrayEquals(expected, copyOf(lin.weight(), DType.BF16), "after a refresh the copy holds the loaded values");
+        }
+    }
+
     /** The values Autocast hands out for {@code w} (its working copy), read through a product with the identity. */
     static double[] copyOf(Tensor w, DType t) {
         try (Autocast.Guard g = Autocast.enable(t)) {

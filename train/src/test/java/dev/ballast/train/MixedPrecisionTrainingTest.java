@@ -12,6 +12,12 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import dev.ballast.engine.DType;
+import dev.ballast.engine.Tensor;
+import dev.ballast.engine.data.Batch;
+import dev.ballast.stability.chain.Unscale;
+import java.io.StringWriter;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -55,5 +61,49 @@ class MixedPrecisionTrainingTest {
         assertTrue(last < 0.5 * first && last < 2 * fp32.getLast() + 0.05, "bf16 trains: " + bf16);
         assertTrue(r16[0].lastEval().get("accuracy") > 0.8 && rb[0].lastEval().get("accuracy") > 0.8,
                 "fp16 " + r16[0].lastEval() + ", bf16 " + rb[0].lastEval());
+    }
+
+    /**
+     * fp16 through the built-in path: the chain starts with unscale(the run's scaler); infinite gradients injected at
+     * chosen steps are skipped (weights untouched) and back the scale off by half each; a skipped step advances
+     * neither the optimizer's step count nor the learning-rate schedule (cosine with warm-up here); logged lines carry
+     * the scale.
+     */
+    @Test void fp16SkipsOverflowStepsWithoutAdvancingStepsOrSchedule() {
+        Map<String, Object> s = new HashMap<>(Map.of("task", "spirals", "steps", 40, "depth", 2, "width", 16, "batch", 32,
+                "trainSize", 512, "testSize", 64, "logEvery", 1, "device", "cpu", "precision", "fp16"));
+        s.put("schedule", "cosine");
+        s.put("warmup", 5);
+        Set<Long> injected = Set.of(3L, 4L, 17L, 30L);
+        try (BuiltinTraining run = BuiltinTraining.create(TrainConfig.resolve(s))) {
+            assertTrue(run.chain().links().getFirst() instanceof Unscale u && u.scaler() == run.lossScaler(),
+                    "the chain starts with unscale(the run's scaler): " + run.chain().links());
+            List<Tensor> params = run.model().parameters();
+            double[][] before = new double[1][];
+            List<Long> unchanged = new ArrayList<>();
+            StringWriter metrics = new StringWriter();
+            Trainer.Result r = run.trainer(null).metrics(metrics).hook(new Trainer.StepHook() {
+                @Override public boolean beforeStep(long step, Batch batch, Tensor loss) {
+                    before[0] = params.getFirst().toDoubleArray();
+                    if (injected.contains(step)) params.getFirst().grad().narrow(0, 0, 1).fill(Double.POSITIVE_INFINITY);
+                    return true;
+                }
+
+                @Override public void afterStep(long step, boolean applied) {
+                    if (java.util.Arrays.equals(before[0], params.getFirst().toDoubleArray())) unchanged.add(step);
+                }
+            }).build().run();
+            long overflows = (long) run.lossScaler().skippedSteps().item();
+            assertTrue(unchanged.containsAll(injected), "injected steps left the weights untouched: " + unchanged);
+            assertEquals(unchanged.size(), overflows, "every unchanged step is an overflow the scaler counted: " + unchanged);
+            assertEquals(overflows, r.skippedSteps());
+            assertEquals(40 - overflows, run.optimizer().stepCount(), "skipped steps do not count");
+            double expectedLr = run.schedule().lr(run.optimizer().stepCount(), 1e-3);
+            assertEquals(expectedLr, run.optimizer().paramGroups().getFirst().lr(), 1e-15, "the schedule follows taken steps only");
+            assertTrue(run.lossScaler().scale().item() <= 65536.0 / 16, "four injected overflows halved the scale four times");
+            List<String> lines = metrics.toString().lines().toList();
+            assertTrue(lines.stream().allMatch(l -> !l.contains("\"loss\"") || l.contains("\"loss_scale\"")), lines.getFirst());
+            assertTrue(lines.get(2).contains("\"loss_scale\":32768.0") && lines.get(3).contains("\"loss_scale\":16384.0"), lines.get(2) + lines.get(3));
+        }
     }
 }
