@@ -71,28 +71,46 @@ public final class RecurrentCells {
     // The row kernels are separate small methods, not one lambda: in a large compilation unit C2 stops inlining
     // (NodeCountInliningCutoff) and the Vector API calls it leaves out run boxed, many times slower.
 
-    /** The whole-vector columns of row {@code b}; returns the first column left for the scalar tail. */
+    /**
+     * The whole-vector columns of row {@code b}; returns the first column left for the scalar tail. Three passes over
+     * the row (pre-activations into {@code gates}, the activations in place, the new states): one loop doing all of it
+     * is too large for C2, which then leaves the vector math calls out of line and runs them boxed.
+     */
     private static int lstmForwardVector(long b, int hh, Rows xw, Rows hw, Rows bias, Rows cPrev, Rows gates, Rows h, Rows c) {
-        int j = 0;
-        for (int up = S.loopBound(hh); j < up; j += L) {
-            FloatVector pi = xw.v(b, j).add(hw.v(b, j)), pf = xw.v(b, hh + j).add(hw.v(b, hh + j));
-            FloatVector pg = xw.v(b, 2 * hh + j).add(hw.v(b, 2 * hh + j)), po = xw.v(b, 3 * hh + j).add(hw.v(b, 3 * hh + j));
-            if (bias != null) {
-                pi = pi.add(bias.v(0, j));
-                pf = pf.add(bias.v(0, hh + j));
-                pg = pg.add(bias.v(0, 2 * hh + j));
-                po = po.add(bias.v(0, 3 * hh + j));
-            }
-            FloatVector i = sigmoid(pi), f = sigmoid(pf), g = pg.lanewise(VectorOperators.TANH), o = sigmoid(po);
-            FloatVector cn = f.mul(cPrev.v(b, j)).add(i.mul(g));
-            gates.v(b, j, i);
-            gates.v(b, hh + j, f);
-            gates.v(b, 2 * hh + j, g);
-            gates.v(b, 3 * hh + j, o);
-            c.v(b, j, cn);
-            h.v(b, j, o.mul(cn.lanewise(VectorOperators.TANH)));
+        int up = S.loopBound(hh);
+        for (int k = 0; k < 4; k++) preActivation(b, k * hh, up, xw, hw, bias, gates);
+        sigmoidInPlace(gates, b, 0, up);
+        sigmoidInPlace(gates, b, hh, up);
+        tanhInPlace(gates, b, 2 * hh, up);
+        sigmoidInPlace(gates, b, 3 * hh, up);
+        lstmStates(b, hh, up, cPrev, gates, h, c);
+        return up;
+    }
+
+    /** {@code gates[b, from + j] = xw + hw (+ bias)} for j < n (a multiple of L). */
+    private static void preActivation(long b, int from, int n, Rows xw, Rows hw, Rows bias, Rows gates) {
+        for (int j = from, end = from + n; j < end; j += L) {
+            FloatVector p = xw.v(b, j).add(hw.v(b, j));
+            if (bias != null) p = p.add(bias.v(0, j));
+            gates.v(b, j, p);
         }
-        return j;
+    }
+
+    private static void sigmoidInPlace(Rows r, long b, int from, int n) {
+        for (int j = from, end = from + n; j < end; j += L) r.v(b, j, sigmoid(r.v(b, j)));
+    }
+
+    private static void tanhInPlace(Rows r, long b, int from, int n) {
+        for (int j = from, end = from + n; j < end; j += L) r.v(b, j, r.v(b, j).lanewise(VectorOperators.TANH));
+    }
+
+    /** {@code c = f * cPrev + i * g}, {@code h = o * tanh(c)} from the activations in {@code gates}. */
+    private static void lstmStates(long b, int hh, int n, Rows cPrev, Rows gates, Rows h, Rows c) {
+        for (int j = 0; j < n; j += L) {
+            FloatVector cn = gates.v(b, hh + j).mul(cPrev.v(b, j)).add(gates.v(b, j).mul(gates.v(b, 2 * hh + j)));
+            c.v(b, j, cn);
+            h.v(b, j, gates.v(b, 3 * hh + j).mul(cn.lanewise(VectorOperators.TANH)));
+        }
     }
 
     private static void lstmForwardTail(long b, int j, int hh, Rows xw, Rows hw, Rows bias, Rows cPrev, Rows gates, Rows h, Rows c) {
@@ -144,22 +162,38 @@ public final class RecurrentCells {
         });
     }
 
+    /** Whole-vector columns in two passes (see {@link #lstmForwardVector}); returns the first column of the tail. */
     private static int lstmBackwardVector(long b, int hh, Rows gates, Rows cPrev, Rows c, Rows dhOut, Rows dhNext, Rows dcOut,
                                           Rows dc, Rows dPre) {
-        int j = 0;
-        for (int up = S.loopBound(hh); j < up; j += L) {
-            FloatVector i = gates.v(b, j), f = gates.v(b, hh + j), g = gates.v(b, 2 * hh + j), o = gates.v(b, 3 * hh + j);
+        int up = S.loopBound(hh);
+        cellGradient(b, hh, up, gates, c, dhOut, dhNext, dcOut, dc, dPre);
+        gateGradients(b, hh, up, gates, cPrev, dc, dPre);
+        return up;
+    }
+
+    /** {@code dc := dcT = dcOut + dc + dh o (1 - tanh(c)^2)} and the o block of dPre, {@code dh tanh(c) o (1 - o)}. */
+    private static void cellGradient(long b, int hh, int n, Rows gates, Rows c, Rows dhOut, Rows dhNext, Rows dcOut, Rows dc,
+                                     Rows dPre) {
+        for (int j = 0; j < n; j += L) {
+            FloatVector o = gates.v(b, 3 * hh + j);
             FloatVector tc = c.v(b, j).lanewise(VectorOperators.TANH);
             FloatVector dh = dhOut.v(b, j);
             if (dhNext != null) dh = dh.add(dhNext.v(b, j));
-            FloatVector dct = dcOut.v(b, j).add(dc.v(b, j)).add(dh.mul(o).mul(ONE.sub(tc.mul(tc))));
+            dc.v(b, j, dcOut.v(b, j).add(dc.v(b, j)).add(dh.mul(o).mul(ONE.sub(tc.mul(tc)))));
+            dPre.v(b, 3 * hh + j, dh.mul(tc).mul(o).mul(ONE.sub(o)));
+        }
+    }
+
+    /** The i, f and g blocks of dPre from {@code dcT} (held in dc), then {@code dc := dcT * f}. */
+    private static void gateGradients(long b, int hh, int n, Rows gates, Rows cPrev, Rows dc, Rows dPre) {
+        for (int j = 0; j < n; j += L) {
+            FloatVector i = gates.v(b, j), f = gates.v(b, hh + j), g = gates.v(b, 2 * hh + j);
+            FloatVector dct = dc.v(b, j);
             dPre.v(b, j, dct.mul(g).mul(i).mul(ONE.sub(i)));
             dPre.v(b, hh + j, dct.mul(cPrev.v(b, j)).mul(f).mul(ONE.sub(f)));
             dPre.v(b, 2 * hh + j, dct.mul(i).mul(ONE.sub(g.mul(g))));
-            dPre.v(b, 3 * hh + j, dh.mul(tc).mul(o).mul(ONE.sub(o)));
             dc.v(b, j, dct.mul(f));
         }
-        return j;
     }
 
     private static void lstmBackwardTail(long b, int j, int hh, Rows gates, Rows cPrev, Rows c, Rows dhOut, Rows dhNext, Rows dcOut,

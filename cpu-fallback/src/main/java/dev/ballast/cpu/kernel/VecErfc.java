@@ -70,52 +70,47 @@ final class VecErfc {
 
     /** Region 1.25 <= |u| < 28 with u >= -6: erfc(|u|) = exp(-z^2 - 0.5625) exp((z - |u|)(z + |u|) + R/S) / |u|. */
     private static void tail(double[] u, double[] out, int n) {
+        tail(u, out, n, false, RA, SA);
+        tail(u, out, n, true, RB, SB);
+    }
+
+    // R and S of the tail, highest power first: RA/SA on [1.25, 1/0.35), RB/SB on [1/0.35, 28) (FDLIBM's coefficients)
+    private static final double[] RA = {-9.81432934416914548592e+00, -8.12874355063065934246e+01, -1.84605092906711035994e+02,
+        -1.62396669462573470355e+02, -6.23753324503260060396e+01, -1.05586262253232909814e+01, -6.93858572707181764372e-01,
+        -9.86494403484714822705e-03};
+    private static final double[] SA = {-6.04244152148580987438e-02, 6.57024977031928170135e+00, 1.08635005541779435134e+02,
+        4.29008140027567833386e+02, 6.45387271733267880336e+02, 4.34565877475229228821e+02, 1.37657754143519042600e+02,
+        1.96512716674392571292e+01, 1.0};
+    private static final double[] RB = {-4.83519191608651397019e+02, -1.02509513161107724954e+03, -6.37566443368389627722e+02,
+        -1.60636384855821916062e+02, -1.77579549177547519889e+01, -7.99283237680523006574e-01, -9.86494292470009928597e-03};
+    private static final double[] SB = {-2.24409524465858183362e+01, 4.74528541206955367215e+02, 2.55305040643316442583e+03,
+        3.19985821950859553908e+03, 1.53672958608443695994e+03, 3.25792512996573918826e+02, 3.03380607434824582924e+01, 1.0};
+
+    /** One tail sub-range (the lanes with |u| below or, when {@code upper}, at or above 1/0.35), one vector loop. */
+    private static void tail(double[] u, double[] out, int n, boolean upper, double[] rc, double[] sc) {
         for (int i = 0; i < n; i += L) {
             DoubleVector x = DoubleVector.fromArray(D, u, i);
             DoubleVector ax = x.abs();
             VectorMask<Double> lanes = ax.compare(VectorOperators.GE, 1.25).andNot(x.compare(VectorOperators.LT, -6.0))
                     .andNot(x.compare(VectorOperators.GE, 28.0));
+            VectorMask<Double> b = ax.compare(VectorOperators.GE, 1 / 0.35);
+            lanes = upper ? lanes.and(b) : lanes.andNot(b);
             if (!lanes.anyTrue()) continue;
             DoubleVector s = DoubleVector.broadcast(D, 1.0).div(ax.mul(ax));
-            VectorMask<Double> b = ax.compare(VectorOperators.GE, 1 / 0.35);
-            DoubleVector rs = ratio(s, b);
+            DoubleVector r = DoubleVector.broadcast(D, rc[0]);
+            for (int c = 1; c < rc.length; c++) r = r.fma(s, DoubleVector.broadcast(D, rc[c]));
+            DoubleVector t = DoubleVector.broadcast(D, sc[0]);
+            for (int c = 1; c < sc.length; c++) t = t.fma(s, DoubleVector.broadcast(D, sc[c]));
             DoubleVector z = ((LongVector) ax.reinterpretAsLongs()).and(0xFFFF_FFFF_0000_0000L).reinterpretAsDoubles();
             DoubleVector e1 = z.mul(z).neg().sub(0.5625).lanewise(VectorOperators.EXP);
-            DoubleVector e2 = z.sub(ax).mul(z.add(ax)).add(rs).lanewise(VectorOperators.EXP);
-            DoubleVector r = e1.mul(e2).div(ax);
-            DoubleVector res = r.blend(DoubleVector.broadcast(D, 2.0).sub(r), x.compare(VectorOperators.LT, 0));
+            DoubleVector e2 = z.sub(ax).mul(z.add(ax)).add(r.div(t)).lanewise(VectorOperators.EXP);
+            DoubleVector e = e1.mul(e2).div(ax);
+            DoubleVector res = e.blend(DoubleVector.broadcast(D, 2.0).sub(e), x.compare(VectorOperators.LT, 0));
             DoubleVector.fromArray(D, out, i).blend(res, lanes).intoArray(out, i);
         }
-    }
-
-    /** R(s)/S(s) of the tail, with the coefficients of [1.25, 1/0.35) and, in lanes {@code b}, of [1/0.35, 28). */
-    private static DoubleVector ratio(DoubleVector s, VectorMask<Double> b) {
-        DoubleVector r = c(-9.81432934416914548592e+00, 0, b)
-                .fma(s, c(-8.12874355063065934246e+01, -4.83519191608651397019e+02, b))
-                .fma(s, c(-1.84605092906711035994e+02, -1.02509513161107724954e+03, b))
-                .fma(s, c(-1.62396669462573470355e+02, -6.37566443368389627722e+02, b))
-                .fma(s, c(-6.23753324503260060396e+01, -1.60636384855821916062e+02, b))
-                .fma(s, c(-1.05586262253232909814e+01, -1.77579549177547519889e+01, b))
-                .fma(s, c(-6.93858572707181764372e-01, -7.99283237680523006574e-01, b))
-                .fma(s, c(-9.86494403484714822705e-03, -9.86494292470009928597e-03, b));
-        // the RB polynomial has one term fewer: with a zero leading coefficient its first fma gives RB6 exactly
-        DoubleVector t = c(-6.04244152148580987438e-02, 0, b)
-                .fma(s, c(6.57024977031928170135e+00, -2.24409524465858183362e+01, b))
-                .fma(s, c(1.08635005541779435134e+02, 4.74528541206955367215e+02, b))
-                .fma(s, c(4.29008140027567833386e+02, 2.55305040643316442583e+03, b))
-                .fma(s, c(6.45387271733267880336e+02, 3.19985821950859553908e+03, b))
-                .fma(s, c(4.34565877475229228821e+02, 1.53672958608443695994e+03, b))
-                .fma(s, c(1.37657754143519042600e+02, 3.25792512996573918826e+02, b))
-                .fma(s, c(1.96512716674392571292e+01, 3.03380607434824582924e+01, b))
-                .fma(s, k(1.0));
-        return r.div(t);
     }
 
     /** {@code v} in every lane. */
     private static DoubleVector k(double v) { return DoubleVector.broadcast(D, v); }
 
-    /** {@code a} in the lanes outside {@code b}, {@code bv} in those of {@code b}. */
-    private static DoubleVector c(double a, double bv, VectorMask<Double> b) {
-        return DoubleVector.broadcast(D, a).blend(bv, b);
-    }
 }
