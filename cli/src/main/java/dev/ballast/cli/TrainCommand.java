@@ -218,7 +218,7 @@ public final class TrainCommand implements Callable<Integer> {
             record(b, recorder);
             HealthSession hs = HealthSession.install(run, b, healthOptions, err);
             if (metrics != null) b.metrics(metrics);
-            ckpt.configure(b, run, c, hs.withClipState(run.model().stateDict()));
+            ckpt.configure(b, run, c, run.model().stateDict());
             Trainer.Result r;
             try {
                 r = b.build().run();
@@ -248,7 +248,7 @@ public final class TrainCommand implements Callable<Integer> {
             if (recorder != null) writeReport(recorder, c, run, r, err);
             out.flush();
             var findings = hs.findings();
-            HealthOptions.print(out, hs.summaryLines(r.iterations(), r.optimizerSteps()), findings);
+            HealthOptions.print(out, hs.summaryLines(r.iterations()), findings);
             hs.appendToMetrics(root ? metrics : null, findings);
             return 0;
         } finally {
@@ -326,7 +326,7 @@ public final class TrainCommand implements Callable<Integer> {
         if (config != null) settings.putAll(TrainConfigFile.read(config));
         Object[] flags = {model, task, steps, batch, lr, optimizer, momentum, weightDecay, clip, clipValue, schedule, warmup,
                 seed, depth, width, hidden, layers, heads, seqLen, vocab, init, activation, evalEvery, logEvery, trainSize,
-                testSize, device, skipNonFinite, agc, maxConsecutiveSkips, null};
+                testSize, device, skipNonFinite, agc, maxConsecutiveSkips, null, health.guard, health.clipAdaptive};
         for (int i = 0; i < flags.length; i++) {
             if (flags[i] == null) continue;
             String key = TrainConfig.KEYS.get(i);
