@@ -22,7 +22,8 @@ import java.util.OptionalDouble;
  * <li>A non-finite loss or gradient is never applied: the step is skipped, or rolled back with {@code rollback}.</li>
  * <li>{@code skip}: a spiking step is skipped (weights and optimizer state bit-identical).</li>
  * <li>{@code rollback}: weights and optimizer state are restored from the last good snapshot, device copies refreshed
- *     every {@code snapshotEvery} steps when that many steps passed without an event, and the batch is skipped.</li>
+ *     every {@code snapshotEvery} steps when that many steps and the present one passed without an event, and the
+ *     batch is skipped.</li>
  * <li>{@code backoff:F:N}: the learning rate times F for the N steps after an event. The learning rate lives on the
  *     host, so the cut starts where the host reads the guard ({@link GuardLog#poll}, on the trainer's logged steps);
  *     alone (without skip or rollback) a spiking step is applied with its gradients times F, on the device.</li>
@@ -146,7 +147,7 @@ public final class ExplosionGuard implements Link {
         Tensor snapshotStep = s.get("snapshot_step");
         if (rollback) {
             Tensor sinceSnapshot = counts.select(0, SINCE_SNAPSHOT);
-            Tensor taken = Snapshot.refresh(g, s, quietBefore, settings.snapshotEvery());
+            Tensor taken = Snapshot.refresh(g, s, quietBefore, event, settings.snapshotEvery());
             snapshotStep.copyFrom(Tensor.where(taken, stepBefore, snapshotStep));
             Tensor since = Tensor.where(taken, zero, sinceSnapshot);
             Snapshot.restore(g, s, rolledBack);

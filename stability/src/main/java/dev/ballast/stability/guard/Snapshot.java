@@ -18,11 +18,12 @@ final class Snapshot {
 
     /**
      * Takes the snapshot at the first step (of this state: a restored run starts a fresh one), then every
-     * {@code every} steps when the {@code quiet} steps before this one (device) number at least {@code every}.
-     * Runs before this step's update, so the copy is the state the previous, quiet steps left. Returns 1 where it was
-     * taken, else 0 (0-d F64, device).
+     * {@code every} steps when the {@code quiet} steps before this one (device) number at least {@code every} and
+     * this step is no {@code event} either: its loss is the first judgement of the weights the copy would keep (a
+     * non-finite loss here means the previous steps already left bad weights). Runs before this step's update, so the
+     * copy is the state the previous steps left. Returns 1 where it was taken, else 0 (0-d F64, device).
      */
-    static Tensor refresh(Gradients g, LinkState s, Tensor quiet, long every) {
+    static Tensor refresh(Gradients g, LinkState s, Tensor quiet, Tensor event, long every) {
         Device d = g.device();
         List<Tensor> params = g.params();
         if (s.scratch().isEmpty()) {
@@ -31,7 +32,7 @@ final class Snapshot {
             return Tensor.ones(d, DType.F64);
         }
         if (g.step() % every != 0) return Tensor.zeros(d, DType.F64);
-        Tensor take = quiet.ge(every);
+        Tensor take = quiet.ge(every).mul(event.eq(0)).gt(0);
         for (int i = 0; i < params.size(); i++) {
             Tensor snap = s.scratch("p." + i);
             snap.copyFrom(Tensor.where(take, params.get(i).detach(), snap));
