@@ -29,8 +29,9 @@ import java.util.OptionalDouble;
  *     alone (without skip or rollback) a spiking step is applied with its gradients times F, on the device.</li>
  * </ul>
  * Values judged spikes, and steps with a non-finite value, are not folded into the averages, so one spike does not
- * raise the bar for the next. Under data-parallel training the chain sees the averaged gradients and the trainer
- * passes the loss averaged over the ranks, so every rank takes the same decisions.
+ * raise the bar for the next. A step that an earlier link already skips (an fp16 overflow caught by the loss
+ * scaler's unscale link) is left to that link: no event, nothing folded in. Under data-parallel training the chain
+ * sees the averaged gradients and the trainer passes the loss averaged over the ranks, so every rank decides alike.
  *
  * <p>State (saved with the chain in checkpoints): the two averages ({@code loss_mean}, {@code loss_var},
  * {@code loss_seen}, {@code grad_*}), {@code steps}, {@code quiet} (steps since the last event), {@code backoff_left},
@@ -117,16 +118,18 @@ public final class ExplosionGuard implements Link {
     @Override public void update(Gradients g, LinkState s) {
         Device d = g.device();
         Tensor zero = Tensor.zeros(d, DType.F64);
+        // a step an earlier link already keeps out (a loss scaler's overflow) is not the guard's to judge
+        Tensor mine = g.skipFlag().to(DType.F64).rsub(1);
         Tensor norm = g.norm(2).to(DType.F64);
-        Tensor gradBad = g.nonFinite().to(DType.F64).maximum(norm.isFinite().rsub(1));
+        Tensor gradBad = g.nonFinite().to(DType.F64).maximum(norm.isFinite().rsub(1)).mul(mine);
         Tensor loss = g.loss() == null ? null : g.loss().to(DType.F64);
-        Tensor lossBad = loss == null ? zero : loss.isFinite().rsub(1);
+        Tensor lossBad = loss == null ? zero : loss.isFinite().rsub(1).mul(mine);
         Tensor bad = lossBad.maximum(gradBad);
         Tensor lm = s.get("loss_mean"), lv = s.get("loss_var"), ls = s.get("loss_seen");
         Tensor gm = s.get("grad_mean"), gv = s.get("grad_var"), gs = s.get("grad_seen");
         Tensor lossX = loss == null ? lm : Tensor.where(bad, lm, loss), gradX = Tensor.where(bad, gm, norm);
         Tensor zl = zScore(lossX, lm, lv, ls), zg = zScore(gradX, gm, gv, gs);
-        Tensor good = bad.rsub(1);
+        Tensor good = bad.rsub(1).mul(mine);
         Tensor lossSpike = loss == null ? zero : zl.gt(settings.zThreshold()).mul(good);
         Tensor gradSpike = zg.gt(settings.zThreshold()).mul(good);
         Tensor cause = Tensor.where(lossBad, Tensor.scalar(d, DType.F64, 1), Tensor.where(gradBad, Tensor.scalar(d, DType.F64, 2),
