@@ -176,8 +176,8 @@ public final class TrainCommand implements Callable<Integer> {
             if (printConfig) {
                 Map<String, Object> shown = new LinkedHashMap<>(c.toMap());
                 shown.keySet().removeIf(k -> !c.applies(k)); // what is printed can be given back as --config
-                shown.values().removeIf(java.util.Objects::isNull); // settings that are off (guard, clipAdaptive)
                 shown.put("chain", c.effectiveChain()); // the chain in effect, whether explicit or from the flags
+                shown.values().removeIf(java.util.Objects::isNull); // settings that are off (guard, clipAdaptive)
                 out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(shown));
                 out.flush();
                 return 0;
