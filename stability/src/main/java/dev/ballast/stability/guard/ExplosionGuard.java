@@ -26,7 +26,7 @@ import java.util.OptionalDouble;
  *     batch is skipped.</li>
  * <li>{@code backoff:F:N}: the learning rate times F for the N steps after an event. The learning rate lives on the
  *     host, so the cut starts where the host reads the guard ({@link GuardLog#poll}, on the trainer's logged steps);
- *     alone (without skip or rollback) a spiking step is applied with its gradients times F, on the device.</li>
+ *     the step that set it off cannot wait for the host, so it is kept out (skipped) unless rollback restores.</li>
  * </ul>
  * Values judged spikes, and steps with a non-finite value, are not folded into the averages, so one spike does not
  * raise the bar for the next. A step that an earlier link already skips (an fp16 overflow caught by the loss
@@ -35,8 +35,7 @@ import java.util.OptionalDouble;
  *
  * <p>State (saved with the chain in checkpoints): the two averages ({@code loss_mean}, {@code loss_var},
  * {@code loss_seen}, {@code grad_*}), {@code steps}, {@code quiet} (steps since the last event), {@code backoff_left},
- * {@code counts} (events, steps kept out, rollbacks, steps applied with cut gradients, steps a rollback undid,
- * steps applied since the snapshot), {@code by_cause}, the step of the snapshot, and a ring {@code log} of the last
+ * {@code counts} (events, steps kept out, rollbacks, steps a rollback undid, steps applied since the snapshot), {@code by_cause}, the step of the snapshot, and a ring {@code log} of the last
  * {@value #LOG_SIZE} events (step, cause, value, z, action, snapshot step; all finite, as checkpoints require: the
  * value of a non-finite cause and the z of a non-spike are written as 0). The snapshot itself is scratch memory, not
  * checkpointed: a restored run takes a fresh one from the weights it resumed from. The optimizer's step count is not
@@ -47,11 +46,11 @@ public final class ExplosionGuard implements Link {
     public static final int LOG_SIZE = 64;
     static final int LOG_COLUMNS = 6;
     /** Indices into {@code counts}. */
-    static final int EVENTS = 0, KEPT_OUT = 1, ROLLBACKS = 2, CUT = 3, UNDONE = 4, SINCE_SNAPSHOT = 5, COUNTS = 6;
+    static final int EVENTS = 0, KEPT_OUT = 1, ROLLBACKS = 2, UNDONE = 3, SINCE_SNAPSHOT = 4, COUNTS = 5;
     /** Cause codes in the log (index into {@code by_cause}; 0 = none). */
     static final List<String> CAUSES = List.of("none", "non-finite-loss", "non-finite-grad", "loss-spike", "grad-spike");
     /** Action codes in the log. */
-    static final int SKIPPED = 1, ROLLED_BACK = 2, APPLIED_CUT = 3;
+    static final int SKIPPED = 1, ROLLED_BACK = 2;
 
     /** Spike threshold (z-score), EMA factor, warm-up values before z-scores count, and snapshot interval. */
     public record Settings(double zThreshold, double beta, long warmup, long snapshotEvery) {
@@ -138,11 +137,10 @@ public final class ExplosionGuard implements Link {
         if (loss != null) observe(lossX, lm, lv, ls, good.mul(lossSpike.rsub(1)));
         observe(gradX, gm, gv, gs, good.mul(gradSpike.rsub(1)));
 
-        // what to do: keep the step out, roll back, or (backoff alone, on a spike) apply it with cut gradients
-        Tensor keepOut = rollback || skip || backoff == null ? event : bad;
+        // every event keeps its step out (the lr of a backoff can only be cut from the host's next read on), and
+        // with rollback the weights and optimizer state go back to the snapshot as well
+        Tensor keepOut = event;
         Tensor rolledBack = rollback ? event : zero;
-        Tensor cut = backoff != null && !rollback && !skip ? event.mul(bad.rsub(1)) : zero;
-        if (backoff != null) g.clip(Tensor.where(cut, Tensor.scalar(d, DType.F32, backoff.factor()), Tensor.ones(d, DType.F32)));
         g.skipIf(keepOut);
 
         Tensor steps = s.get("steps"), quiet = s.get("quiet"), counts = s.get("counts");
@@ -156,11 +154,11 @@ public final class ExplosionGuard implements Link {
             Snapshot.restore(g, s, rolledBack);
             Tensor undone = Tensor.where(rolledBack, since, zero);
             since = Tensor.where(rolledBack, zero, since.add(keepOut.rsub(1)));
-            Tensor add = Tensor.stack(List.of(event, keepOut, rolledBack, cut, undone, zero), 0);
+            Tensor add = Tensor.stack(List.of(event, keepOut, rolledBack, undone, zero), 0);
             Tensor next = counts.add(add);
             counts.copyFrom(Tensor.concat(List.of(next.narrow(0, 0, SINCE_SNAPSHOT), since.reshape(1)), 0));
         } else {
-            counts.copyFrom(counts.add(Tensor.stack(List.of(event, keepOut, rolledBack, cut, zero, zero), 0)));
+            counts.copyFrom(counts.add(Tensor.stack(List.of(event, keepOut, rolledBack, zero, zero), 0)));
         }
         steps.copyFrom(steps.add(1));
         quiet.copyFrom(Tensor.where(event, zero, quiet.add(1)));
@@ -176,8 +174,7 @@ public final class ExplosionGuard implements Link {
         // checkpoints hold finite numbers only: a non-finite value is written as 0 (its cause says what it was)
         Tensor value = Tensor.where(bad, zero, Tensor.where(isLoss, loss == null ? zero : lossX, gradX));
         Tensor z = Tensor.where(cause.eq(3), zl, Tensor.where(cause.eq(4), zg, zero));
-        Tensor action = Tensor.where(rolledBack, Tensor.scalar(d, DType.F64, ROLLED_BACK),
-                Tensor.where(keepOut, Tensor.scalar(d, DType.F64, SKIPPED), Tensor.scalar(d, DType.F64, APPLIED_CUT)));
+        Tensor action = Tensor.where(rolledBack, Tensor.scalar(d, DType.F64, ROLLED_BACK), Tensor.scalar(d, DType.F64, SKIPPED));
         Tensor row = Tensor.stack(List.of(steps.copy(), cause, value, z, action, snapshotStep.copy()), 0).reshape(1, LOG_COLUMNS);
         Tensor log = s.get("log"), logNext = s.get("log_next");
         Tensor mask = Tensor.arange(d, DType.F64, 0, LOG_SIZE, 1).eq(logNext).mul(event).reshape(LOG_SIZE, 1);
@@ -214,11 +211,7 @@ public final class ExplosionGuard implements Link {
     /** What the guard did for an action code, in words. */
     String action(int code, long snapshotStep) {
         List<String> did = new ArrayList<>();
-        switch (code) {
-            case ROLLED_BACK -> did.add("rolled back to step " + snapshotStep + ", skipped the batch");
-            case SKIPPED -> did.add("skipped the step");
-            default -> did.add("applied with gradients x" + backoff.factor());
-        }
+        did.add(code == ROLLED_BACK ? "rolled back to step " + snapshotStep + ", skipped the batch" : "skipped the step");
         if (backoff != null) did.add("lr x" + backoff.factor() + " for " + backoff.steps() + " steps");
         return String.join(", ", did);
     }

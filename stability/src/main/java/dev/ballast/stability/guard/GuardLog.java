@@ -19,7 +19,7 @@ import java.util.Map;
  */
 public final class GuardLog {
     /** The counters at one read. */
-    public record Reading(long steps, long events, long keptOut, long rollbacks, long cut, long undone,
+    public record Reading(long steps, long events, long keptOut, long rollbacks, long undone,
                           Map<String, Long> byCause, long backoffLeft, List<double[]> log, long logNext) {
         /** Steps whose update was applied (some later undone by a rollback: {@link #undone}). */
         public long applied() { return steps - keptOut; }
@@ -64,7 +64,7 @@ public final class GuardLog {
             log.add(row);
         }
         return new Reading((long) v[0], c[ExplosionGuard.EVENTS], c[ExplosionGuard.KEPT_OUT], c[ExplosionGuard.ROLLBACKS],
-                c[ExplosionGuard.CUT], c[ExplosionGuard.UNDONE], byCause, (long) v[1], log, (long) v[2]);
+                c[ExplosionGuard.UNDONE], byCause, (long) v[1], log, (long) v[2]);
     }
 
     /**

@@ -144,9 +144,8 @@ public final class HealthSession implements AutoCloseable {
         for (var e : r.byCause().entrySet()) if (e.getValue() > 0) causes.add(e.getValue() + " " + e.getKey());
         List<String> out = new ArrayList<>();
         out.add("guard events: " + r.events() + (causes.isEmpty() ? "" : " (" + String.join(", ", causes) + ")"));
-        out.add(String.format(Locale.ROOT, "guard steps applied: %d of %d (%d kept out; %d rollbacks undid %d applied steps%s)",
-                r.applied(), iterations, r.keptOut(), r.rollbacks(), r.undone(),
-                r.cut() > 0 ? "; " + r.cut() + " applied with cut gradients" : ""));
+        out.add(String.format(Locale.ROOT, "guard steps applied: %d of %d (%d kept out; %d rollbacks undid %d applied steps)",
+                r.applied(), iterations, r.keptOut(), r.rollbacks(), r.undone()));
         return out;
     }
 
