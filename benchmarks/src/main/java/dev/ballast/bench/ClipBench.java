@@ -37,6 +37,8 @@ import java.util.function.Consumer;
  *       read) and {@code AdamW.stepAsync(coefficient, skip)} (the optimizer's pass), on the same parameters. The
  *       difference between {@code api_ms} and {@code clip_adamw_ms} is the optimizer API's own per-tensor host work
  *       (views, state lookups), which the chain cannot avoid; {@code chain_ms} over {@code api_ms} is the chain's.</li>
+ *   <li>{@code amp_ms}: the mixed-precision step: norm pass with the overflow check, clip coefficient times the
+ *       inverse loss scale, and fusedAdam honouring the skip flag and writing fp16 working copies of the weights;</li>
  * </ul>
  * plus the norm pass's read bandwidth beside a plain device copy's (read + write bytes over time), the overhead
  * of {@code clip_adamw} over {@code adamw}, and PyTorch's {@code clip_grad_norm_} and AdamW step on the same
@@ -61,6 +63,8 @@ public final class ClipBench {
 
     /** max_norm used everywhere, as in pytorch-clip-bench.py. */
     static final double MAX_NORM = 1.0;
+    /** The loss scale of the mixed-precision row: 1, as on the PyTorch side, so repeated steps see the same values. */
+    static final double AMP_SCALE = 1.0;
     /** AdamW hyperparameters: PyTorch's defaults with a tiny lr so weights barely move over the repetitions. */
     static final MultiTensorOps.AdamParams ADAMW = new MultiTensorOps.AdamParams(0.9, 0.999, 1e-8, 0.01, true);
     static final LrSchedule LR = LrSchedule.constant(1e-6);
@@ -84,7 +88,7 @@ public final class ClipBench {
     /** The figures for one measured set; torch figures are null where PyTorch was not measured. */
     public record SetResult(String name, int tensors, long params, long gradBytes, double normMs, double clipMs,
                             double adamwMs, double clipAdamwMs, double chainMs, double apiMs, double normGbps, double copyGbps,
-                            Double torchClipMs, Double torchAdamwMs) {
+                            Double torchClipMs, Double torchAdamwMs, double ampMs, Double torchAmpMs) {
         /** Norm-pass bandwidth as a share of plain copy bandwidth, in percent. */
         public double normPercentOfCopy() { return 100 * normGbps / copyGbps; }
 
@@ -99,7 +103,7 @@ public final class ClipBench {
 
         SetResult withTorch(TorchClipBench.Figures f) {
             return new SetResult(name, tensors, params, gradBytes, normMs, clipMs, adamwMs, clipAdamwMs, chainMs, apiMs, normGbps,
-                    copyGbps, f.clipMs(), f.adamwMs());
+                    copyGbps, f.clipMs(), f.adamwMs(), ampMs, f.ampMs());
         }
     }
 
@@ -109,7 +113,7 @@ public final class ClipBench {
 
         /**
          * {"device": ..., "description": ..., "copy_gbps": x, "sets": {NAME: {"tensors", "params", "norm_ms",
-         * "clip_ms", "adamw_ms", "clip_adamw_ms", "torch_clip_ms", "torch_adamw_ms", "norm_gbps", "copy_gbps",
+         * "clip_ms", "adamw_ms", "clip_adamw_ms", "torch_clip_ms", "torch_adamw_ms", "amp_ms", "torch_amp_ms", "norm_gbps", "copy_gbps",
          * "norm_pct_of_copy", "overhead_pct"}}, "skipped": {NAME: reason}}, torch figures null when not measured.
          */
         public String toJson() {
@@ -133,6 +137,8 @@ public final class ClipBench {
                 o.put("chain_over_api_pct", s.chainOverApiPercent());
                 o.put("torch_clip_ms", s.torchClipMs());
                 o.put("torch_adamw_ms", s.torchAdamwMs());
+                o.put("amp_ms", s.ampMs());
+                o.put("torch_amp_ms", s.torchAmpMs());
                 o.put("norm_gbps", s.normGbps());
                 o.put("copy_gbps", s.copyGbps());
                 o.put("norm_pct_of_copy", s.normPercentOfCopy());
@@ -280,6 +286,18 @@ public final class ClipBench {
                 fused.fusedAdam(params, master, expAvg, expAvgSq, ADAMW, LR, coef, skip, stepV);
             }, timing);
             log.accept(String.format(Locale.ROOT, "  clip+adamw %.3f ms", clipAdamwMs));
+            // mixed precision: overflow check + unscale + clip + AdamW writing fp16 working copies, all fused
+            List<Strided> copies = new ArrayList<>();
+            for (Strided p : params) copies.add(keep(owned, Tensor.empty(device, DType.F16, p.shape())).view());
+            Tensor inv = keep(owned, Tensor.scalar(device, DType.F32, 1 / AMP_SCALE));
+            Strided invV = inv.view();
+            double ampMs = time(backend, () -> {
+                fused.multiTensorNorm(master, NormKind.L2, 2, null, totalV);
+                fused.clipCoefficient(totalV, NormKind.L2, 2, MAX_NORM * AMP_SCALE, statsV); // the norm is of scaled values
+                fused.multiTensorScale(List.of(coef), invV);                                  // clip coefficient / scale
+                fused.fusedAdam(params, master, expAvg, expAvgSq, ADAMW, LR, coef, skip, stepV, copies);
+            }, timing);
+            log.accept(String.format(Locale.ROOT, "  amp (check+unscale+clip+adamw+fp16 copies) %.3f ms", ampMs));
             for (Tensor t : moments) { // the chain's AdamW makes its own moments: free these first
                 owned.remove(t);
                 t.close();
@@ -289,7 +307,7 @@ public final class ClipBench {
             log.accept(String.format(Locale.ROOT, "  chain (unscale, skip, clip, adamw) %.3f ms; norm + AdamW.stepAsync by hand %.3f ms", chainMs, apiMs));
             double normGbps = gradBytes / (normMs * 1e6);
             return new SetResult(set.name(), set.tensors().size(), set.params(), gradBytes, normMs, clipMs, adamwMs,
-                    clipAdamwMs, chainMs, apiMs, normGbps, copyGbps, null, null);
+                    clipAdamwMs, chainMs, apiMs, normGbps, copyGbps, null, null, ampMs, null);
         } finally {
             for (Tensor t : owned) t.close();
         }

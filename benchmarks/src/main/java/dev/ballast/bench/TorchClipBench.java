@@ -14,15 +14,17 @@ import java.util.function.Consumer;
  * {@code clip_grad_norm_(max_norm=1.0)} (foreach on CUDA; PyTorch's default choice on the CPU) and one AdamW step
  * ({@code fused=True}, PyTorch's fastest AdamW on CUDA and, since 2.4, on the CPU) on the same shapes and device, with the same
  * warm-up and median rule as the Ballast side. AdamW runs on F32 parameters and gradients (the master copies
- * of a mixed-precision set), clipping on gradients of each tensor's own dtype. Where python3 or torch is
+ * of a mixed-precision set), clipping on gradients of each tensor's own dtype. The mixed-precision row times
+ * {@code GradScaler.unscale_} + {@code clip_grad_norm_} + {@code scaler.step} (AdamW {@code fused=True}, which
+ * PyTorch also runs on the CPU) + {@code scaler.update()} at scale 1 (values stay put across repetitions). Where python3 or torch is
  * missing, or the script fails, every figure is null and one line says why.
  */
 public final class TorchClipBench {
     private TorchClipBench() {}
 
     /** PyTorch's figures for one set, null where not measured. */
-    public record Figures(Double clipMs, Double adamwMs) {
-        static final Figures NONE = new Figures(null, null);
+    public record Figures(Double clipMs, Double adamwMs, Double ampMs) {
+        static final Figures NONE = new Figures(null, null, null);
     }
 
     /** The per-set part of the script; {@link TorchProcess#PREAMBLE} supplies cfg, dev, cuda, bench and the generator. */
@@ -41,7 +43,17 @@ public final class TorchClipBench {
         "        for p in ps: p.grad = torch.randn(*p.shape, device=dev, generator=g)",
         "    opt = torch.optim.AdamW(ps, lr=1e-6, fused=True)",
         "    adamw = bench(lambda: opt.step())",
-        "    res[st['name']] = {'clip_ms': clip, 'adamw_ms': adamw}",
+        "    del opt",
+        "    opt = torch.optim.AdamW(ps, lr=1e-6, fused=True)",
+        "    scaler = torch.amp.GradScaler(dev, init_scale=1.0)",
+        "    scaler.scale(torch.ones((), device=dev))  # creates the scale tensor, as scaling the loss would",
+        "    def amp_step():",
+        "        scaler.unscale_(opt)",
+        "        torch.nn.utils.clip_grad_norm_(ps, 1.0, foreach=fe)",
+        "        scaler.step(opt)",
+        "        scaler.update()",
+        "    amp = bench(amp_step)",
+        "    res[st['name']] = {'clip_ms': clip, 'adamw_ms': adamw, 'amp_ms': amp}",
         "    del ps, opt",
         "    if cuda: torch.cuda.empty_cache()",
         "print(json.dumps({'torch': torch.__version__, 'threads': torch.get_num_threads(), 'sets': res}))");
@@ -81,7 +93,8 @@ public final class TorchClipBench {
         for (ClipShapes.GradSet s : sets) {
             JsonNode f = json.path("sets").path(s.name());
             if (f.isMissingNode()) continue;
-            out.put(s.name(), new Figures(f.path("clip_ms").asDouble(), f.path("adamw_ms").asDouble()));
+            out.put(s.name(), new Figures(f.path("clip_ms").asDouble(), f.path("adamw_ms").asDouble(),
+                    f.path("amp_ms").isNumber() ? f.path("amp_ms").asDouble() : null));
         }
         return out;
     }

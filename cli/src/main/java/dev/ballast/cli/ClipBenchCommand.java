@@ -83,6 +83,11 @@ public final class ClipBenchCommand implements Callable<Integer> {
                     ms(s.torchClipMs()), ms(s.torchAdamwMs()),
                     ratio(s.torchClipMs(), s.clipMs()), ratio(s.torchAdamwMs(), s.adamwMs())));
         }
+        sb.append("mixed precision (overflow check + unscale + clip + AdamW, fp16 working copies; torch: GradScaler.unscale_ "
+                + "+ clip_grad_norm_ + step with AdamW fused=True + update):").append(System.lineSeparator());
+        for (ClipBench.SetResult s : r.sets().values())
+            sb.append(String.format(Locale.ROOT, "%-16s amp %9.3f ms  torch amp %10s ms  amp x %s%n", s.name(), s.ampMs(),
+                    ms(s.torchAmpMs()), ratio(s.torchAmpMs(), s.ampMs())));
         r.skipped().forEach((name, why) -> sb.append("skipped ").append(name).append(": ").append(why).append(System.lineSeparator()));
         sb.append("PyTorch: ").append(r.torchNote()).append(System.lineSeparator());
         sb.append("GB/s: gradient bytes read by the norm pass per second; % copy: of the plain copy's (read + write) GB/s;")

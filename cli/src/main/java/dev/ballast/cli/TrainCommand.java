@@ -98,6 +98,8 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--train-size", description = "Training examples.") Integer trainSize;
     @Option(names = "--test-size", description = "Held-out test examples.") Integer testSize;
     @Option(names = "--device", description = "auto, cpu, cuda.") String device;
+    @Option(names = "--precision", description = {"fp32 (default), bf16, fp16: matrix products in bf16/fp16 with fp32 master "
+            + "weights (autocast); fp16 adds dynamic loss scaling (the chain starts with unscale)."}) String precision;
     @Mixin HealthOptions health;
     @Option(names = "--nproc", paramLabel = "N", description = {"Data-parallel on N processes of this machine, started with "
             + "Open MPI's mpirun; --batch stays the global batch. Under mpirun or srun the ranks are found without it."})
@@ -215,7 +217,7 @@ public final class TrainCommand implements Callable<Integer> {
             RunRecorder recorder = this.out == null || !root ? null // the report is the root rank's
                     : new RunRecorder(run.model().namedParameters(), run.optimizer(), c.logEvery(), c.steps(), 0, progress);
             Trainer.Builder b = run.trainer(recorder != null ? recorder : progress, dp);
-            record(b, recorder);
+            record(b, recorder, run.lossScaler());
             HealthSession hs = HealthSession.install(run, b, healthOptions, err);
             if (metrics != null) b.metrics(metrics);
             ckpt.configure(b, run, c, hs.withClipState(run.model().stateDict()));
@@ -262,7 +264,14 @@ public final class TrainCommand implements Callable<Integer> {
      * through here too.
      */
     static void record(Trainer.Builder b, RunRecorder recorder) {
-        if (recorder != null) b.gradTransform(recorder.gradTransform(null));
+        record(b, recorder, null);
+    }
+
+    /** As {@link #record(Trainer.Builder, RunRecorder)}, with the run's loss scaler (may be null) for unscaled norms. */
+    static void record(Trainer.Builder b, RunRecorder recorder, dev.ballast.stability.scale.GradScaler scaler) {
+        if (recorder == null) return;
+        if (scaler != null) recorder.lossScale(scaler::scale); // norms divided by the scale, loss-scale chart drawn
+        b.gradTransform(recorder.gradTransform(null));
     }
 
     /** The recorder's run log for {@code c} (result null when it diverged). */
@@ -326,7 +335,7 @@ public final class TrainCommand implements Callable<Integer> {
         if (config != null) settings.putAll(TrainConfigFile.read(config));
         Object[] flags = {model, task, steps, batch, lr, optimizer, momentum, weightDecay, clip, clipValue, schedule, warmup,
                 seed, depth, width, hidden, layers, heads, seqLen, vocab, init, activation, evalEvery, logEvery, trainSize,
-                testSize, device, skipNonFinite, agc, maxConsecutiveSkips, null};
+                testSize, device, skipNonFinite, agc, maxConsecutiveSkips, null, precision};
         for (int i = 0; i < flags.length; i++) {
             if (flags[i] == null) continue;
             String key = TrainConfig.KEYS.get(i);
@@ -339,9 +348,10 @@ public final class TrainCommand implements Callable<Integer> {
     }
 
     private static String header(TrainConfig c, BuiltinTraining run) {
-        return String.format(Locale.ROOT, "ballast train: %s on %s, %,d parameters, %s lr %s%s, batch %d, %d steps, device %s",
+        return String.format(Locale.ROOT, "ballast train: %s on %s, %,d parameters, %s lr %s%s, batch %d, %d steps, device %s%s",
                 c.model(), c.task(), run.model().parameterCount(), c.optimizer(), c.lr(),
-                chainText(c), c.batch(), c.steps(), run.device().name());
+                chainText(c), c.batch(), c.steps(), run.device().name(),
+                c.precision().equals("fp32") ? "" : ", precision " + c.precision());
     }
 
     /** The chain in effect, compactly: {@code , chain skip_nonfinite > clip_norm(1.0)}; empty when there is none. */
@@ -365,6 +375,11 @@ public final class TrainCommand implements Callable<Integer> {
         line(sb, "device", run.device().name());
         line(sb, "steps", Long.toString(r.iterations()));
         line(sb, "steps skipped", Long.toString(r.skippedSteps()));
+        line(sb, "precision", c.precision());
+        var scaler = run.lossScaler();
+        line(sb, "loss scale", scaler == null ? "none (" + c.precision() + " needs no loss scaling)"
+                : String.format(Locale.ROOT, "%.6g final (dynamic, initial %.6g), %d overflow steps skipped", scaler.scale().item(),
+                        scaler.policy().initScale(), (long) scaler.skippedSteps().item()));
         line(sb, "final train loss", String.format(Locale.ROOT, "%.6g", r.lastLoss()));
         Double m = r.lastEval().get(metric), tl = r.lastEval().get("loss");
         if (m != null) line(sb, "test " + metric, String.format(Locale.ROOT, "%.6g", m));

@@ -87,13 +87,14 @@ class ClipBenchCommandTest {
     }
 
     @Test void tableShowsRatiosAndSkippedSets() {
-        var s = new ClipBench.SetResult("gpt2_124M", 148, 124_439_808L, 497_759_232L, 2, 3, 10, 11, 12.1, 11, 8, 10, 6.0, null);
+        var s = new ClipBench.SetResult("gpt2_124M", 148, 124_439_808L, 497_759_232L, 2, 3, 10, 11, 12.1, 11, 8, 10, 6.0, null, 12, 24.0);
         var r = new ClipBench.Result("cpu", "2 threads", 10, Map.of("gpt2_124M", s),
                 Map.of("llama_1B", "needs 20.2 GB"), "not requested");
         List<String> lines = ClipBenchCommand.table(r).lines().toList();
         List<String> row = List.of(lines.get(2).trim().split("\\s+"));
         assertEquals(List.of("gpt2_124M", "148", "124,439,808", "2.000", "8.0", "80.0%", "3.000", "10.000", "11.000",
                 "10.0%", "12.100", "10.0%", "11.000", "10.0%", "6.000", "n/a", "2.00", "n/a"), row);
+        assertTrue(lines.contains("gpt2_124M        amp    12.000 ms  torch amp     24.000 ms  amp x 2.00"), lines.toString());
         assertTrue(lines.contains("skipped llama_1B: needs 20.2 GB"), lines.toString());
         assertTrue(lines.contains("PyTorch: not requested"), lines.toString());
     }

@@ -106,6 +106,31 @@ class TrainCommandTest {
         assertEquals(0, new ObjectMapper().readTree(off.out()).get("chain").size(), off.out());
     }
 
+    @Test void mixedPrecisionRunsShowTheLossScaleAndSkippedSteps() throws Exception {
+        Run fp16 = Run.of(with(TINY_SPIRALS, "--precision", "fp16", "--clip", "1.0"));
+        assertEquals(0, fp16.exitCode(), fp16.err());
+        assertTrue(fp16.out().contains("precision: fp16"), fp16.out());
+        double scale = value(fp16.out(), "loss scale");
+        assertTrue(scale > 0 && scale <= 65536 && Math.getExponent(scale) == Math.log(scale) / Math.log(2), fp16.out());
+        assertTrue(fp16.out().contains("overflow steps skipped"), fp16.out());
+        assertTrue(value(fp16.out(), "steps skipped") >= 0, fp16.out());
+        assertTrue(fp16.err().contains("chain unscale > skip_nonfinite > clip_norm(1.0, 2.0)") && fp16.err().contains("precision fp16"),
+                fp16.err());
+        Run bf16 = Run.of(with(TINY_SPIRALS, "--precision", "bf16"));
+        assertEquals(0, bf16.exitCode(), bf16.err());
+        assertTrue(bf16.out().contains("loss scale: none (bf16 needs no loss scaling)"), bf16.out());
+        assertTrue(!bf16.err().contains("unscale"), bf16.err());
+        assertEquals(0, value(bf16.out(), "steps skipped"));
+        Run bad = Run.of("train", "--precision", "fp8");
+        assertEquals(2, bad.exitCode(), bad.err());
+        assertTrue(bad.err().contains("precision: 'fp8' is not one of fp32, bf16, fp16") && bad.err().contains("(--precision)"), bad.err());
+        Path cfg = dir.resolve("unscale.json");
+        Files.writeString(cfg, "{\"chain\": [{\"op\": \"unscale\"}]}");
+        Run unscaleInFp32 = Run.of(with(TINY_SPIRALS, "--config", cfg.toString()));
+        assertEquals(2, unscaleInFp32.exitCode(), unscaleInFp32.err());
+        assertTrue(unscaleInFp32.err().contains("only precision fp16 has"), unscaleInFp32.err());
+    }
+
     @Test void transformerOnCopyReportsTokenError() {
         Run r = Run.of("train", "--task", "copy", "--steps", "4", "--seq-len", "4", "--width", "16", "--heads", "2",
                 "--train-size", "64", "--test-size", "16", "--batch", "16", "--device", "cpu");

@@ -74,6 +74,31 @@ class TrainResumeTest {
         assertFalse(Files.exists(dir.resolve("b.step-00000010.safetensors")));
     }
 
+    /**
+     * fp16: the loss scaler's state (scale, growth tracker, hysteresis left, overflow count) is in the checkpoint and a
+     * resumed run is bit-identical to an uninterrupted one, scaler state included (a restarted growth tracker would
+     * differ). The initial scale is PyTorch's 2^16, so the tiny model overflows on none or a few early steps.
+     */
+    @Test void resumedFp16RunRestoresTheLossScalerState() throws IOException {
+        Path a = dir.resolve("a.safetensors"), b = dir.resolve("b.safetensors");
+        assertEquals(0, Run.of(args("--steps", "20", "--precision", "fp16", "--checkpoint", a.toString())).exitCode());
+        Run first = Run.of(args("--steps", "10", "--precision", "fp16", "--checkpoint", b.toString()));
+        assertEquals(0, first.exitCode(), first.err());
+        Run rest = Run.of("train", "--resume", "--steps", "20", "--checkpoint", b.toString());
+        assertEquals(0, rest.exitCode(), rest.err());
+        assertTrue(rest.out().contains("precision: fp16"), "the precision comes from the checkpoint: " + rest.out());
+        Map<String, float[]> straight = tensors(a), resumed = tensors(b);
+        for (String k : List.of("scale", "growth_tracker", "hysteresis_left", "skipped_steps"))
+            assertTrue(resumed.keySet().stream().anyMatch(n -> n.endsWith("." + k)), k + " is saved: " + resumed.keySet());
+        float tracker = entry(resumed, ".growth_tracker"), overflows = entry(resumed, ".skipped_steps");
+        if (overflows == 0) assertEquals(20f, tracker, "the growth tracker counts on across the resume");
+        assertBitIdentical(straight, resumed);
+    }
+
+    private static float entry(Map<String, float[]> t, String suffix) {
+        return t.entrySet().stream().filter(e -> e.getKey().endsWith(suffix)).findFirst().orElseThrow().getValue()[0];
+    }
+
     @Test void flagsOverrideTheCheckpointsSettingsOnResume() throws IOException {
         Path c = dir.resolve("c.safetensors");
         assertEquals(0, Run.of(args("--steps", "10", "--checkpoint", c.toString())).exitCode());

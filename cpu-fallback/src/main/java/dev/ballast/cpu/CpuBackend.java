@@ -323,6 +323,12 @@ public final class CpuBackend implements Backend {
 
     // ---------------------------------------------------------------- matmul
 
+    /**
+     * F16/BF16 products run here (mixed precision's matmuls): the operands are widened to F32 with the vectorized
+     * row conversions, multiplied by the packed F32 kernel (F32 accumulation) and the product rounded once.
+     */
+    @Override public boolean supportsHalfMatmul() { return true; }
+
     @Override public void matmul(Gemm g) {
         try {
             MemorySegment a = cpu(g.a()).segment(), b = cpu(g.b()).segment(), c = cpu(g.c()).segment();

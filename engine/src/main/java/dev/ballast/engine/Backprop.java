@@ -38,7 +38,7 @@ final class Backprop {
         boolean[] running = RUNNING.get();
         boolean wasRunning = running[0];
         running[0] = true;
-        try (Scope scope = Scope.open(); GradMode.Guard ng = GradMode.noGrad()) {
+        try (Scope scope = Scope.open(); GradMode.Guard ng = GradMode.noGrad(); Autocast.Guard ac = Autocast.disable()) {
             Map<Tensor, Tensor> grads = new IdentityHashMap<>();
             grads.put(root, gradOutput != null ? gradOutput : Tensor.ones(root.device, root.dtype, root.shape));
             for (Tensor t : order) {
@@ -55,6 +55,8 @@ final class Backprop {
                 for (int i = 0; i < inputs.length; i++) {
                     Tensor in = inputs[i];
                     if (in == null || !in.requiresGrad || ig[i] == null) continue;
+                    // a gradient has its tensor's dtype (as in torch): a half product's gradient is rounded to half
+                    if (ig[i].dtype != in.dtype && in.dtype.isFloating() && ig[i].dtype.isFloating()) ig[i] = ig[i].to(in.dtype);
                     if (GradMode.isAnomalyEnabled()) checkInModule(ig[i], node);
                     Tensor prev = grads.get(in);
                     grads.put(in, prev == null ? ig[i] : prev.add(ig[i]));

@@ -10,6 +10,12 @@ import java.util.List;
  * cell-backward kernel and one matmul {@code dPre W_hh} per step) followed by one large matmul for {@code dW_hh}
  * over all steps and one sum for {@code db_hh}, as cuDNN's RNN does. The input projection {@code x W_ih^T + b_ih}
  * of all steps is the caller's (one matmul, in autograd). Callers check {@link #supported} first.
+ *
+ * <p>Under {@link Autocast} (F16/BF16) the three products ({@code h W_hh^T} forward, {@code dPre W_hh} and
+ * {@code dW_hh} backward) take low-precision operands (the weight's working copy when the optimizer keeps one) and
+ * accumulate in F32, their results rounded to the low precision as every autocast product's are, then widened for
+ * the F32 cell kernels: the same arithmetic as the unrolled graph under autocast. The mode is the one in force when
+ * the layer runs forward; backward uses it too, although autograd's backward itself runs with autocast off.
  */
 public final class Recurrence {
     private Recurrence() {}
@@ -34,15 +40,16 @@ public final class Recurrence {
     public static Tensor lstm(Tensor xw, Tensor wHh, Tensor bHh, Tensor h0, Tensor c0) {
         FusedCells k = cells(xw);
         long b = xw.size(0), t = xw.size(1), h = wHh.size(1);
+        DType low = Autocast.dtype();
         Tensor out = Tensor.empty(xw.device, xw.dtype, b, t, 2 * h);
         Tensor gates = Tensor.empty(xw.device, xw.dtype, b, t, 4 * h);
-        try (GradMode.Guard ng = GradMode.noGrad()) {
-            Tensor wT = wHh.mT();
+        try (GradMode.Guard ng = GradMode.noGrad(); Autocast.Guard off = Autocast.disable()) {
+            Tensor wT = lowWeight(wHh, low).mT();
             for (long s = 0; s < t; s++) {
                 try (Scope sc = Scope.open()) {
                     Tensor prev = s == 0 ? null : out.select(1, s - 1);
                     Tensor hPrev = prev == null ? h0 : prev.narrow(1, 0, h), cPrev = prev == null ? c0 : prev.narrow(1, h, h);
-                    Tensor hw = hPrev.matmul(wT);
+                    Tensor hw = product(hPrev, wT, low, xw.dtype);
                     Tensor o = out.select(1, s);
                     k.lstmCellForward(xw.select(1, s).view(), hw.view(), bHh == null ? null : bHh.view(), cPrev.view(),
                             gates.select(1, s).view(), o.narrow(1, 0, h).view(), o.narrow(1, h, h).view());
@@ -50,65 +57,87 @@ public final class Recurrence {
             }
             wT.close();
         }
-        return Ops.record(out, "lstm", g -> lstmBackward(k, g, xw, wHh, bHh, h0, c0, out, gates), xw, wHh, bHh, h0, c0);
+        return Ops.record(out, "lstm", g -> lstmBackward(k, g, xw, wHh, bHh, h0, c0, out, gates, low), xw, wHh, bHh, h0, c0);
     }
 
     private static Tensor[] lstmBackward(FusedCells k, Tensor g, Tensor xw, Tensor wHh, Tensor bHh, Tensor h0, Tensor c0,
-                                         Tensor out, Tensor gates) {
+                                         Tensor out, Tensor gates, DType low) {
         long b = xw.size(0), t = xw.size(1), h = wHh.size(1);
         Tensor gc = g.strides[2] == 1 ? g : g.contiguous();
         Tensor dPre = Tensor.empty(xw.device, xw.dtype, b, t, 4 * h);
         Tensor dc = Tensor.zeros(xw.device, xw.dtype, b, h);
         Tensor dhNext = null;
+        Tensor wLow = lowWeight(wHh, low);
         for (long s = t - 1; s >= 0; s--) {
             Tensor o = out.select(1, s), gs = gc.select(1, s), dp = dPre.select(1, s);
             Tensor cPrev = s == 0 ? c0 : out.select(1, s - 1).narrow(1, h, h);
             k.lstmCellBackward(gates.select(1, s).view(), cPrev.view(), o.narrow(1, h, h).view(), gs.narrow(1, 0, h).view(),
                     dhNext == null ? null : dhNext.view(), gs.narrow(1, h, h).view(), dc.view(), dp.view());
-            if (s > 0 || h0.requiresGrad) dhNext = dp.matmul(wHh);
+            if (s > 0 || h0.requiresGrad) dhNext = product(dp, wLow, low, xw.dtype);
         }
-        Tensor dW = wHh.requiresGrad ? weightGrad(dPre, h0, out.narrow(2, 0, h)) : null;
+        Tensor dW = wHh.requiresGrad ? weightGrad(dPre, h0, out.narrow(2, 0, h), low) : null;
         Tensor dB = bHh != null && bHh.requiresGrad ? dPre.sum(new int[]{0, 1}, false) : null;
         return new Tensor[]{xw.requiresGrad ? dPre : null, dW, dB, h0.requiresGrad ? dhNext : null, c0.requiresGrad ? dc : null};
     }
 
     /** {@code sum_t dPre_t^T h_{t-1}} as one matmul: the previous states of every step, h0 first, stacked to [B*T, H]. */
-    private static Tensor weightGrad(Tensor dPre, Tensor h0, Tensor hs) {
+    private static Tensor weightGrad(Tensor dPre, Tensor h0, Tensor hs, DType low) {
         long b = dPre.size(0), t = dPre.size(1), g = dPre.size(2), h = h0.size(1);
         Tensor prev = t == 1 ? h0.unsqueeze(1) : Tensor.concat(List.of(h0.unsqueeze(1), hs.narrow(1, 0, t - 1)), 1);
-        return dPre.reshape(b * t, g).mT().matmul(prev.reshape(b * t, h));
+        return product(dPre.reshape(b * t, g).mT(), prev.reshape(b * t, h), low, dPre.dtype);
+    }
+
+    /**
+     * {@code a b}: as it is without autocast ({@code low} null); else with both operands in {@code low} (F32
+     * accumulation, result rounded to {@code low}) and the result widened to {@code dtype} for the F32 kernels.
+     */
+    private static Tensor product(Tensor a, Tensor b, DType low, DType dtype) {
+        if (low == null) return a.matmul(b);
+        try (Autocast.Guard off = Autocast.disable()) {
+            return a.to(low).matmul(b.to(low)).to(dtype);
+        }
+    }
+
+    /** The recurrent weight as the products take it: its working copy or a cast under autocast, itself otherwise. */
+    private static Tensor lowWeight(Tensor w, DType low) {
+        if (low == null) return w;
+        Tensor copy = Autocast.currentCopy(w, low);
+        return copy != null ? copy : w.to(low);
     }
 
     /** An Elman (tanh) layer over input projections {@code xw [B, T, H]} from {@code h0 [B, H]}: returns {@code h_t} as {@code [B, T, H]}. */
     public static Tensor rnn(Tensor xw, Tensor wHh, Tensor bHh, Tensor h0) {
         FusedCells k = cells(xw);
         long t = xw.size(1), h = wHh.size(1);
+        DType low = Autocast.dtype();
         Tensor out = Tensor.empty(xw.device, xw.dtype, xw.size(0), t, h);
-        try (GradMode.Guard ng = GradMode.noGrad()) {
-            Tensor wT = wHh.mT();
+        try (GradMode.Guard ng = GradMode.noGrad(); Autocast.Guard off = Autocast.disable()) {
+            Tensor wT = lowWeight(wHh, low).mT();
             for (long s = 0; s < t; s++) {
                 try (Scope sc = Scope.open()) {
                     Tensor hPrev = s == 0 ? h0 : out.select(1, s - 1);
-                    Tensor hw = hPrev.matmul(wT);
+                    Tensor hw = product(hPrev, wT, low, xw.dtype);
                     k.rnnCellForward(xw.select(1, s).view(), hw.view(), bHh == null ? null : bHh.view(), out.select(1, s).view());
                 }
             }
             wT.close();
         }
-        return Ops.record(out, "rnn", g -> rnnBackward(k, g, xw, wHh, bHh, h0, out), xw, wHh, bHh, h0);
+        return Ops.record(out, "rnn", g -> rnnBackward(k, g, xw, wHh, bHh, h0, out, low), xw, wHh, bHh, h0);
     }
 
-    private static Tensor[] rnnBackward(FusedCells k, Tensor g, Tensor xw, Tensor wHh, Tensor bHh, Tensor h0, Tensor out) {
+    private static Tensor[] rnnBackward(FusedCells k, Tensor g, Tensor xw, Tensor wHh, Tensor bHh, Tensor h0, Tensor out,
+                                        DType low) {
         long b = xw.size(0), t = xw.size(1), h = wHh.size(1);
         Tensor gc = g.strides[2] == 1 ? g : g.contiguous();
         Tensor dPre = Tensor.empty(xw.device, xw.dtype, b, t, h);
         Tensor dhNext = null;
+        Tensor wLow = lowWeight(wHh, low);
         for (long s = t - 1; s >= 0; s--) {
             Tensor dp = dPre.select(1, s);
             k.rnnCellBackward(out.select(1, s).view(), gc.select(1, s).view(), dhNext == null ? null : dhNext.view(), dp.view());
-            if (s > 0 || h0.requiresGrad) dhNext = dp.matmul(wHh);
+            if (s > 0 || h0.requiresGrad) dhNext = product(dp, wLow, low, xw.dtype);
         }
-        Tensor dW = wHh.requiresGrad ? weightGrad(dPre, h0, out) : null;
+        Tensor dW = wHh.requiresGrad ? weightGrad(dPre, h0, out, low) : null;
         Tensor dB = bHh != null && bHh.requiresGrad ? dPre.sum(new int[]{0, 1}, false) : null;
         return new Tensor[]{xw.requiresGrad ? dPre : null, dW, dB, h0.requiresGrad ? dhNext : null};
     }

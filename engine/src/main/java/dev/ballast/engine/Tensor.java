@@ -40,6 +40,8 @@ public final class Tensor implements AutoCloseable {
     Node gradFn;
     boolean retainsGrad;
     List<UnaryOperator<Tensor>> hooks;
+    Tensor workingCopy; // low-precision copy for autocast, kept by an optimizer (see Autocast.setWorkingCopy)
+    long workingCopyVersion; // this tensor's version when workingCopy was last made equal to it
     private boolean closed;
 
     Tensor(Device device, Storage storage, DType dtype, long offset, long[] shape, long[] strides, VersionCounter version) {
@@ -444,10 +446,10 @@ public final class Tensor implements AutoCloseable {
 
     public Tensor neg() { return Ops.unary(UnaryOp.NEG, this); }
     public Tensor abs() { return Ops.unary(UnaryOp.ABS, this); }
-    public Tensor exp() { return Ops.unary(UnaryOp.EXP, this); }
-    public Tensor log() { return Ops.unary(UnaryOp.LOG, this); }
+    public Tensor exp() { return Ops.unary(UnaryOp.EXP, Autocast.fp32(this)); }
+    public Tensor log() { return Ops.unary(UnaryOp.LOG, Autocast.fp32(this)); }
     public Tensor sqrt() { return Ops.unary(UnaryOp.SQRT, this); }
-    public Tensor rsqrt() { return Ops.unary(UnaryOp.RSQRT, this); }
+    public Tensor rsqrt() { return Ops.unary(UnaryOp.RSQRT, Autocast.fp32(this)); }
     public Tensor tanh() { return Ops.unary(UnaryOp.TANH, this); }
     public Tensor sigmoid() { return Ops.unary(UnaryOp.SIGMOID, this); }
     public Tensor relu() { return Ops.unary(UnaryOp.RELU, this); }
@@ -456,7 +458,7 @@ public final class Tensor implements AutoCloseable {
     public Tensor cos() { return Ops.unary(UnaryOp.COS, this); }
     public Tensor sign() { return Ops.unary(UnaryOp.SIGN, this); }
     public Tensor square() { return Ops.unary(UnaryOp.SQUARE, this); }
-    public Tensor reciprocal() { return Ops.unary(UnaryOp.RECIPROCAL, this); }
+    public Tensor reciprocal() { return Ops.unary(UnaryOp.RECIPROCAL, Autocast.fp32(this)); }
     public Tensor erf() { return Ops.unary(UnaryOp.ERF, this); }
     /** 1 where finite, 0 elsewhere, in this dtype. */
     public Tensor isFinite() { return Ops.unary(UnaryOp.ISFINITE, this); }
@@ -536,12 +538,12 @@ public final class Tensor implements AutoCloseable {
     // ------------------------------------------------------------------ reductions (see Reductions)
 
     /** Sum of all elements (0-d). */
-    public Tensor sum() { return Reductions.sum(this, allAxes(), false); }
-    public Tensor sum(int axis, boolean keepDim) { return Reductions.sum(this, new int[]{axis}, keepDim); }
-    public Tensor sum(int[] axes, boolean keepDim) { return Reductions.sum(this, axes, keepDim); }
-    public Tensor mean() { return Reductions.mean(this, allAxes(), false); }
-    public Tensor mean(int axis, boolean keepDim) { return Reductions.mean(this, new int[]{axis}, keepDim); }
-    public Tensor mean(int[] axes, boolean keepDim) { return Reductions.mean(this, axes, keepDim); }
+    public Tensor sum() { return Reductions.sum(Autocast.fp32(this), allAxes(), false); }
+    public Tensor sum(int axis, boolean keepDim) { return Reductions.sum(Autocast.fp32(this), new int[]{axis}, keepDim); }
+    public Tensor sum(int[] axes, boolean keepDim) { return Reductions.sum(Autocast.fp32(this), axes, keepDim); }
+    public Tensor mean() { return Reductions.mean(Autocast.fp32(this), allAxes(), false); }
+    public Tensor mean(int axis, boolean keepDim) { return Reductions.mean(Autocast.fp32(this), new int[]{axis}, keepDim); }
+    public Tensor mean(int[] axes, boolean keepDim) { return Reductions.mean(Autocast.fp32(this), axes, keepDim); }
     public Tensor max() { return Reductions.extreme(ReduceOp.MAX, this, allAxes(), false); }
     public Tensor max(int axis, boolean keepDim) { return Reductions.extreme(ReduceOp.MAX, this, new int[]{axis}, keepDim); }
     public Tensor max(int[] axes, boolean keepDim) { return Reductions.extreme(ReduceOp.MAX, this, axes, keepDim); }
@@ -552,10 +554,10 @@ public final class Tensor implements AutoCloseable {
     public Tensor argmax(int axis, boolean keepDim) { return Reductions.arg(ReduceOp.ARGMAX, this, axis, keepDim); }
     public Tensor argmin(int axis, boolean keepDim) { return Reductions.arg(ReduceOp.ARGMIN, this, axis, keepDim); }
     /** Variance with Bessel's correction {@code correction} (1 = unbiased, as torch.var). */
-    public Tensor var(int[] axes, int correction, boolean keepDim) { return Reductions.var(this, axes, correction, keepDim); }
+    public Tensor var(int[] axes, int correction, boolean keepDim) { return Reductions.var(Autocast.fp32(this), axes, correction, keepDim); }
     /** Vector p-norm over all elements: p = 1, 2, +inf or any p > 0. */
-    public Tensor norm(double p) { return Reductions.norm(this, p, allAxes(), false); }
-    public Tensor norm(double p, int[] axes, boolean keepDim) { return Reductions.norm(this, p, axes, keepDim); }
+    public Tensor norm(double p) { return Reductions.norm(Autocast.fp32(this), p, allAxes(), false); }
+    public Tensor norm(double p, int[] axes, boolean keepDim) { return Reductions.norm(Autocast.fp32(this), p, axes, keepDim); }
 
     int[] allAxes() {
         int[] a = new int[shape.length];
@@ -608,10 +610,10 @@ public final class Tensor implements AutoCloseable {
     // ------------------------------------------------------------------ linear algebra and softmax
 
     /** Matrix product with NumPy semantics: 1-D and 2-D operands, batched with broadcast batch dims. */
-    public Tensor matmul(Tensor o) { return LinearAlgebra.matmul(this, o); }
+    public Tensor matmul(Tensor o) { return LinearAlgebra.matmul(Autocast.operand(this), Autocast.operand(o)); }
     /** Softmax along an axis, numerically stable. */
-    public Tensor softmax(int axis) { return LinearAlgebra.softmax(this, axis, false); }
-    public Tensor logSoftmax(int axis) { return LinearAlgebra.softmax(this, axis, true); }
+    public Tensor softmax(int axis) { return LinearAlgebra.softmax(Autocast.fp32(this), axis, false); }
+    public Tensor logSoftmax(int axis) { return LinearAlgebra.softmax(Autocast.fp32(this), axis, true); }
 
     @Override
     public String toString() {

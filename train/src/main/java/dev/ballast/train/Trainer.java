@@ -15,6 +15,7 @@ import dev.ballast.engine.optim.ParamGroup;
 import dev.ballast.engine.backend.LrSchedule;
 import dev.ballast.stability.chain.GradientChain;
 import dev.ballast.stability.chain.StepStats;
+import dev.ballast.stability.scale.GradScaler;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.io.Writer;
@@ -44,7 +45,7 @@ import java.util.function.Supplier;
  * {@link StepStats} are read (one device sync) and a JSON line written: {@code step}, {@code epoch},
  * {@code optimizer_step}, {@code loss}, {@code lr}, {@code grad_norm} (the chain's norm of the gradients entering
  * it, or with {@code trackGradNorm}), {@code clip_coefficient}, {@code skipped}, {@code consecutive_skips},
- * {@code total_skips} (with a chain), {@code time_s}, and {@code eval_<name>} on evaluation lines. A chain's limit
+ * {@code total_skips} (with a chain), {@code loss_scale} (with a loss scaler), {@code time_s}, and {@code eval_<name>} on evaluation lines. A chain's limit
  * of consecutive skips is enforced at those reads ({@code TooManySkippedStepsException}). Checkpoints hold the
  * chain's state (link state, skip counters) beside the model and the optimizer.
  * Non-finite numbers are written as the strings "NaN", "Infinity" and "-Infinity".
@@ -87,6 +88,7 @@ public final class Trainer {
     private final Consumer<List<Tensor>> gradTransform;
     private final Runnable stepFunction;
     private final GradientChain chain;
+    private final GradScaler lossScaler;
     private final Writer metricsWriter;
     private final Path metricsPath;
     private final long logEvery;
@@ -118,6 +120,7 @@ public final class Trainer {
         eval = b.eval;
         gradTransform = b.gradTransform;
         chain = b.chain;
+        lossScaler = b.lossScaler;
         stepFunction = b.stepFunction != null ? b.stepFunction : optimizer::step;
         metricsWriter = b.metricsWriter;
         metricsPath = b.metricsPath;
@@ -186,7 +189,7 @@ public final class Trainer {
                             nonFiniteLosses.addInPlace(l.isFinite().rsub(1).reshape());
                         }
                     }
-                    l.backward();
+                    (lossScaler == null ? l : lossScaler.scaleLoss(l)).backward();
                     if (dataParallel != null) dataParallel.averageGradients(); // before the chain: every rank decides alike
                     Double gradNorm = trackGradNorm ? hostGradNorm() : null;
                     boolean apply = true;
@@ -222,6 +225,7 @@ public final class Trainer {
                             line.put("consecutive_skips", v.consecutiveSkips());
                             line.put("total_skips", v.totalSkips());
                         }
+                        if (lossScaler != null) line.put("loss_scale", lossScaler.scale().item()); // after this step's update
                         line.put("time_s", (System.nanoTime() - t0) / 1e9);
                         for (StepHook h : hooks) h.onLog(iteration + 1, line);
                     }
@@ -327,6 +331,7 @@ public final class Trainer {
         private Consumer<List<Tensor>> gradTransform;
         private Runnable stepFunction;
         private GradientChain chain;
+        private GradScaler lossScaler;
         private Writer metricsWriter;
         private Path metricsPath;
         private long logEvery = 10;
@@ -387,6 +392,14 @@ public final class Trainer {
             this.stepFunction = null;
             return this;
         }
+
+        /**
+         * Loss scaling (fp16 mixed precision): the loss is multiplied by {@code scaler}'s scale before backward, so the
+         * gradients reaching the hooks, the transform and the chain are scaled; the chain unscales them (its
+         * {@code unscale(scaler)} link, which also skips overflow steps and moves the scale). The logged loss stays
+         * unscaled, and logged lines gain {@code loss_scale} (the scale after that step's update).
+         */
+        public Builder lossScaler(GradScaler scaler) { this.lossScaler = scaler; return this; }
 
         /** JSON-lines metrics to a writer the caller owns (flushed after each line, not closed). */
         public Builder metrics(Writer w) { this.metricsWriter = w; this.metricsPath = null; return this; }

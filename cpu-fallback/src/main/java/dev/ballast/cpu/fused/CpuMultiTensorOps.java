@@ -235,6 +235,35 @@ public final class CpuMultiTensorOps implements MultiTensorOps {
         }
     }
 
+    private static void checkCopies(List<Strided> params, List<Strided> copies) {
+        if (copies == null) return;
+        if (copies.size() != params.size())
+            throw new IllegalArgumentException("working copies: " + copies.size() + " copies for " + params.size() + " parameters");
+        for (int i = 0; i < copies.size(); i++) {
+            Strided c = copies.get(i);
+            if (!c.dtype().isHalf() || !c.isContiguous() || c.numel() != params.get(i).numel())
+                throw new IllegalArgumentException("working copy " + i + " must be a contiguous f16/bf16 tensor of "
+                        + params.get(i).numel() + " elements, got " + c);
+        }
+    }
+
+    /**
+     * Rounds the {@code n} freshly updated weights at byte offset {@code pByteOff} of {@code p} into the working copy,
+     * from elements {@code start}: while the chunk is still in cache, so the copy costs no extra pass over memory.
+     * The loops are plain so that C2 vectorizes them (F16 through its float16 conversion intrinsics).
+     */
+    private static void writeCopy(MemorySegment p, long pByteOff, Strided copy, long start, int n) {
+        MemorySegment c = seg(copy);
+        long co = 2 * (copy.offset() + start);
+        if (copy.dtype() == DType.F16) {
+            for (int e = 0; e < n; e++)
+                c.set(ValueLayout.JAVA_SHORT_UNALIGNED, co + 2L * e, Float.floatToFloat16(p.get(F32, pByteOff + 4L * e)));
+        } else {
+            for (int e = 0; e < n; e++)
+                c.set(ValueLayout.JAVA_SHORT_UNALIGNED, co + 2L * e, HalfFloats.floatToBf16(p.get(F32, pByteOff + 4L * e)));
+        }
+    }
+
     /** Reads skip, advances the device step counter; returns the new step, or -1 when the step is skipped. */
     private static long advance(Strided skip, Strided step) {
         if (skip != null && scalar(skip) != 0) return -1;
@@ -247,11 +276,19 @@ public final class CpuMultiTensorOps implements MultiTensorOps {
     @Override
     public void fusedAdam(List<Strided> params, List<Strided> grads, List<Strided> expAvg, List<Strided> expAvgSq,
                           AdamParams h, LrSchedule schedule, Strided coefficient, Strided skip, Strided step) {
+        fusedAdam(params, grads, expAvg, expAvgSq, h, schedule, coefficient, skip, step, null);
+    }
+
+    @Override
+    public boolean fusedAdam(List<Strided> params, List<Strided> grads, List<Strided> expAvg, List<Strided> expAvgSq,
+                             AdamParams h, LrSchedule schedule, Strided coefficient, Strided skip, Strided step,
+                             List<Strided> lowPrecisionCopies) {
+        checkCopies(params, lowPrecisionCopies);
         checkF32("fusedAdam", params, grads);
         checkF32("fusedAdam", params, expAvg);
         checkF32("fusedAdam", params, expAvgSq);
         long t = advance(skip, step);
-        if (t < 0) return;
+        if (t < 0) return true; // skipped: weights and copies unchanged
         float coef = coefficient == null ? 1f : scalar(coefficient);
         float lr = (float) schedule.at(t);
         float b1 = (float) h.beta1(), b2 = (float) h.beta2(), eps = (float) h.eps(), wd = (float) h.weightDecay();
@@ -297,16 +334,25 @@ public final class CpuMultiTensorOps implements MultiTensorOps {
                 m.set(F32, mo + off, mv);
                 v.set(F32, vo + off, vv);
             }
+            if (lowPrecisionCopies != null) writeCopy(p, po, lowPrecisionCopies.get(i), ch.start(), n);
         });
+        return true;
     }
 
     @Override
     public void fusedSgd(List<Strided> params, List<Strided> grads, List<Strided> momentumBuffers, SgdParams h,
                          LrSchedule schedule, Strided coefficient, Strided skip, Strided step) {
+        fusedSgd(params, grads, momentumBuffers, h, schedule, coefficient, skip, step, null);
+    }
+
+    @Override
+    public boolean fusedSgd(List<Strided> params, List<Strided> grads, List<Strided> momentumBuffers, SgdParams h,
+                            LrSchedule schedule, Strided coefficient, Strided skip, Strided step, List<Strided> lowPrecisionCopies) {
+        checkCopies(params, lowPrecisionCopies);
         checkF32("fusedSgd", params, grads);
         if (momentumBuffers != null) checkF32("fusedSgd", params, momentumBuffers);
         long t = advance(skip, step);
-        if (t < 0) return;
+        if (t < 0) return true; // skipped: weights and copies unchanged
         float coef = coefficient == null ? 1f : scalar(coefficient);
         float lr = (float) schedule.at(t);
         float mu = (float) h.momentum(), damp = (float) h.dampening(), wd = (float) h.weightDecay();
@@ -331,6 +377,8 @@ public final class CpuMultiTensorOps implements MultiTensorOps {
                 }
                 p.setAtIndex(F32, po + e, pv - lr * d);
             }
+            if (lowPrecisionCopies != null) writeCopy(p, 4 * po, lowPrecisionCopies.get(i), ch.start(), (int) ch.length());
         });
+        return true;
     }
 }

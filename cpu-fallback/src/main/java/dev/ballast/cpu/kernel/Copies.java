@@ -31,6 +31,11 @@ public final class Copies {
             Rows.run(par, p, base, () -> (offs, len) -> rawRow(src.seg(), offs[0], ss, dst.seg(), offs[1], ds, len, es));
             return;
         }
+        if (HalfConversions.handles(src.dtype(), dst.dtype())) {
+            Rows.run(par, p, base, () -> (offs, len) ->
+                    HalfConversions.row(src.dtype(), src.seg(), offs[0], ss, dst.dtype(), dst.seg(), offs[1], ds, len));
+            return;
+        }
         Rows.run(par, p, base, () -> {
             if (!src.floating()) {   // from integers through long: exact for I64, and I64 to F32 rounds once
                 long[] buf = new long[Elementwise.CHUNK];

@@ -58,6 +58,26 @@ public interface MultiTensorOps {
     void fusedSgd(List<Strided> params, List<Strided> grads, List<Strided> momentumBuffers, SgdParams h,
                   LrSchedule schedule, Strided coefficient, Strided skip, Strided step);
 
+    /**
+     * {@link #fusedAdam} that also refreshes {@code lowPrecisionCopies} (F16 or BF16, one per parameter, may be null)
+     * from the new weights in the same pass: the working copies mixed-precision forward passes read. Returns whether
+     * the copies were written; this default only runs the update and returns false (the optimizer then casts the
+     * copies itself, an extra pass). Backends override it to write the copies inside the update.
+     */
+    default boolean fusedAdam(List<Strided> params, List<Strided> grads, List<Strided> expAvg, List<Strided> expAvgSq,
+                              AdamParams h, LrSchedule schedule, Strided coefficient, Strided skip, Strided step,
+                              List<Strided> lowPrecisionCopies) {
+        fusedAdam(params, grads, expAvg, expAvgSq, h, schedule, coefficient, skip, step);
+        return false;
+    }
+
+    /** {@link #fusedSgd} that also refreshes {@code lowPrecisionCopies}, as the Adam counterpart. */
+    default boolean fusedSgd(List<Strided> params, List<Strided> grads, List<Strided> momentumBuffers, SgdParams h,
+                             LrSchedule schedule, Strided coefficient, Strided skip, Strided step, List<Strided> lowPrecisionCopies) {
+        fusedSgd(params, grads, momentumBuffers, h, schedule, coefficient, skip, step);
+        return false;
+    }
+
     /** Adam/AdamW hyperparameters as torch.optim.Adam/AdamW take them (non-amsgrad). */
     record AdamParams(double beta1, double beta2, double eps, double weightDecay, boolean decoupled) {}
 

@@ -1,5 +1,6 @@
 package dev.ballast.engine.nn;
 
+import dev.ballast.engine.Autocast;
 import dev.ballast.engine.Tensor;
 import dev.ballast.engine.init.Init;
 import dev.ballast.engine.init.WeightInit;
@@ -45,7 +46,7 @@ public class Linear extends Module {
                     + " must end in " + inFeatures + " features");
         // leading dims flattened: one [N, in] x [in, out] product instead of a batch of small ones, forward and backward
         long[] s = x.shape();
-        Tensor y = (s.length > 2 ? x.reshape(-1, inFeatures) : x).matmul(weight.mT());
+        Tensor y = (s.length > 2 ? x.reshape(-1, inFeatures) : x).matmul(Autocast.weight(weight).mT());
         if (bias != null) y = y.add(bias);
         if (s.length <= 2) return y;
         s[s.length - 1] = outFeatures;

@@ -1,5 +1,6 @@
 package dev.ballast.engine.nn;
 
+import dev.ballast.engine.Autocast;
 import dev.ballast.engine.DType;
 import dev.ballast.engine.Tensor;
 import dev.ballast.engine.init.Init;
@@ -50,7 +51,7 @@ public final class MultiHeadSelfAttention extends Module {
             throw new IllegalArgumentException("MultiHeadSelfAttention at '" + path() + "': input must be [batch, time, " + dModel
                     + "], got " + Arrays.toString(s));
         long b = s[0], t = s[1], dh = dModel / heads;
-        Tensor qkv = x.reshape(b * t, dModel).matmul(inProjWeight.mT()).add(inProjBias).reshape(b, t, 3 * dModel); // [B, T, 3E]
+        Tensor qkv = x.reshape(b * t, dModel).matmul(Autocast.weight(inProjWeight).mT()).add(inProjBias).reshape(b, t, 3 * dModel); // [B, T, 3E]
         Tensor q = splitHeads(qkv.narrow(2, 0, dModel), b, t, dh);
         Tensor k = splitHeads(qkv.narrow(2, dModel, dModel), b, t, dh);
         Tensor v = splitHeads(qkv.narrow(2, 2 * dModel, dModel), b, t, dh);

@@ -1,5 +1,6 @@
 package dev.ballast.engine.nn;
 
+import dev.ballast.engine.Autocast;
 import dev.ballast.engine.Recurrence;
 import dev.ballast.engine.Tensor;
 import dev.ballast.engine.init.Init;
@@ -108,9 +109,9 @@ public abstract sealed class RecurrentLayer extends Module permits RNN, LSTM, GR
             for (int i = 0; i < state.length; i++) state[i] = init[i].select(0, l);
             List<Tensor> outs = new ArrayList<>((int) time);
             for (long t = 0; t < time; t++) {
-                Tensor xw = stepIn.get((int) t).matmul(wIh[l].mT());
+                Tensor xw = stepIn.get((int) t).matmul(Autocast.weight(wIh[l]).mT());
                 if (bIh[l] != null) xw = xw.add(bIh[l]);
-                Tensor hw = state[0].matmul(wHh[l].mT());
+                Tensor hw = state[0].matmul(Autocast.weight(wHh[l]).mT());
                 if (bHh[l] != null) hw = hw.add(bHh[l]);
                 state = cell(xw, hw, state);
                 outs.add(state[0]);
@@ -127,6 +128,8 @@ public abstract sealed class RecurrentLayer extends Module permits RNN, LSTM, GR
     /**
      * The fused path for RNN and LSTM layers (see {@link Recurrence}): each layer's input projection for all steps in
      * one matmul, then the whole time loop as one autograd op. The output is made contiguous, as the unrolled path's.
+     * Under {@link Autocast} the products (input projection, {@code h W_hh^T} and their gradients) run in the autocast
+     * dtype with F32 accumulation, as the unrolled path's do, while the cells, states and gate pre-activations stay F32.
      */
     private Run runFused(Tensor x, Tensor[] init) {
         long batch = x.size(0), time = x.size(1);
@@ -136,8 +139,9 @@ public abstract sealed class RecurrentLayer extends Module permits RNN, LSTM, GR
         for (int i = 0; i < init.length; i++) finals.add(new ArrayList<>());
         for (int l = 0; l < numLayers; l++) {
             long in = layerIn.size(2);
-            Tensor xw = layerIn.reshape(batch * time, in).matmul(wIh[l].mT());
+            Tensor xw = layerIn.reshape(batch * time, in).matmul(Autocast.weight(wIh[l]).mT());
             if (bIh[l] != null) xw = xw.add(bIh[l]);
+            if (xw.dtype() != x.dtype()) xw = xw.to(x.dtype()); // an autocast product without bias: the cells take F32
             xw = xw.reshape(batch, time, gates * hiddenSize);
             Tensor h0 = init[0].select(0, l);
             Tensor h;

@@ -50,7 +50,7 @@ public class Adam extends Optimizer {
     @Override
     protected Optional<FusedUpdate> fusedUpdate() { return Optional.of(this::fusedAdam); }
 
-    private void fusedAdam(MultiTensorOps ops, FusedUpdate.Group g) {
+    private boolean fusedAdam(MultiTensorOps ops, FusedUpdate.Group g) {
         List<Strided> m = new ArrayList<>(), v = new ArrayList<>();
         List<Tensor> all = params();
         for (int i : g.indices()) {
@@ -61,8 +61,9 @@ public class Adam extends Optimizer {
             m.add(mi.view());
             v.add(vi.view());
         }
-        ops.fusedAdam(g.params(), g.grads(), m, v, new MultiTensorOps.AdamParams(beta1, beta2, eps,
-                paramGroups().get(g.group()).weightDecay(), decoupledWeightDecay()), g.schedule(), g.coefficient(), g.skip(), g.step());
+        return ops.fusedAdam(g.params(), g.grads(), m, v, new MultiTensorOps.AdamParams(beta1, beta2, eps,
+                paramGroups().get(g.group()).weightDecay(), decoupledWeightDecay()), g.schedule(), g.coefficient(), g.skip(), g.step(),
+                g.workingCopies());
     }
 
     @Override

@@ -34,7 +34,7 @@ final class FusedDispatch implements AutoCloseable {
 
     /** One fused update of every group, starting the counters at {@code hostSteps} when there are none yet. */
     void step(FusedUpdate hook, MultiTensorOps ops, List<ParamGroup> groups, List<Tensor> params, long hostSteps,
-              LrSchedule schedule, Tensor coefficient, Tensor skip) {
+              LrSchedule schedule, Tensor coefficient, Tensor skip, WorkingCopies copies) {
         Device device = params.getFirst().device();
         if (deviceSteps == null) {
             deviceSteps = new Tensor[groups.size()];
@@ -56,7 +56,9 @@ final class FusedDispatch implements AutoCloseable {
             }
             start += group.params().size();
             LrSchedule sched = schedule == null ? LrSchedule.constant(group.lr()) : schedule.withLr(group.baseLr());
-            hook.run(ops, new FusedUpdate.Group(g, idx, ps, gs, sched, coef, flag, deviceSteps[g].view()));
+            List<Strided> cs = copies == null ? null : copies.views(idx);
+            boolean wrote = hook.run(ops, new FusedUpdate.Group(g, idx, ps, gs, sched, coef, flag, deviceSteps[g].view(), cs));
+            if (copies != null) copies.written(idx, wrote);
         }
         pending = true;
     }

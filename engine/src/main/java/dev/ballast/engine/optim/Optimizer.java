@@ -36,6 +36,7 @@ public abstract class Optimizer implements AutoCloseable {
     private long steps;
     private boolean closed;
     private LrSchedule schedule;
+    private WorkingCopies workingCopies; // F16/BF16 copies of the parameters for autocast, or null
 
     protected Optimizer(List<ParamGroup> groups) {
         if (groups.isEmpty()) throw new IllegalArgumentException("an optimizer needs at least one parameter group");
@@ -119,7 +120,7 @@ public abstract class Optimizer implements AutoCloseable {
         Optional<FusedUpdate> hook = fusedUpdate();
         Optional<MultiTensorOps> ops = params.isEmpty() ? Optional.empty() : params.getFirst().device().backend().multiTensorOps();
         if (hook.isPresent() && ops.isPresent() && FusedDispatch.eligible(params, paramSteps, steps, fused.pending())) {
-            fused.step(hook.get(), ops.get(), groups, params, steps, schedule, coefficient, skip);
+            fused.step(hook.get(), ops.get(), groups, params, steps, schedule, coefficient, skip, workingCopies);
             return;
         }
         syncStepsFromDevice();
@@ -138,6 +139,27 @@ public abstract class Optimizer implements AutoCloseable {
         steps++;
         fused.drop();
         updateGroupLrs();
+        if (workingCopies != null) workingCopies.refreshAll();
+    }
+
+    /**
+     * Keeps an F16 or BF16 copy of every F32 parameter for mixed-precision forward passes: under
+     * {@code Autocast.enable(dtype)} the layers take the copy ({@code Autocast.weight}) instead of casting the master
+     * weight at every use. The fused update writes the copies in its own pass over the weights (backends whose kernel
+     * cannot, and the composed update, cast them right after the step). {@code null} drops them. After changing
+     * parameters outside the optimizer, {@link #refreshWorkingCopies()} (until then the layers cast, so nothing stale
+     * is ever read).
+     */
+    public void keepWorkingCopies(dev.ballast.engine.DType dtype) {
+        checkOpen();
+        if (workingCopies != null) workingCopies.close();
+        workingCopies = null;
+        if (dtype != null) workingCopies = new WorkingCopies(params, dtype);
+    }
+
+    /** Casts every parameter into its working copy now (a no-op without copies). */
+    public void refreshWorkingCopies() {
+        if (workingCopies != null) workingCopies.refreshAll();
     }
 
     /** Brings the host step counts up to date with the device counters (a sync) after fused steps. */
@@ -269,6 +291,7 @@ public abstract class Optimizer implements AutoCloseable {
         if (closed) return;
         closed = true;
         fused.close();
+        if (workingCopies != null) workingCopies.close();
         if (state != null) state.close();
     }
 }

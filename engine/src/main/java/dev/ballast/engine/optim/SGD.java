@@ -44,7 +44,7 @@ public final class SGD extends Optimizer {
     @Override
     protected Optional<FusedUpdate> fusedUpdate() { return Optional.of(this::fusedSgd); }
 
-    private void fusedSgd(MultiTensorOps ops, FusedUpdate.Group g) {
+    private boolean fusedSgd(MultiTensorOps ops, FusedUpdate.Group g) {
         List<Strided> bufs = null;
         if (momentum != 0) {
             bufs = new ArrayList<>();
@@ -57,8 +57,9 @@ public final class SGD extends Optimizer {
                 bufs.add(b.view());
             }
         }
-        ops.fusedSgd(g.params(), g.grads(), bufs, new MultiTensorOps.SgdParams(momentum, dampening,
-                paramGroups().get(g.group()).weightDecay(), nesterov), g.schedule(), g.coefficient(), g.skip(), g.step());
+        return ops.fusedSgd(g.params(), g.grads(), bufs, new MultiTensorOps.SgdParams(momentum, dampening,
+                paramGroups().get(g.group()).weightDecay(), nesterov), g.schedule(), g.coefficient(), g.skip(), g.step(),
+                g.workingCopies());
     }
 
     @Override

@@ -139,11 +139,17 @@ public final class GradScaler implements AutoCloseable {
         tracked.clear();
     }
 
-    /** The state to save with a checkpoint: {@code scale} and {@code growth_tracker} (live tensors, restored in place). */
+    /**
+     * The state to save with a checkpoint (live tensors, restored in place): {@code scale} and {@code growth_tracker}
+     * (torch's state_dict names), {@code hysteresis_left} (overflows still tolerated before backing off) and
+     * {@code skipped_steps} (overflow steps so far), so a resumed run moves its scale exactly as an uninterrupted one.
+     */
     public Map<String, Tensor> stateTensors() {
         Map<String, Tensor> m = new LinkedHashMap<>();
         m.put("scale", scale);
         m.put("growth_tracker", goodSteps);
+        m.put("hysteresis_left", state.hysteresisLeft());
+        m.put("skipped_steps", state.skippedSteps());
         return m;
     }
 

@@ -1,5 +1,7 @@
 package dev.ballast.train.builtin;
 
+import dev.ballast.engine.Autocast;
+import dev.ballast.engine.DType;
 import dev.ballast.engine.Device;
 import dev.ballast.engine.Generator;
 import dev.ballast.engine.Scope;
@@ -17,6 +19,7 @@ import dev.ballast.engine.backend.LrSchedule;
 import dev.ballast.stability.chain.ChainSpec;
 import dev.ballast.stability.chain.GradientChain;
 import dev.ballast.stability.chain.Link;
+import dev.ballast.stability.scale.GradScaler;
 import dev.ballast.train.DataParallel;
 import dev.ballast.train.DivergedException;
 import dev.ballast.train.Trainer;
@@ -35,7 +38,15 @@ import java.util.function.Supplier;
  * <p>The step is the stability layer's {@link GradientChain}: the config's chain in effect
  * ({@link TrainConfig#effectiveChain()}: the explicit {@code chain}, else skip non-finite, adaptive clipping, clip by
  * value, clip by norm in that order) followed by the optimizer, with the config's consecutive-skip limit naming the
- * model's parameters. Owns what it makes: {@link #close()} frees it all.
+ * model's parameters.
+ *
+ * <p>With {@code precision} bf16 or fp16 the forward passes (training and evaluation) run under {@link Autocast}
+ * (matrix products in the low precision with F32 accumulation; reductions, softmax, losses in F32), the parameters
+ * stay F32 and the optimizer keeps low-precision working copies of them, written by its fused update. fp16 adds a
+ * {@link GradScaler} with torch.amp.GradScaler's defaults: the trainer scales the loss before backward and the chain
+ * starts with {@code unscale(scaler)} (overflow check, division by the scale folded into the optimizer's pass, the
+ * step skipped on overflow, the scale moved), so a skipped step advances neither the optimizer's step count nor the
+ * learning-rate schedule. Owns what it makes: {@link #close()} frees it all.
  */
 public final class BuiltinTraining implements AutoCloseable {
 
@@ -58,6 +69,8 @@ public final class BuiltinTraining implements AutoCloseable {
     private final DataLoader loader;
     private final LrSchedule schedule;
     private final GradientChain chain;
+    private final DType autocast;         // null for fp32
+    private final GradScaler lossScaler;  // fp16 only
     private long lastStep;
     private boolean stopOnNonFiniteLoss = true;
     private DataParallel dataParallel;
@@ -69,12 +82,22 @@ public final class BuiltinTraining implements AutoCloseable {
         BuiltinTasks.Task t = BuiltinTasks.build(c, device);
         Module m = null;
         Optimizer o = null;
+        GradScaler scaler = null;
+        this.autocast = switch (c.precision()) {
+            case "bf16" -> DType.BF16;
+            case "fp16" -> DType.F16;
+            default -> null;
+        };
         try {
-            m = BuiltinModels.build(c, t, new ParamSpec(device, dev.ballast.engine.DType.F32, generator));
+            m = BuiltinModels.build(c, t, new ParamSpec(device, DType.F32, generator));
             o = optimizer(c, m.parameters());
-            this.chain = chain(c, o, List.copyOf(m.namedParameters().keySet()));
+            if (autocast != null) o.keepWorkingCopies(autocast); // refreshed by the optimizer's own update pass
+            if (autocast == DType.F16) scaler = new GradScaler(device);
+            this.chain = chain(c, o, scaler, List.copyOf(m.namedParameters().keySet()));
             this.optimizer = o;
+            this.lossScaler = scaler;
         } catch (RuntimeException e) {
+            if (scaler != null) scaler.close();
             if (o != null) o.close();
             if (m != null) m.close();
             t.close();
@@ -117,6 +140,20 @@ public final class BuiltinTraining implements AutoCloseable {
     /** The gradient chain the trainer steps through (its last link applies {@link #optimizer()}). */
     public GradientChain chain() { return chain; }
 
+    /** The dynamic loss scaler of an fp16 run (torch.amp.GradScaler's defaults), null otherwise. */
+    public GradScaler lossScaler() { return lossScaler; }
+
+    /** The autocast dtype of this run's forward passes (F16 or BF16), or null for fp32. */
+    public DType autocast() { return autocast; }
+
+    /** Runs {@code body} under this run's autocast (as it is for fp32). */
+    public <T> T inPrecision(Supplier<T> body) {
+        if (autocast == null) return body.get();
+        try (Autocast.Guard g = Autocast.enable(autocast)) {
+            return body.get();
+        }
+    }
+
     /**
      * A trainer builder with steps, schedule, loss (checked for divergence and reported to {@code listener} every
      * {@code logEvery} steps), evaluation every {@code evalEvery} steps, and the engine clipping as step function and
@@ -137,6 +174,7 @@ public final class BuiltinTraining implements AutoCloseable {
                 .logEvery(config.logEvery())
                 .eval(config.effectiveEvalEvery(), eval(l))
                 .chain(chain)
+                .lossScaler(lossScaler)
                 .progress(new dev.ballast.train.ProgressReporter(System.err, config.steps(), false));
         if (dp != null) b.dataParallel(dp);
         return b;
@@ -148,7 +186,7 @@ public final class BuiltinTraining implements AutoCloseable {
         return batch -> {
             long step = batch.epoch() * perEpoch + batch.index() + 1;
             lastStep = step;
-            Tensor loss = task.loss(model.call(batch.inputs()), batch.targets());
+            Tensor loss = inPrecision(() -> task.loss(model.call(batch.inputs()), batch.targets()));
             if (step % config.logEvery() == 0 || step == config.steps()) {
                 double v = dataParallel == null ? loss.item() : dataParallel.mean(loss);
                 if (!Double.isFinite(v) && stopOnNonFiniteLoss) throw new DivergedException(step, v);
@@ -169,7 +207,7 @@ public final class BuiltinTraining implements AutoCloseable {
         return () -> {
             model.eval();
             try {
-                Map<String, Double> m = task.evaluate(model::call, EVAL_CHUNK);
+                Map<String, Double> m = inPrecision(() -> task.evaluate(model::call, EVAL_CHUNK));
                 l.onEval(lastStep, m);
                 return m;
             } finally {
@@ -185,11 +223,14 @@ public final class BuiltinTraining implements AutoCloseable {
         }
     }
 
-    /** The chain in effect followed by {@code apply(optimizer)}, with the config's skip limit. */
-    static GradientChain chain(TrainConfig c, Optimizer optimizer, List<String> parameterNames) {
+    /**
+     * The chain in effect followed by {@code apply(optimizer)}, with the config's skip limit; {@code unscale} links use
+     * {@code scaler} (the fp16 run's, else null).
+     */
+    static GradientChain chain(TrainConfig c, Optimizer optimizer, GradScaler scaler, List<String> parameterNames) {
         List<Link> links;
         try {
-            links = new ArrayList<>(ChainSpec.links(c.effectiveChain(), new ChainSpec.Context(null)));
+            links = new ArrayList<>(ChainSpec.links(c.effectiveChain(), new ChainSpec.Context(scaler)));
         } catch (IllegalArgumentException e) {
             throw new ConfigException("chain", e.getMessage());
         }
@@ -223,6 +264,7 @@ public final class BuiltinTraining implements AutoCloseable {
     @Override
     public void close() {
         chain.close();
+        if (lossScaler != null) lossScaler.close();
         optimizer.close();
         model.close();
         task.close();

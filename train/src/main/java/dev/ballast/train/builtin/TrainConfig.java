@@ -36,14 +36,17 @@ import java.util.Map;
  *     output layer; the gain follows {@code activation}, with relu's for gelu), {@code activation} tanh | relu |
  *     gelu (mlp/resmlp);</li>
  * <li>{@code evalEvery} (0 = a tenth of the steps), {@code logEvery} (metrics line and loss check), {@code device}
- *     auto | cpu | cuda.</li>
+ *     auto | cpu | cuda; {@code precision} fp32 | bf16 | fp16 (mixed precision: matrix products in bf16/fp16
+ *     under {@code Autocast} with F32 master weights; fp16 adds dynamic loss scaling, torch.amp.GradScaler's
+ *     defaults, and an {@code unscale} link at the head of the chain).</li>
  * </ul>
  */
 public record TrainConfig(String model, String task, long steps, int batch, double lr, String optimizer, double momentum,
                           double weightDecay, double clip, double clipValue, String schedule, long warmup, long seed,
                           int depth, int width, int hidden, int layers, int heads, int seqLen, int vocab, String init,
                           String activation, long evalEvery, long logEvery, int trainSize, int testSize, String device,
-                          boolean skipNonFinite, double agc, long maxConsecutiveSkips, List<Map<String, Object>> chain) {
+                          boolean skipNonFinite, double agc, long maxConsecutiveSkips, List<Map<String, Object>> chain,
+                          String precision) {
 
     public static final List<String> MODELS = List.of("mlp", "resmlp", "rnn", "lstm", "gru", "transformer");
     public static final List<String> TASKS = List.of("spirals", "spirals-hard", "adding", "temporal-order", "teacher-student", "copy", "sort");
@@ -52,11 +55,12 @@ public record TrainConfig(String model, String task, long steps, int batch, doub
     public static final List<String> INITS = List.of("pytorch", "xavier", "kaiming", "normal:<std>");
     public static final List<String> ACTIVATIONS = List.of("tanh", "relu", "gelu");
     public static final List<String> DEVICES = List.of("auto", "cpu", "cuda");
+    public static final List<String> PRECISIONS = List.of("fp32", "bf16", "fp16");
     /** Every key, in record order. */
     public static final List<String> KEYS = List.of("model", "task", "steps", "batch", "lr", "optimizer", "momentum",
             "weightDecay", "clip", "clipValue", "schedule", "warmup", "seed", "depth", "width", "hidden", "layers", "heads",
             "seqLen", "vocab", "init", "activation", "evalEvery", "logEvery", "trainSize", "testSize", "device",
-            "skipNonFinite", "agc", "maxConsecutiveSkips", "chain");
+            "skipNonFinite", "agc", "maxConsecutiveSkips", "chain", "precision");
     /** The keys the default chain is built from; an explicit {@code chain} replaces them. */
     public static final List<String> CHAIN_KEYS = List.of("skipNonFinite", "agc", "clipValue", "clip");
 
@@ -67,6 +71,7 @@ public record TrainConfig(String model, String task, long steps, int batch, doub
         schedule = choice("schedule", schedule, SCHEDULES);
         activation = choice("activation", activation, ACTIVATIONS);
         device = choice("device", device, DEVICES);
+        precision = choice("precision", precision, PRECISIONS);
         init = init == null ? null : init.strip().toLowerCase(Locale.ROOT);
         parseInit(init);
         atLeast("steps", steps, 1);
@@ -89,6 +94,11 @@ public record TrainConfig(String model, String task, long steps, int batch, doub
             } catch (IllegalArgumentException e) {
                 throw new ConfigException("chain", e.getMessage());
             }
+            if (!precision.equals("fp16"))
+                for (Map<String, Object> o : chain)
+                    if ("unscale".equals(o.get("op")) && !o.containsKey("scale"))
+                        throw new ConfigException("chain", "chain: {\"op\": \"unscale\"} without a scale unscales by the run's loss"
+                                + " scaler, which only precision fp16 has (this run is " + precision + "); give it a \"scale\" or use fp16");
         }
         atLeast("warmup", warmup, 0);
         atLeast("depth", depth, 1);
@@ -119,22 +129,22 @@ public record TrainConfig(String model, String task, long steps, int batch, doub
         return switch (t) {
             // 20-layer tanh MLP, Xavier with the tanh gain: PyTorch reaches 99.9% in 3,000 steps
             case "spirals" -> new TrainConfig("mlp", t, 3000, 128, 1e-3, "adam", 0, 0, 0, 0, "constant", 0, 0,
-                    20, 64, 128, 1, 4, 50, 10, "xavier", "tanh", 0, 10, 4000, 2000, "auto", true, 0, 0, null);
+                    20, 64, 128, 1, 4, 50, 10, "xavier", "tanh", 0, 10, 4000, 2000, "auto", true, 0, 0, null, "fp32");
             // 2 turns: the demo's depth story; a 20-layer ReLU MLP with He init reached 99.9% at step 300 (of 1,000)
             case "spirals-hard" -> new TrainConfig("mlp", t, 600, 128, 1e-3, "adam", 0, 0, 0, 0, "constant", 0, 0,
-                    20, 64, 128, 1, 4, 50, 10, "kaiming", "relu", 0, 10, 4000, 2000, "auto", true, 0, 0, null);
+                    20, 64, 128, 1, 4, 50, 10, "kaiming", "relu", 0, 10, 4000, 2000, "auto", true, 0, 0, null, "fp32");
             // LSTM 128 with grad-norm clip 1.0 on T=50: PyTorch gets under 0.01 MSE within ~2,000-2,500 steps; 3,000 leaves margin
             case "adding" -> new TrainConfig("lstm", t, 3000, 64, 1e-3, "adam", 0, 0, 1.0, 0, "constant", 0, 0,
-                    2, 64, 128, 1, 4, 50, 10, "pytorch", "tanh", 0, 10, 50_000, 2000, "auto", true, 0, 0, null);
+                    2, 64, 128, 1, 4, 50, 10, "pytorch", "tanh", 0, 10, 50_000, 2000, "auto", true, 0, 0, null, "fp32");
             case "temporal-order" -> new TrainConfig("lstm", t, 2000, 64, 1e-3, "adam", 0, 0, 1.0, 0, "constant", 0, 0,
-                    2, 64, 64, 1, 4, 50, 10, "pytorch", "tanh", 0, 10, 20_000, 2000, "auto", true, 0, 0, null);
+                    2, 64, 64, 1, 4, 50, 10, "pytorch", "tanh", 0, 10, 20_000, 2000, "auto", true, 0, 0, null, "fp32");
             case "teacher-student" -> new TrainConfig("mlp", t, 2000, 64, 1e-3, "adam", 0, 0, 0, 0, "constant", 0, 0,
-                    2, 64, 64, 1, 4, 50, 10, "pytorch", "tanh", 0, 10, 10_000, 2000, "auto", true, 0, 0, null);
+                    2, 64, 64, 1, 4, 50, 10, "pytorch", "tanh", 0, 10, 10_000, 2000, "auto", true, 0, 0, null, "fp32");
             // a 2-layer causal transformer, decoder style (see SequenceTasks)
             case "copy" -> new TrainConfig("transformer", t, 500, 64, 1e-3, "adam", 0, 0, 1.0, 0, "constant", 0, 0,
-                    2, 64, 64, 2, 4, 8, 10, "pytorch", "gelu", 0, 10, 20_000, 1000, "auto", true, 0, 0, null);
+                    2, 64, 64, 2, 4, 8, 10, "pytorch", "gelu", 0, 10, 20_000, 1000, "auto", true, 0, 0, null, "fp32");
             case "sort" -> new TrainConfig("transformer", t, 1500, 64, 1e-3, "adam", 0, 0, 1.0, 0, "constant", 0, 0,
-                    2, 64, 64, 2, 4, 8, 10, "pytorch", "gelu", 0, 10, 20_000, 1000, "auto", true, 0, 0, null);
+                    2, 64, 64, 2, 4, 8, 10, "pytorch", "gelu", 0, 10, 20_000, 1000, "auto", true, 0, 0, null, "fp32");
             default -> throw new IllegalStateException(t);
         };
     }
@@ -172,7 +182,7 @@ public record TrainConfig(String model, String task, long steps, int batch, doub
                 integer(m, "hidden"), integer(m, "layers"), integer(m, "heads"), integer(m, "seqLen"), integer(m, "vocab"),
                 str(m, "init"), str(m, "activation"), lng(m, "evalEvery"), lng(m, "logEvery"), integer(m, "trainSize"),
                 integer(m, "testSize"), str(m, "device"), bool(m, "skipNonFinite"), dbl(m, "agc"), lng(m, "maxConsecutiveSkips"),
-                chainList(m));
+                chainList(m), str(m, "precision"));
     }
 
     /** Every setting by key, in {@link #KEYS} order. */
@@ -180,7 +190,7 @@ public record TrainConfig(String model, String task, long steps, int batch, doub
         Map<String, Object> m = new LinkedHashMap<>();
         Object[] v = {model, task, steps, batch, lr, optimizer, momentum, weightDecay, clip, clipValue, schedule, warmup,
                 seed, depth, width, hidden, layers, heads, seqLen, vocab, init, activation, evalEvery, logEvery, trainSize,
-                testSize, device, skipNonFinite, agc, maxConsecutiveSkips, chain};
+                testSize, device, skipNonFinite, agc, maxConsecutiveSkips, chain, precision};
         for (int i = 0; i < v.length; i++) m.put(KEYS.get(i), v[i]);
         return m;
     }
@@ -190,11 +200,21 @@ public record TrainConfig(String model, String task, long steps, int batch, doub
 
     /**
      * The chain in effect, as data: {@code chain} when given, else the links the keys ask for in the fixed order
-     * skip non-finite, adaptive clipping, clip by value, clip by norm (the optimizer's apply is not listed).
+     * skip non-finite, adaptive clipping, clip by value, clip by norm (the optimizer's apply is not listed). With
+     * precision fp16 the chain starts with {@code {"op": "unscale"}} (the run's loss scaler: the overflow check, the
+     * division by the scale folded into the optimizer's pass, the skip and the scale update), added in front of an
+     * explicit chain that has no {@code unscale} of its own.
      */
     public List<Map<String, Object>> effectiveChain() {
-        if (chain != null) return chain;
+        boolean scaled = precision.equals("fp16");
+        if (chain != null) {
+            if (!scaled || chain.stream().anyMatch(o -> "unscale".equals(o.get("op")))) return chain;
+            List<Map<String, Object>> out = new java.util.ArrayList<>(List.of(Map.of("op", "unscale")));
+            out.addAll(chain);
+            return java.util.Collections.unmodifiableList(out);
+        }
         List<Map<String, Object>> out = new java.util.ArrayList<>();
+        if (scaled) out.add(Map.of("op", "unscale"));
         if (skipNonFinite) out.add(Map.of("op", "skip_nonfinite"));
         if (agc > 0) out.add(ordered("op", "agc", "clipping", agc, "eps", 1e-3));
         if (clipValue > 0) out.add(ordered("op", "clip_value", "value", clipValue));

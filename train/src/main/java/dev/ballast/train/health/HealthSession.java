@@ -82,6 +82,8 @@ public final class HealthSession implements AutoCloseable {
         if (o.tensorboard() != null) {
             try {
                 tb = new TensorBoardHook(new EventFileWriter(o.tensorboard()), m == null ? null : m::latest);
+                var scaler = run.lossScaler();
+                if (scaler != null) tb.lossScale(() -> scaler.scale().item()); // amp/loss_scale (fp16 runs)
             } catch (IOException e) {
                 throw new UncheckedIOException("tensorboard: cannot write to " + o.tensorboard() + ": " + e.getMessage(), e);
             }
@@ -192,7 +194,7 @@ public final class HealthSession implements AutoCloseable {
             case "transformer" -> "gelu";
             default -> c.activation();
         };
-        return new ModelTraits(recurrent, gated, residual, residual, activation, c.lr(), c.clip(), false);
+        return new ModelTraits(recurrent, gated, residual, residual, activation, c.lr(), c.clip(), c.precision().equals("fp16"));
     }
 
     @Override public void close() {
