@@ -158,17 +158,25 @@ final class Indexing {
         }
         long[] outShape = first.shape.clone();
         outShape[a] = total;
-        Tensor out = Tensor.zeros(first.device, t, outShape);
+        boolean strided = first.backend().supportsStridedCopyDestination();
+        // with strided copies every element is written by exactly one part, so the output needs no zeroing
+        Tensor out = strided ? Tensor.empty(first.device, t, outShape) : Tensor.zeros(first.device, t, outShape);
         long start = 0;
         long[] starts = new long[parts.size()];
         for (int i = 0; i < parts.size(); i++) {
             Tensor p = parts.get(i);
             starts[i] = start;
-            try (Tensor idx = Tensor.arange(p.device, DType.I64, start, start + p.shape[a], 1)) {
-                Tensor pc = p.dtype == t && p.isContiguous() ? p : contiguousCopy(p, t);
-                indexAddInto(out, a, idx, pc);
-                if (pc != p) pc.close();
+            Tensor pc = p.dtype == t && (strided || p.isContiguous()) ? p : contiguousCopy(p, t);
+            if (strided) {
+                long[] sh = outShape.clone();
+                sh[a] = p.shape[a];
+                out.backend().copy(pc.view(), new dev.ballast.engine.backend.Strided(out.storage, t, start * out.strides[a], sh, out.strides));
+            } else {
+                try (Tensor idx = Tensor.arange(p.device, DType.I64, start, start + p.shape[a], 1)) {
+                    indexAddInto(out, a, idx, pc);
+                }
             }
+            if (pc != p) pc.close();
             start += p.shape[a];
         }
         Tensor[] inputs = parts.toArray(new Tensor[0]);
