@@ -39,7 +39,7 @@ final class DemoRunner {
              TrainProgress progress = console ? new TrainProgress.Bar(name, c.steps()) : new Quiet()) {
             RunRecorder recorder = new RunRecorder(run.model().namedParameters(), run.optimizer(), c.logEvery(), c.steps(), 0, progress);
             Trainer.Builder b = run.trainer(recorder);
-            TrainCommand.record(b, recorder);
+            TrainCommand.record(b, recorder, run.lossScaler()); // unscaled norms and the loss-scale chart for fp16
             Trainer.Result r = null;
             try {
                 r = b.build().run();
