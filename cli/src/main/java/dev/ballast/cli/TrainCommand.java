@@ -288,6 +288,11 @@ public final class TrainCommand implements Callable<Integer> {
             summary.put("final train loss", r.lastLoss());
             for (var e : r.lastEval().entrySet()) summary.put("test " + e.getKey(), e.getValue());
             summary.put("seconds", Math.round(r.seconds() * 100) / 100.0);
+            var scaler = run.lossScaler();
+            if (scaler != null) {
+                summary.put("final loss scale", scaler.scale().item());
+                summary.put("overflow steps skipped", (long) scaler.skippedSteps().item());
+            }
         } else {
             summary.put("diverged at step", recorder.divergedAt());
         }
