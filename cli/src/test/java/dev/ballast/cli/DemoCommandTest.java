@@ -33,15 +33,15 @@ class DemoCommandTest {
         assertTrue(r.out().contains("report: " + out.resolve("report.html").toAbsolutePath()), r.out());
         assertTrue(r.out().matches("(?s).*wall time: \\d+\\.\\d s.*"), r.out());
         // one line per run off a console
-        assertEquals(4 + 2 + 2 + 1 + 4, r.err().lines().filter(l -> l.matches("  \\S+ .*\\(\\d+ steps, .* CPU-s\\)")).count(), r.err());
+        assertEquals(4 + 2 + 2 + 1 + 6, r.err().lines().filter(l -> l.matches("  \\S+ .*\\(\\d+ steps, .* CPU-s\\)")).count(), r.err());
 
         Report report = RunFiles.read(out);
         assertEquals(List.of("Summary", "1. Depth: a 10-layer MLP on spirals-hard (2 turns)", "2. Recurrence: the adding problem, T=50",
-                "3. Precision: a 6-layer tanh MLP on spirals in fp32, bf16 and fp16"),
+                "3. Precision: fp32, bf16 and fp16 with and without loss scaling"),
                 report.sections().stream().map(Report.Section::title).toList());
         Report.Table summary = report.sections().getFirst().table();
         assertEquals(List.of("story", "run", "result", "gradients"), summary.headers());
-        assertEquals(4 + 3 + 4, summary.rows().size(), summary.text());
+        assertEquals(4 + 3 + 6, summary.rows().size(), summary.text());
         List<RunLog> depth = report.sections().get(1).runs();
         assertEquals(List.of("depth-careless", "depth-xavier", "depth-relu-he", "depth-residual"), depth.stream().map(RunLog::name).toList());
         RunLog careless = depth.getFirst();
@@ -54,12 +54,13 @@ class DemoCommandTest {
             assertEquals(1.0, clipped.clip());
         }
         List<RunLog> precision = report.sections().get(3).runs();
-        assertEquals(List.of("precision-fp32", "precision-bf16", "precision-fp16-scaled", "precision-fp16-unscaled"),
+        assertEquals(List.of("precision-fp32", "precision-bf16", "precision-fp16-scaled", "precision-fp16-unscaled",
+                        "calib-fp16-unscaled", "calib-fp16-scaled"),
                 precision.stream().map(RunLog::name).toList());
-        assertEquals(List.of(false, false, true, false), precision.stream().map(RunLog::scaled).toList()); // only the scaled run draws a loss scale
+        assertEquals(List.of(false, false, true, false, false, true), precision.stream().map(RunLog::scaled).toList()); // only the scaled run draws a loss scale
         for (RunLog p : precision)
             assertTrue(p.steps().stream().allMatch(st -> Double.isFinite(st.extra(StepRecord.FIRST_LAYER_ZERO_GRADS))), p.name());
-        List<List<String>> precisionRows = summary.rows().subList(7, 11);
+        List<List<String>> precisionRows = summary.rows().subList(7, 13);
         assertTrue(precisionRows.get(2).get(3).contains("loss scale 65536 -> "), precisionRows.get(2).toString());
         for (List<String> row : precisionRows.subList(1, 4))
             assertTrue(row.get(2).contains("loss vs fp32: mean |diff| "), row.toString());

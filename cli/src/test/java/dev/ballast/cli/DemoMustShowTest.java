@@ -18,12 +18,17 @@ import org.junit.jupiter.api.io.TempDir;
  * careless deep MLP near chance with its exploding norms named, the cures at >= 95% test accuracy; at least 2 of 4
  * unclipped RNN seeds diverging and none of the clipped ones; the LSTM at test MSE under 0.01; every precision at
  * >= 95%, no first-layer gradient lost in fp32 or bf16, at most 5% with loss scaling, and the scaled fp16 loss curve
- * following fp32's. (The issue's claim that fp16 without scaling loses most first-layer gradients does not hold for
- * this model: it is reported in the table, not asserted.)
+ * following fp32's; on the calibration model, fp16 without scaling losing at least half of the first layer's
+ * gradients (median over the logged steps) and at most 5% with dynamic scaling.
  */
 @Tag("slow")
 class DemoMustShowTest {
     @TempDir Path dir;
+
+    private static double medianZeros(RunLog l) {
+        double[] z = l.steps().stream().mapToDouble(s -> s.extra(StepRecord.FIRST_LAYER_ZERO_GRADS)).filter(Double::isFinite).sorted().toArray();
+        return z.length == 0 ? Double.NaN : z.length % 2 == 1 ? z[z.length / 2] : (z[z.length / 2 - 1] + z[z.length / 2]) / 2;
+    }
 
     private static double maxZeros(RunLog l) {
         return l.steps().stream().mapToDouble(s -> s.extra(StepRecord.FIRST_LAYER_ZERO_GRADS)).filter(Double::isFinite).max().orElse(Double.NaN);
@@ -52,12 +57,16 @@ class DemoMustShowTest {
 
         List<RunLog> precision = report.sections().get(3).runs();
         RunLog fp32 = precision.get(0), bf16 = precision.get(1), scaled = precision.get(2);
-        for (RunLog p : precision) assertTrue(p.lastEval("accuracy") >= 0.95, p.title() + ": test accuracy " + p.lastEval("accuracy"));
+        for (RunLog p : precision.subList(0, 4)) assertTrue(p.lastEval("accuracy") >= 0.95, p.title() + ": test accuracy " + p.lastEval("accuracy"));
         assertEquals(0.0, maxZeros(fp32), "fp32 loses no first-layer gradient");
         assertEquals(0.0, maxZeros(bf16), "bf16 has fp32's exponent range");
         assertTrue(maxZeros(scaled) <= 0.05, "the loss scale keeps the first layer's gradients: " + maxZeros(scaled));
         assertTrue(DemoStories.meanLossGap(scaled, fp32) <= DemoStories.FOLLOWS_FP32,
                 "scaled fp16 follows fp32: mean |loss diff| " + DemoStories.meanLossGap(scaled, fp32));
         assertTrue(scaled.steps().stream().allMatch(s -> s.lossScale() > 0), "the scaled run logs its loss scale");
+        RunLog calibUnscaled = precision.get(4), calibScaled = precision.get(5);
+        assertTrue(medianZeros(calibUnscaled) >= 0.5, "fp16 without scaling loses most first-layer gradients of the calibration "
+                + "model: median " + medianZeros(calibUnscaled));
+        assertTrue(maxZeros(calibScaled) <= 0.05, "with dynamic scaling at most 5%: " + maxZeros(calibScaled));
     }
 }
