@@ -152,30 +152,22 @@ public final class VecF32 {
         }
     }
 
-    // TANH and EXP run on float lanes: the vector math library's float tanh and exp are within 0.57 ulp of the exact
-    // value (measured over 4M arguments), so one float evaluation is as accurate as computing in double and rounding
-    // once, and about 10x faster (double tanh has no vector library routine and runs lane by lane). Each loop is
-    // its own small method so that C2 compiles it with the vector calls inlined.
-
-    /** Sigmoid in double (float lanes would round three times: up to 2.5 ulp), rounded once. */
-    private static void sigmoid(MemorySegment x, long xb, long xs, MemorySegment o, long ob, int n) {
-        int i = 0;
-        int upD = FH.loopBound(n);
-        DoubleVector one = DoubleVector.broadcast(D, 1.0);
-        for (; i < upD; i += FH.length()) one.div(widen(x, xb + xs * i).neg().lanewise(VectorOperators.EXP).add(1.0))
-                .convertShape(VectorOperators.D2F, FH, 0).intoMemorySegment(o, ob + 4L * i, NO);
-        for (; i < n; i++) o.set(JAVA_FLOAT, ob + 4L * i, (float) (1 / (1 + Math.exp(-(double) x.get(JAVA_FLOAT, xb + xs * i)))));
-    }
+    // TANH and EXP compute in double and round once, as the scalar ops: the vector math library's float tanh/exp are
+    // faster but their bits differ from the interpreter's fallback (Math.tanh per lane), so a step's result would
+    // depend on whether C2 had compiled the loop yet (a resumed run would not match an uninterrupted one). Each loop
+    // is its own small method so that C2 compiles it with the vector calls inlined.
 
     private static void tanh(MemorySegment x, long xb, long xs, MemorySegment o, long ob, int n) {
         int i = 0;
-        for (int up = S.loopBound(n); i < up; i += L) ld(x, xb + xs * i).lanewise(VectorOperators.TANH).intoMemorySegment(o, ob + 4L * i, NO);
+        for (int upD = FH.loopBound(n); i < upD; i += FH.length()) widen(x, xb + xs * i).lanewise(VectorOperators.TANH)
+                .convertShape(VectorOperators.D2F, FH, 0).intoMemorySegment(o, ob + 4L * i, NO);
         for (; i < n; i++) o.set(JAVA_FLOAT, ob + 4L * i, (float) Math.tanh(x.get(JAVA_FLOAT, xb + xs * i)));
     }
 
     private static void exp(MemorySegment x, long xb, long xs, MemorySegment o, long ob, int n) {
         int i = 0;
-        for (int up = S.loopBound(n); i < up; i += L) ld(x, xb + xs * i).lanewise(VectorOperators.EXP).intoMemorySegment(o, ob + 4L * i, NO);
+        for (int upD = FH.loopBound(n); i < upD; i += FH.length()) widen(x, xb + xs * i).lanewise(VectorOperators.EXP)
+                .convertShape(VectorOperators.D2F, FH, 0).intoMemorySegment(o, ob + 4L * i, NO);
         for (; i < n; i++) o.set(JAVA_FLOAT, ob + 4L * i, (float) Math.exp(x.get(JAVA_FLOAT, xb + xs * i)));
     }
 
