@@ -157,6 +157,16 @@ public final class VecF32 {
     // depend on whether C2 had compiled the loop yet (a resumed run would not match an uninterrupted one). Each loop
     // is its own small method so that C2 compiles it with the vector calls inlined.
 
+    /** Sigmoid in double, rounded once. */
+    private static void sigmoid(MemorySegment x, long xb, long xs, MemorySegment o, long ob, int n) {
+        int i = 0;
+        int upD = FH.loopBound(n);
+        DoubleVector one = DoubleVector.broadcast(D, 1.0);
+        for (; i < upD; i += FH.length()) one.div(widen(x, xb + xs * i).neg().lanewise(VectorOperators.EXP).add(1.0))
+                .convertShape(VectorOperators.D2F, FH, 0).intoMemorySegment(o, ob + 4L * i, NO);
+        for (; i < n; i++) o.set(JAVA_FLOAT, ob + 4L * i, (float) (1 / (1 + Math.exp(-(double) x.get(JAVA_FLOAT, xb + xs * i)))));
+    }
+
     private static void tanh(MemorySegment x, long xb, long xs, MemorySegment o, long ob, int n) {
         int i = 0;
         for (int upD = FH.loopBound(n); i < upD; i += FH.length()) widen(x, xb + xs * i).lanewise(VectorOperators.TANH)
