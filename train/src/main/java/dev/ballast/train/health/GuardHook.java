@@ -14,17 +14,22 @@ import java.util.List;
 
 /**
  * The {@link ExplosionGuard} as a trainer hook: reads the loss and the global gradient norm (before clipping) in one
- * host read per step, lets the guard decide, prints each event as it happens, and counts the steps applied.
+ * host read per step, lets the guard decide, prints each event as it happens, and counts the steps applied. In an fp16
+ * run ({@code lossScale} given) the gradients arrive multiplied by the loss scale: the guard sees the norm divided by
+ * it, and a step whose scaled gradients overflowed while the loss stayed finite is the loss scaler's to skip (an fp16
+ * overflow, not an explosion), so the guard lets it through to the chain without counting it.
  */
 final class GuardHook implements Trainer.StepHook {
     private final ExplosionGuard guard;
     private final List<Tensor> params;
     private final PrintWriter log;
+    private final Tensor lossScale; // the run's live loss scale (0-d), or null
     private long applied;
     private int printed;
 
-    GuardHook(ExplosionGuard guard, List<Tensor> params, PrintWriter log) {
+    GuardHook(ExplosionGuard guard, List<Tensor> params, PrintWriter log, Tensor lossScale) {
         this.guard = guard;
+        this.lossScale = lossScale;
         this.params = List.copyOf(params);
         this.log = log;
     }
@@ -39,9 +44,11 @@ final class GuardHook implements Trainer.StepHook {
         try (GradMode.Guard ng = GradMode.noGrad(); Scope s = Scope.open()) {
             List<Tensor> grads = GradNorm.gradients(params);
             Tensor norm = GradNorm.compute(loss.device(), grads, Double.POSITIVE_INFINITY, 2, null).narrow(0, GradNorm.NORM, 1).reshape();
-            v = Tensor.stack(List.of(loss.reshape().to(DType.F64), norm.to(DType.F64)), 0).toDoubleArray();
+            Tensor scale = lossScale == null ? Tensor.scalar(loss.device(), DType.F64, 1) : lossScale.reshape().to(DType.F64);
+            v = Tensor.stack(List.of(loss.reshape().to(DType.F64), norm.to(DType.F64), scale), 0).toDoubleArray();
         }
-        boolean apply = guard.check(step, v[0], v[1]);
+        if (lossScale != null && Double.isFinite(v[0]) && !Double.isFinite(v[1])) return true; // the scaler skips it
+        boolean apply = guard.check(step, v[0], v[1] / v[2]);
         List<GuardEvent> events = guard.events();
         if (log != null) {
             for (; printed < events.size(); printed++) log.println(events.get(printed).line());

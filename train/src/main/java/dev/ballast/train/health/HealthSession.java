@@ -74,7 +74,7 @@ public final class HealthSession implements AutoCloseable {
         if (o.guard() != null) {
             ExplosionGuard eg = new ExplosionGuard(GuardPolicy.parse(o.guard()), run.model().namedParameters(), run.optimizer(),
                     ExplosionGuard.Settings.defaults());
-            g = new GuardHook(eg, run.model().parameters(), log);
+            g = new GuardHook(eg, run.model().parameters(), log, run.lossScaler() == null ? null : run.lossScaler().scale());
             run.stopOnNonFiniteLoss(false); // the guard keeps non-finite steps out itself
         }
         AdaptiveClipHook a = o.clipAdaptive() == null ? null : AdaptiveClipHook.parse(o.clipAdaptive(), run.model().parameters(), run.device());

@@ -58,7 +58,7 @@ class GuardRecoveryTest {
                 ExplosionGuard guard = null;
                 if (policies != null) {
                     guard = new ExplosionGuard(GuardPolicy.parse(policies), m, opt, ExplosionGuard.Settings.defaults());
-                    b.hook(new GuardHook(guard, params, null));
+                    b.hook(new GuardHook(guard, params, null, null));
                 }
                 Trainer.Result res = b.build().run();
                 double full;
