@@ -14,11 +14,13 @@ public final class HealthOptions {
     Long monitorEvery;
 
     @Option(names = "--guard", paramLabel = "POLICIES",
-            description = "Explosion guard on loss/gradient-norm spikes and non-finite values: comma-separated skip, backoff:F:N, rollback.")
+            description = "Explosion guard on loss/gradient-norm spikes and non-finite values: comma-separated skip, backoff:F:N, rollback "
+                    + "(config key guard; the first link of the chain, decisions on the device).")
     String guard;
 
     @Option(names = "--clip-adaptive", paramLabel = "SPEC",
-            description = "Adaptive clipping before each step: agc:<ratio> (unit-wise AGC), autoclip:<percentile>, zclip:<z>.")
+            description = "Adaptive clipping, a link of the chain: agc:<ratio> (unit-wise AGC), autoclip:<percentile>, zclip:<z> "
+                    + "(config key clipAdaptive).")
     String clipAdaptive;
 
     @Option(names = "--tensorboard", paramLabel = "DIR",
@@ -27,7 +29,7 @@ public final class HealthOptions {
 
     /** The session options for config {@code c}; throws IllegalArgumentException naming a bad value. */
     HealthSession.Options options(TrainConfig c) {
-        return new HealthSession.Options(monitorEvery == null ? c.logEvery() : monitorEvery, guard, clipAdaptive, tensorboard);
+        return new HealthSession.Options(monitorEvery == null ? c.logEvery() : monitorEvery, tensorboard);
     }
 
     /** Prints the guard summary and the findings, one {@code diagnosis:} line each. */

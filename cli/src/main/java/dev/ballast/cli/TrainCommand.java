@@ -177,6 +177,7 @@ public final class TrainCommand implements Callable<Integer> {
                 Map<String, Object> shown = new LinkedHashMap<>(c.toMap());
                 shown.keySet().removeIf(k -> !c.applies(k)); // what is printed can be given back as --config
                 shown.put("chain", c.effectiveChain()); // the chain in effect, whether explicit or from the flags
+                shown.values().removeIf(java.util.Objects::isNull); // settings that are off (guard, clipAdaptive)
                 out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(shown));
                 out.flush();
                 return 0;
@@ -220,7 +221,7 @@ public final class TrainCommand implements Callable<Integer> {
             record(b, recorder, run.lossScaler());
             HealthSession hs = HealthSession.install(run, b, healthOptions, err);
             if (metrics != null) b.metrics(metrics);
-            ckpt.configure(b, run, c, hs.withClipState(run.model().stateDict()));
+            ckpt.configure(b, run, c, run.model().stateDict());
             Trainer.Result r;
             try {
                 r = b.build().run();
@@ -250,7 +251,7 @@ public final class TrainCommand implements Callable<Integer> {
             if (recorder != null) writeReport(recorder, c, run, r, err);
             out.flush();
             var findings = hs.findings();
-            HealthOptions.print(out, hs.summaryLines(r.iterations(), r.optimizerSteps()), findings);
+            HealthOptions.print(out, hs.summaryLines(r.iterations()), findings);
             hs.appendToMetrics(root ? metrics : null, findings);
             return 0;
         } finally {
@@ -335,7 +336,7 @@ public final class TrainCommand implements Callable<Integer> {
         if (config != null) settings.putAll(TrainConfigFile.read(config));
         Object[] flags = {model, task, steps, batch, lr, optimizer, momentum, weightDecay, clip, clipValue, schedule, warmup,
                 seed, depth, width, hidden, layers, heads, seqLen, vocab, init, activation, evalEvery, logEvery, trainSize,
-                testSize, device, skipNonFinite, agc, maxConsecutiveSkips, null, precision};
+                testSize, device, skipNonFinite, agc, maxConsecutiveSkips, null, precision, health.guard, health.clipAdaptive};
         for (int i = 0; i < flags.length; i++) {
             if (flags[i] == null) continue;
             String key = TrainConfig.KEYS.get(i);

@@ -108,6 +108,17 @@ public final class DataParallel {
         }
     }
 
+    /**
+     * The mean over the ranks of a one-element value, as a 0-d F32 tensor on the device, without a host read of the
+     * value (the collective itself is the one synchronization); a collective every rank must call.
+     */
+    public Tensor meanOnDevice(Tensor value) {
+        Tensor v = value.detach().to(DType.F32).reshape(1).copy(); // a copy: the collective writes in place
+        if (comm.size() == 1) return v.reshape();
+        comm.allReduce(List.of(v), Communicator.Op.SUM);
+        return v.mul(1.0 / comm.size()).reshape();
+    }
+
     /** Waits for every rank (e.g. before rank 0 writes a checkpoint of the state they all hold). */
     public void barrier() {
         if (comm.size() > 1) comm.barrier();

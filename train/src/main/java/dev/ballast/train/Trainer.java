@@ -14,6 +14,7 @@ import dev.ballast.engine.optim.Optimizer;
 import dev.ballast.engine.optim.ParamGroup;
 import dev.ballast.engine.backend.LrSchedule;
 import dev.ballast.stability.chain.GradientChain;
+import dev.ballast.stability.chain.Link;
 import dev.ballast.stability.chain.StepStats;
 import dev.ballast.stability.scale.GradScaler;
 import java.io.IOException;
@@ -102,6 +103,7 @@ public final class Trainer {
     private final Map<String, String> checkpointMetadata;
     private final boolean stopOnNonFiniteLoss;
     private final DataParallel dataParallel;
+    private final boolean chainReadsLoss;
     private long iteration;
 
     private Trainer(Builder b) {
@@ -133,7 +135,9 @@ public final class Trainer {
         checkpointGenerator = b.checkpointGenerator;
         checkpointMetadata = Map.copyOf(b.checkpointMetadata);
         // a chain that skips non-finite steps handles a NaN loss itself (weights untouched; its skip limit stops the run)
-        stopOnNonFiniteLoss = b.stopOnNonFiniteLoss != null ? b.stopOnNonFiniteLoss : !(b.chain != null && skipsNonFinite(b.chain));
+        stopOnNonFiniteLoss = b.stopOnNonFiniteLoss != null ? b.stopOnNonFiniteLoss
+                : b.chain == null || b.chain.nonFiniteSteps() == Link.NonFiniteSteps.APPLIED;
+        chainReadsLoss = b.chain != null && b.chain.readsLoss();
         dataParallel = b.dataParallel;
         if (dataParallel != null) dataParallel.checkBatch(loader.batchSize());
         iteration = b.startIteration;
@@ -199,7 +203,7 @@ public final class Trainer {
                     StepStats stats = null;
                     if (apply) {
                         if (gradTransform != null) gradTransform.accept(params);
-                        if (chain != null) stats = chain.step();
+                        if (chain != null) stats = chain.step(chainReadsLoss ? lossForChain(l) : null);
                         else stepFunction.run();
                     }
                     for (StepHook h : hooks) h.afterStep(iteration + 1, apply);
@@ -305,11 +309,11 @@ public final class Trainer {
         return Math.sqrt(sq);
     }
 
-    /** Whether a chain skips steps with non-finite gradients (a skip link, or unscaling that skips on overflow). */
-    private static boolean skipsNonFinite(dev.ballast.stability.chain.Link link) {
-        if (link instanceof dev.ballast.stability.chain.SkipIfNonFinite || link instanceof dev.ballast.stability.chain.Unscale) return true;
-        if (link instanceof GradientChain c) for (var l : c.links()) if (skipsNonFinite(l)) return true;
-        return false;
+    /** The loss as the chain's links see it: detached, and under data-parallel the mean over the ranks, on the device. */
+    private Tensor lossForChain(Tensor l) {
+        try (GradMode.Guard ng = GradMode.noGrad()) {
+            return dataParallel == null ? l.detach() : dataParallel.meanOnDevice(l);
+        }
     }
 
     private static Object num(double v) {
@@ -437,8 +441,9 @@ public final class Trainer {
 
         /**
          * Whether a non-finite loss stops the run: counted on the device every iteration, read at logged iterations
-         * and checkpoints. Default: on, unless the chain skips non-finite steps (then a NaN loss leaves the weights as
-         * they were, and the chain's consecutive-skip limit stops a run that keeps failing).
+         * and checkpoints. Default: on, unless the chain declares that it keeps non-finite steps out
+         * ({@code Link.nonFiniteSteps()}: a skip link, a loss scaler's unscale, the explosion guard); then a NaN loss
+         * leaves the weights as they were, and the chain's consecutive-skip limit stops a run that keeps failing.
          */
         public Builder stopOnNonFiniteLoss(boolean on) { this.stopOnNonFiniteLoss = on; return this; }
 

@@ -232,6 +232,17 @@ public abstract class Optimizer implements AutoCloseable {
     }
 
     /**
+     * The per-parameter state tensors that exist now, as {@code state.<index>.<name>}: the live tensors themselves
+     * (no copies, no step counts, no host read), for code that keeps device copies of them and writes them back in
+     * place, such as a rollback to a last good state. Tensors are made lazily (at a parameter's first update), so a
+     * later call may list more.
+     */
+    public Map<String, Tensor> stateTensors() {
+        checkOpen();
+        return state().live();
+    }
+
+    /**
      * Checks that {@code dict} is a state dict this optimizer can load: a {@code step} entry, only known state names
      * for existing parameter indices, each with the parameter's shape and dtype. Throws IllegalArgumentException
      * naming the first problem; changes nothing.

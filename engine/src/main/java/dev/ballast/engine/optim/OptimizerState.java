@@ -47,6 +47,14 @@ final class OptimizerState implements AutoCloseable {
         return t;
     }
 
+    /** The live state tensors as {@code state.<index>.<name>}, in index order. */
+    Map<String, Tensor> live() {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        for (var e : state.entrySet())
+            for (var t : e.getValue().entrySet()) out.put("state." + e.getKey() + "." + t.getKey(), t.getValue());
+        return out;
+    }
+
     /** The state dict for these counts; the tensors are new handles sharing the state's storage. */
     Map<String, Tensor> stateDict(Counts counts) {
         Map<String, Tensor> out = new LinkedHashMap<>();

@@ -1,5 +1,7 @@
 package dev.ballast.stability.chain;
 
+import dev.ballast.stability.guard.ExplosionGuard;
+import dev.ballast.stability.guard.GuardPolicy;
 import dev.ballast.stability.scale.GradScaler;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -16,7 +18,11 @@ import java.util.Set;
  * <li>{@code unscale}: with {@code scale}, a plain multiplication by 1/scale; without, the run's loss scaler
  *     ({@link Link#unscale}, needs one);</li>
  * <li>{@code skip_nonfinite}; {@code clip_value} {@code value}; {@code clip_norm} {@code max_norm}, {@code norm_type}
- *     (a number or "inf", default 2); {@code agc} {@code clipping}, {@code eps} (default 1e-3).</li>
+ *     (a number or "inf", default 2); {@code agc} {@code clipping}, {@code eps} (default 1e-3);</li>
+ * <li>{@code guard} {@code policies} (e.g. "rollback,backoff:0.5:100"), {@code z} (default 6), {@code beta} (0.95),
+ *     {@code warmup} (20), {@code snapshot_every} (10): the explosion guard;</li>
+ * <li>{@code zclip} {@code z}, {@code alpha} (default 0.97), {@code warmup} (25); {@code autoclip} {@code percentile},
+ *     {@code history} (default 10000).</li>
  * </ul>
  * Every op is checked with its arguments: an unknown op, a missing or extra argument, or a bad value throws an
  * IllegalArgumentException naming the position and what is allowed.
@@ -34,6 +40,9 @@ public final class ChainSpec {
         m.put("agc", List.of("clipping", "eps?"));
         m.put("clip_value", List.of("value"));
         m.put("clip_norm", List.of("max_norm", "norm_type?"));
+        m.put("guard", List.of("policies", "z?", "beta?", "warmup?", "snapshot_every?"));
+        m.put("zclip", List.of("z", "alpha?", "warmup?"));
+        m.put("autoclip", List.of("percentile", "history?"));
         return java.util.Collections.unmodifiableMap(m);
     }
 
@@ -89,6 +98,20 @@ public final class ChainSpec {
                     case "clip_value" -> Link.clipByValue(number(o.get("value"), "value"));
                     case "clip_norm" -> Link.clipByGlobalNorm(number(o.get("max_norm"), "max_norm"),
                             o.containsKey("norm_type") ? number(o.get("norm_type"), "norm_type") : 2);
+                    case "guard" -> {
+                        if (!(o.get("policies") instanceof String p))
+                            throw new IllegalArgumentException("policies must be a string such as \"rollback,backoff:0.5:100\", got " + o.get("policies"));
+                        ExplosionGuard.Settings d = ExplosionGuard.Settings.defaults();
+                        yield new ExplosionGuard(GuardPolicy.parse(p), new ExplosionGuard.Settings(
+                                o.containsKey("z") ? number(o.get("z"), "z") : d.zThreshold(),
+                                o.containsKey("beta") ? number(o.get("beta"), "beta") : d.beta(),
+                                o.containsKey("warmup") ? whole(o.get("warmup"), "warmup") : d.warmup(),
+                                o.containsKey("snapshot_every") ? whole(o.get("snapshot_every"), "snapshot_every") : d.snapshotEvery()));
+                    }
+                    case "zclip" -> new ZClip(number(o.get("z"), "z"), o.containsKey("alpha") ? number(o.get("alpha"), "alpha") : 0.97,
+                            o.containsKey("warmup") ? whole(o.get("warmup"), "warmup") : 25);
+                    case "autoclip" -> new AutoClip(number(o.get("percentile"), "percentile"),
+                            o.containsKey("history") ? (int) Math.min(Integer.MAX_VALUE, whole(o.get("history"), "history")) : AutoClip.DEFAULT_HISTORY);
                     default -> throw new IllegalStateException(op);
                 };
                 if (l != null) links.add(l);
@@ -97,6 +120,13 @@ public final class ChainSpec {
             }
         }
         return links;
+    }
+
+    /** A whole number (3, 3.0 or "3"). */
+    static long whole(Object v, String what) {
+        double d = number(v, what);
+        if (d != Math.rint(d) || Double.isInfinite(d)) throw new IllegalArgumentException(what + " must be a whole number, got " + v);
+        return (long) d;
     }
 
     /** A number, or a string holding one ("inf" and "infinity" included). */

@@ -31,6 +31,7 @@ public final class GradientChain implements Link, AutoCloseable {
     private final Optimizer optimizer;           // from the last (flattened) link when it is apply, else null
     private final StepStats.SkipLimit limit;
     private LinkState state;
+    private long hostSteps;                      // step() calls on this object, for links that act every N steps
     private Tensor steps, consecutive, total, limitStep, limitParam; // F64 0-d, on the device
 
     private GradientChain(List<Link> links, StepStats.SkipLimit limit) {
@@ -88,6 +89,41 @@ public final class GradientChain implements Link, AutoCloseable {
         for (int i = 0; i < links.size(); i++) links.get(i).update(gradients, state.children().get(i));
     }
 
+    @Override public boolean readsLoss() {
+        for (Link l : links) if (l.readsLoss()) return true;
+        return false;
+    }
+
+    @Override public NonFiniteSteps nonFiniteSteps() {
+        NonFiniteSteps out = NonFiniteSteps.APPLIED;
+        for (Link l : links) out = out.max(l.nonFiniteSteps());
+        return out;
+    }
+
+    /**
+     * The live state of {@code link} (found by identity, in nested chains too), made now when the chain has not
+     * stepped yet: for a caller that reads a link's counters where it syncs anyway. Throws when the link is not here.
+     */
+    public LinkState stateOf(Link link) {
+        ensureState();
+        LinkState s = find(this, state, link);
+        if (s == null) throw new IllegalArgumentException("link " + link + " is not in this chain");
+        return s;
+    }
+
+    private static LinkState find(GradientChain chain, LinkState state, Link link) {
+        for (int i = 0; i < chain.links.size(); i++) {
+            Link l = chain.links.get(i);
+            LinkState s = state.children().get(i);
+            if (l == link) return s;
+            if (l instanceof GradientChain c) {
+                LinkState inner = find(c, s, link);
+                if (inner != null) return inner;
+            }
+        }
+        return null;
+    }
+
     @Override public OptionalDouble readsNorm() {
         for (Link l : links) {
             OptionalDouble t = l.readsNorm();
@@ -100,7 +136,13 @@ public final class GradientChain implements Link, AutoCloseable {
      * Runs the links on the optimizer's parameters' gradients and steps; returns the statistics, on the device until
      * read. No host sync. A skipped step leaves weights, optimizer state and step counts bit-identical.
      */
-    public StepStats step() {
+    public StepStats step() { return step(null); }
+
+    /**
+     * {@link #step()} with this step's loss (0-d, on the device; no host read), for links that watch it
+     * ({@link Link#readsLoss()}, e.g. the explosion guard). Under data-parallel training pass the mean over the ranks.
+     */
+    public StepStats step(Tensor loss) {
         if (optimizer == null)
             throw new IllegalStateException("this chain has no apply(optimizer) link at its end; it can only be nested in one that has");
         List<Tensor> params = optimizer.params();
@@ -108,7 +150,8 @@ public final class GradientChain implements Link, AutoCloseable {
         ensureState(params, device);
         Tensor values;
         try (GradMode.Guard ng = GradMode.noGrad(); Scope scope = Scope.open()) {
-            Gradients g = new Gradients(device, params, readsNorm().orElse(2), limit.maxConsecutiveSkips() > 0);
+            Gradients g = new Gradients(device, params, readsNorm().orElse(2), limit.maxConsecutiveSkips() > 0, loss,
+                    ++hostSteps, optimizer);
             update(g, state);
             if (!g.applied()) throw new IllegalStateException("the chain ended without applying the optimizer");
             values = Scope.keep(record(g, device));

@@ -38,10 +38,17 @@ public final class Gradients {
     private Tensor passNorm, passFlag;
     private double passNormType = Double.NaN;
     private final Tensor entryNorm, entryFlag, entryPerTensor;
+    private final Tensor loss;            // 0-d, as given to the chain's step (may be null)
+    private final long step;              // 1-based count of the chain's steps, on the host
+    private final Optimizer optimizer;    // the chain's, applied by its last link
 
-    Gradients(Device device, List<Tensor> params, double entryNormType, boolean perTensor) {
+    Gradients(Device device, List<Tensor> params, double entryNormType, boolean perTensor, Tensor loss, long step,
+              Optimizer optimizer) {
         this.device = device;
         this.params = List.copyOf(params);
+        this.loss = loss == null ? null : checkScalar(loss.detach(), "loss");
+        this.step = step;
+        this.optimizer = optimizer;
         List<Tensor> gs = new ArrayList<>();
         List<Integer> idx = new ArrayList<>();
         for (int i = 0; i < params.size(); i++) {
@@ -61,6 +68,25 @@ public final class Gradients {
 
     /** The device everything lives on. */
     public Device device() { return device; }
+
+    /**
+     * The loss of this step as given to {@code GradientChain.step(loss)}, a 0-d F32 device tensor (the mean over the
+     * ranks under data-parallel training), or null when the step was given none. Links that read it say so with
+     * {@link Link#readsLoss()}.
+     */
+    public Tensor loss() { return loss; }
+
+    /**
+     * This step's number, counted on the host by the chain (1 for its first step; a chain restored from a checkpoint
+     * counts again from 1): for links that do something every N steps without reading the device.
+     */
+    public long step() { return step; }
+
+    /**
+     * The optimizer the chain's last link applies: its state tensors are the device memory a rollback restores
+     * (read them with {@code optimizer.stateTensors()}, which does not sync).
+     */
+    public Optimizer optimizer() { return optimizer; }
 
     /** The parameters the gradients belong to (the optimizer's), in order; some may have no gradient. */
     public List<Tensor> params() { return params; }

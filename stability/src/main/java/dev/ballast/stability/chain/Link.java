@@ -51,6 +51,31 @@ public interface Link {
     default OptionalDouble readsNorm() { return OptionalDouble.empty(); }
 
     /**
+     * Whether this link reads the loss ({@link Gradients#loss()}): under data-parallel training the trainer then
+     * averages the loss over the ranks on the device before the chain runs, so every rank decides alike.
+     */
+    default boolean readsLoss() { return false; }
+
+    /** What a chain does with a step whose gradients or loss are NaN or infinite. */
+    enum NonFiniteSteps {
+        /** Applies it: the weights take the non-finite values. */
+        APPLIED,
+        /** Skips it: weights and optimizer state stay as they were (a non-finite loss from bad weights recurs). */
+        SKIPPED,
+        /** Keeps it out and restores a good state, so a non-finite loss need not end the run (the explosion guard). */
+        RECOVERED;
+
+        /** The stronger of the two answers (a chain answers as its strongest link). */
+        public NonFiniteSteps max(NonFiniteSteps o) { return compareTo(o) >= 0 ? this : o; }
+    }
+
+    /**
+     * How this link answers non-finite steps; the trainer stops a run on a non-finite loss only when its chain
+     * answers {@link NonFiniteSteps#APPLIED} (a chain answers as its strongest link).
+     */
+    default NonFiniteSteps nonFiniteSteps() { return NonFiniteSteps.APPLIED; }
+
+    /**
      * Divides gradients by the scaler's loss scale; the non-finite flag of the gradients where this link stands is
      * the scaler's overflow flag, as {@code scaler.unscale_(optimizer)} records it: the step is skipped when it is
      * set and the scaler's scale is updated from it (backed off, or grown after enough finite steps).
@@ -74,6 +99,18 @@ public interface Link {
 
     /** Unit-wise adaptive gradient clipping ({@code ClipGrad.adaptiveClipGrad}) where it stands. */
     static Link adaptiveClip(double clipping, double eps) { return new AdaptiveClip(clipping, eps); }
+
+    /**
+     * ZClip (Kumar et al. 2025): clips the global L2 norm where it spikes, its z-score against an exponential moving
+     * average of the norm's mean and variance passing {@code zThreshold}; the paper's alpha 0.97 and 25 warm-up steps.
+     */
+    static Link zClip(double zThreshold) { return new ZClip(zThreshold, 0.97, 25); }
+
+    /**
+     * AutoClip (Seetharaman et al. 2020): clips the global L2 norm at the {@code percentile}-th percentile of the norms
+     * seen so far (the last 10,000; the window keeps the state a fixed size for checkpoints).
+     */
+    static Link autoClip(double percentile) { return new AutoClip(percentile, AutoClip.DEFAULT_HISTORY); }
 
     /** Skips the whole step when any gradient value where this link stands is NaN or infinite. */
     static Link skipIfNonFinite() { return new SkipIfNonFinite(); }

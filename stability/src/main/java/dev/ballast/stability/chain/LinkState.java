@@ -20,6 +20,7 @@ import java.util.Map;
  */
 public final class LinkState implements AutoCloseable {
     private final Map<String, Tensor> tensors;
+    private final Map<String, Tensor> scratch = new LinkedHashMap<>(); // owned, never checkpointed
     private final List<LinkState> children;
     private final boolean owned;
 
@@ -50,6 +51,26 @@ public final class LinkState implements AutoCloseable {
     public Tensor get(String name) {
         Tensor t = tensors.get(name);
         if (t == null) throw new IllegalArgumentException("link state has no '" + name + "' (has " + tensors.keySet() + ")");
+        return t;
+    }
+
+    /**
+     * Scratch tensor {@code name}, or null: device memory the link keeps between steps but that is no part of its
+     * state for checkpoints (e.g. the explosion guard's last-good snapshot of the weights, as large as the model).
+     */
+    public Tensor scratch(String name) { return scratch.get(name); }
+
+    /** Every scratch tensor, by name (live, in insertion order). */
+    public Map<String, Tensor> scratch() { return java.util.Collections.unmodifiableMap(scratch); }
+
+    /**
+     * Keeps {@code t} as scratch tensor {@code name}: owned by this state (out of every scope, freed by
+     * {@link #close()}, a tensor it replaces is freed now), never saved in checkpoints nor restored from them.
+     */
+    public Tensor putScratch(String name, Tensor t) {
+        Scope.detachFromScopes(t);
+        Tensor old = scratch.put(name, t);
+        if (old != null && old != t) old.close();
         return t;
     }
 
@@ -94,6 +115,8 @@ public final class LinkState implements AutoCloseable {
     @Override
     public void close() {
         if (owned) for (Tensor t : tensors.values()) t.close();
+        for (Tensor t : scratch.values()) t.close();
+        scratch.clear();
         for (LinkState c : children) c.close();
     }
 }

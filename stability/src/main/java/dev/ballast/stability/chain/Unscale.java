@@ -22,4 +22,6 @@ public record Unscale(GradScaler scaler) implements Link {
         g.skipIf(overflow);
         scaler.update(overflow);
     }
+
+    @Override public NonFiniteSteps nonFiniteSteps() { return NonFiniteSteps.SKIPPED; }
 }

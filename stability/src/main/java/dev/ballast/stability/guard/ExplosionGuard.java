@@ -1,189 +1,227 @@
 package dev.ballast.stability.guard;
 
-import dev.ballast.engine.Scope;
+import dev.ballast.engine.DType;
+import dev.ballast.engine.Device;
 import dev.ballast.engine.Tensor;
-import dev.ballast.engine.autograd.GradMode;
-import dev.ballast.engine.optim.Optimizer;
-import dev.ballast.engine.optim.ParamGroup;
+import dev.ballast.stability.chain.Gradients;
+import dev.ballast.stability.chain.Link;
+import dev.ballast.stability.chain.LinkState;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalDouble;
 
 /**
- * Watches each step's loss and global gradient norm (read on the host: one sync per step) and acts on spikes and
- * non-finite values with its {@link GuardPolicy}s. A non-finite value is never applied: without a rollback policy the
- * step is skipped. A spike is skipped ({@code skip}), rolled back ({@code rollback}: weights and optimizer state from
- * the last good in-memory snapshot, and the batch skipped), and/or answered with a lower learning rate for a while
- * ({@code backoff:F:N}; alone it lets the spiking step through at the lower rate). Snapshots are taken every
- * {@code snapshotEvery} steps, only after that many steps without an event, so a rollback lands on a state that
- * trained quietly.
+ * The explosion guard as a link of the gradient chain: watches each step's loss ({@link Gradients#loss()}) and the
+ * global L2 norm of the gradients where it stands for non-finite values and for spikes (a z-score above
+ * {@code zThreshold} against an exponential moving average of mean and variance, after {@code warmup} values), and
+ * answers with its {@link GuardPolicy}s. Every decision is made on the device: no host read per step.
  *
- * <p>Use: {@code if (guard.check(step, loss, norm)) optimizer.step(); guard.after(step, applied);}.
+ * <ul>
+ * <li>A non-finite loss or gradient is never applied: the step is skipped, or rolled back with {@code rollback}.</li>
+ * <li>{@code skip}: a spiking step is skipped (weights and optimizer state bit-identical).</li>
+ * <li>{@code rollback}: weights and optimizer state are restored from the last good snapshot, device copies refreshed
+ *     every {@code snapshotEvery} steps when that many steps and the present one passed without an event, and the
+ *     batch is skipped.</li>
+ * <li>{@code backoff:F:N}: the learning rate times F for the N steps after an event. The learning rate lives on the
+ *     host, so the cut starts where the host reads the guard ({@link GuardLog#poll}, on the trainer's logged steps);
+ *     alone (without skip or rollback) a spiking step is applied with its gradients times F, on the device.</li>
+ * </ul>
+ * Values judged spikes, and steps with a non-finite value, are not folded into the averages, so one spike does not
+ * raise the bar for the next. A step that an earlier link already skips (an fp16 overflow caught by the loss
+ * scaler's unscale link) is left to that link: no event, nothing folded in. Under data-parallel training the chain
+ * sees the averaged gradients and the trainer passes the loss averaged over the ranks, so every rank decides alike.
+ *
+ * <p>State (saved with the chain in checkpoints): the two averages ({@code loss_mean}, {@code loss_var},
+ * {@code loss_seen}, {@code grad_*}), {@code steps}, {@code quiet} (steps since the last event), {@code backoff_left},
+ * {@code counts} (events, steps kept out, rollbacks, steps applied with cut gradients, steps a rollback undid,
+ * steps applied since the snapshot), {@code by_cause}, the step of the snapshot, and a ring {@code log} of the last
+ * {@value #LOG_SIZE} events (step, cause, value, z, action, snapshot step; all finite, as checkpoints require: the
+ * value of a non-finite cause and the z of a non-spike are written as 0). The snapshot itself is scratch memory, not
+ * checkpointed: a restored run takes a fresh one from the weights it resumed from. The optimizer's step count is not
+ * rolled back (it counts every update applied), so Adam's bias correction and a schedule move on.
  */
-public final class ExplosionGuard implements AutoCloseable {
-    /** Spike threshold (z-score), EMA factor, warm-up steps before z-scores count, and snapshot interval. */
+public final class ExplosionGuard implements Link {
+    /** Events kept in the device-side log between two reads; older ones are counted but their details dropped. */
+    public static final int LOG_SIZE = 64;
+    static final int LOG_COLUMNS = 6;
+    /** Indices into {@code counts}. */
+    static final int EVENTS = 0, KEPT_OUT = 1, ROLLBACKS = 2, CUT = 3, UNDONE = 4, SINCE_SNAPSHOT = 5, COUNTS = 6;
+    /** Cause codes in the log (index into {@code by_cause}; 0 = none). */
+    static final List<String> CAUSES = List.of("none", "non-finite-loss", "non-finite-grad", "loss-spike", "grad-spike");
+    /** Action codes in the log. */
+    static final int SKIPPED = 1, ROLLED_BACK = 2, APPLIED_CUT = 3;
+
+    /** Spike threshold (z-score), EMA factor, warm-up values before z-scores count, and snapshot interval. */
     public record Settings(double zThreshold, double beta, long warmup, long snapshotEvery) {
         public Settings {
-            if (!(zThreshold > 0)) throw new IllegalArgumentException("guard: z threshold must be > 0, got " + zThreshold);
+            if (!(zThreshold > 0) || Double.isInfinite(zThreshold))
+                throw new IllegalArgumentException("guard: z threshold must be a finite number > 0, got " + zThreshold);
+            if (!(beta > 0 && beta < 1)) throw new IllegalArgumentException("guard: beta must be in (0, 1), got " + beta);
+            if (warmup < 1) throw new IllegalArgumentException("guard: warmup must be >= 1, got " + warmup);
             if (snapshotEvery < 1) throw new IllegalArgumentException("guard: snapshotEvery must be >= 1, got " + snapshotEvery);
         }
 
-        /** z > 6 against an EMA with beta 0.95, after 20 steps; a snapshot every 10 quiet steps. */
+        /** z > 6 against an EMA with beta 0.95, after 20 values; a snapshot every 10 quiet steps. */
         public static Settings defaults() { return new Settings(6, 0.95, 20, 10); }
     }
 
     private final List<GuardPolicy> policies;
-    private final Map<String, Tensor> params;
-    private final Optimizer optimizer;
     private final Settings settings;
-    private final SpikeDetector lossSpikes, gradSpikes;
-    private final List<GuardEvent> events = new ArrayList<>();
-    private Map<String, Tensor> snapshotParams;
-    private Map<String, Tensor> snapshotOptimizer;
-    private long snapshotStep = -1;
-    private long lastEventStep = Long.MIN_VALUE / 2;
-    private long backoffLeft;
-    private double backoffFactor = 1;
-    private double[] savedLr;
-    private dev.ballast.engine.backend.LrSchedule savedSchedule;
-    private long skipped, rollbacks;
+    private final boolean rollback, skip;
+    private final GuardPolicy.Backoff backoff;
 
-    public ExplosionGuard(List<GuardPolicy> policies, Map<String, Tensor> params, Optimizer optimizer, Settings settings) {
+    public ExplosionGuard(List<GuardPolicy> policies, Settings settings) {
         if (policies.isEmpty()) throw new IllegalArgumentException("guard: at least one policy; allowed: " + GuardPolicy.ALLOWED);
         this.policies = List.copyOf(policies);
-        this.params = new LinkedHashMap<>(params);
-        this.optimizer = optimizer;
-        this.settings = settings;
-        this.lossSpikes = new SpikeDetector(settings.beta(), settings.zThreshold(), settings.warmup());
-        this.gradSpikes = new SpikeDetector(settings.beta(), settings.zThreshold(), settings.warmup());
+        this.settings = java.util.Objects.requireNonNull(settings, "guard settings");
+        this.rollback = policy(GuardPolicy.Rollback.class) != null;
+        this.skip = policy(GuardPolicy.Skip.class) != null;
+        this.backoff = policy(GuardPolicy.Backoff.class);
     }
+
+    /** The guard for a policy list such as {@code rollback,backoff:0.5:100}, with the default settings. */
+    public static ExplosionGuard parse(String policies) { return new ExplosionGuard(GuardPolicy.parse(policies), Settings.defaults()); }
 
     private <T extends GuardPolicy> T policy(Class<T> c) {
         for (GuardPolicy p : policies) if (c.isInstance(p)) return c.cast(p);
         return null;
     }
 
-    /**
-     * Judges step {@code step} from its loss and pre-clip global gradient norm; returns whether the step should be
-     * applied. May roll weights and optimizer state back, and sets this step's learning rate while backing off.
-     */
-    public boolean check(long step, double loss, double gradNorm) {
-        if (step == 1 && snapshotStep < 0) snapshot(0); // the initial state is the first good one
-        String cause = null;
-        double value = Double.NaN, z = Double.NaN;
-        if (!Double.isFinite(loss)) {
-            cause = "non-finite-loss";
-            value = loss;
-        } else if (!Double.isFinite(gradNorm)) {
-            cause = "non-finite-grad";
-            value = gradNorm;
-        } else {
-            double zl = lossSpikes.zScore(loss), zg = gradSpikes.zScore(gradNorm);
-            boolean ls = lossSpikes.observe(loss), gs = gradSpikes.observe(gradNorm);
-            if (ls) {
-                cause = "loss-spike";
-                value = loss;
-                z = zl;
-            } else if (gs) {
-                cause = "grad-spike";
-                value = gradNorm;
-                z = zg;
-            }
-        }
-        boolean apply = true;
-        if (cause != null) {
-            List<String> did = new ArrayList<>();
-            boolean nonFinite = cause.startsWith("non-finite");
-            GuardPolicy.Backoff backoff = policy(GuardPolicy.Backoff.class);
-            if (policy(GuardPolicy.Rollback.class) != null) {
-                restore();
-                rollbacks++;
-                did.add("rolled back to step " + snapshotStep + ", skipped the batch");
-                apply = false;
-            } else if (policy(GuardPolicy.Skip.class) != null || nonFinite || backoff == null) {
-                did.add("skipped the step");
-                apply = false;
-            }
-            if (backoff != null) {
-                backoffLeft = backoff.steps();
-                backoffFactor = backoff.factor();
-                did.add("lr x" + backoff.factor() + " for " + backoff.steps() + " steps" + (apply ? " (this step applied at the lower lr)" : ""));
-            }
-            if (!apply) skipped++;
-            lastEventStep = step;
-            events.add(new GuardEvent(step, cause, value, z, String.join(", ", did)));
-        }
-        if (apply && backoffLeft > 0) {
-            // this step's lr (from the schedule when one is set) times the factor, as a constant for this one step
-            List<ParamGroup> groups = optimizer.paramGroups();
-            savedSchedule = optimizer.schedule();
-            long taken = savedSchedule == null ? 0 : optimizer.stepCount();
-            savedLr = new double[groups.size()];
-            double[] lr = new double[groups.size()];
-            for (int i = 0; i < groups.size(); i++) {
-                savedLr[i] = groups.get(i).lr();
-                lr[i] = savedSchedule == null ? savedLr[i] : savedSchedule.lr(taken, groups.get(i).baseLr());
-            }
-            if (savedSchedule != null) optimizer.setSchedule(null);
-            for (int i = 0; i < groups.size(); i++) groups.get(i).setLr(lr[i] * backoffFactor);
-        }
-        return apply;
-    }
-
-    /** After the step: restores the learning rate of a backed-off step and takes a snapshot when one is due. */
-    public void after(long step, boolean applied) {
-        if (savedLr != null) {
-            List<ParamGroup> groups = optimizer.paramGroups();
-            for (int i = 0; i < groups.size(); i++) groups.get(i).setLr(savedLr[i]);
-            if (savedSchedule != null) optimizer.setSchedule(savedSchedule); // also brings the groups' lr up to date
-            savedLr = null;
-            savedSchedule = null;
-            backoffLeft--;
-        }
-        if (applied && policy(GuardPolicy.Rollback.class) != null && step - lastEventStep >= settings.snapshotEvery()
-                && step - snapshotStep >= settings.snapshotEvery())
-            snapshot(step);
-    }
-
-    private void snapshot(long step) {
-        try (GradMode.Guard ng = GradMode.noGrad(); Scope s = Scope.open()) {
-            Map<String, Tensor> p = new LinkedHashMap<>(), o = new LinkedHashMap<>();
-            for (var e : params.entrySet()) p.put(e.getKey(), Scope.detachFromScopes(e.getValue().copy()));
-            for (var e : optimizer.stateDict().entrySet()) o.put(e.getKey(), Scope.detachFromScopes(e.getValue().copy()));
-            freeSnapshot();
-            snapshotParams = p;
-            snapshotOptimizer = o;
-            snapshotStep = step;
-        }
-    }
-
-    private void restore() {
-        if (snapshotParams == null) return;
-        try (GradMode.Guard ng = GradMode.noGrad(); Scope s = Scope.open()) {
-            for (var e : params.entrySet()) e.getValue().copyFrom(snapshotParams.get(e.getKey()));
-            optimizer.loadStateDict(snapshotOptimizer);
-        }
-    }
-
-    private void freeSnapshot() {
-        if (snapshotParams != null) snapshotParams.values().forEach(Tensor::close);
-        if (snapshotOptimizer != null) snapshotOptimizer.values().forEach(Tensor::close);
-        snapshotParams = null;
-        snapshotOptimizer = null;
-    }
-
-    /** Every event so far, in order. */
-    public List<GuardEvent> events() { return List.copyOf(events); }
-
-    /** Steps the guard kept from being applied (skipped or rolled back). */
-    public long skipped() { return skipped; }
-
-    /** Rollbacks done. */
-    public long rollbacks() { return rollbacks; }
-
-    /** The policies, in the order given. */
     public List<GuardPolicy> policies() { return policies; }
 
-    @Override public void close() { freeSnapshot(); }
+    public Settings settings() { return settings; }
+
+    /** The backoff policy, or null. */
+    GuardPolicy.Backoff backoff() { return backoff; }
+
+    @Override public boolean readsLoss() { return true; }
+
+    @Override public OptionalDouble readsNorm() { return OptionalDouble.of(2); }
+
+    @Override public NonFiniteSteps nonFiniteSteps() { return NonFiniteSteps.RECOVERED; }
+
+    @Override public LinkState init(List<Tensor> params) {
+        Device d = params.isEmpty() ? Device.auto() : params.getFirst().device();
+        Map<String, Tensor> m = new LinkedHashMap<>();
+        for (String k : List.of("loss_mean", "loss_var", "loss_seen", "grad_mean", "grad_var", "grad_seen", "steps", "quiet",
+                "backoff_left", "log_next"))
+            m.put(k, Tensor.zeros(d, DType.F64));
+        m.put("snapshot_step", Tensor.zeros(d, DType.F64));
+        m.put("counts", Tensor.zeros(d, DType.F64, COUNTS));
+        m.put("by_cause", Tensor.zeros(d, DType.F64, CAUSES.size()));
+        m.put("log", Tensor.zeros(d, DType.F64, LOG_SIZE, LOG_COLUMNS));
+        return LinkState.of(m);
+    }
+
+    @Override public void update(Gradients g, LinkState s) {
+        Device d = g.device();
+        Tensor zero = Tensor.zeros(d, DType.F64);
+        // a step an earlier link already keeps out (a loss scaler's overflow) is not the guard's to judge
+        Tensor mine = g.skipFlag().to(DType.F64).rsub(1);
+        Tensor norm = g.norm(2).to(DType.F64);
+        Tensor gradBad = g.nonFinite().to(DType.F64).maximum(norm.isFinite().rsub(1)).mul(mine);
+        Tensor loss = g.loss() == null ? null : g.loss().to(DType.F64);
+        Tensor lossBad = loss == null ? zero : loss.isFinite().rsub(1).mul(mine);
+        Tensor bad = lossBad.maximum(gradBad);
+        Tensor lm = s.get("loss_mean"), lv = s.get("loss_var"), ls = s.get("loss_seen");
+        Tensor gm = s.get("grad_mean"), gv = s.get("grad_var"), gs = s.get("grad_seen");
+        Tensor lossX = loss == null ? lm : Tensor.where(bad, lm, loss), gradX = Tensor.where(bad, gm, norm);
+        Tensor zl = zScore(lossX, lm, lv, ls), zg = zScore(gradX, gm, gv, gs);
+        Tensor good = bad.rsub(1).mul(mine);
+        Tensor lossSpike = loss == null ? zero : zl.gt(settings.zThreshold()).mul(good);
+        Tensor gradSpike = zg.gt(settings.zThreshold()).mul(good);
+        Tensor cause = Tensor.where(lossBad, Tensor.scalar(d, DType.F64, 1), Tensor.where(gradBad, Tensor.scalar(d, DType.F64, 2),
+                Tensor.where(lossSpike, Tensor.scalar(d, DType.F64, 3), Tensor.where(gradSpike, Tensor.scalar(d, DType.F64, 4), zero))));
+        Tensor event = cause.gt(0).to(DType.F64);
+        if (loss != null) observe(lossX, lm, lv, ls, good.mul(lossSpike.rsub(1)));
+        observe(gradX, gm, gv, gs, good.mul(gradSpike.rsub(1)));
+
+        // what to do: keep the step out, roll back, or (backoff alone, on a spike) apply it with cut gradients
+        Tensor keepOut = rollback || skip || backoff == null ? event : bad;
+        Tensor rolledBack = rollback ? event : zero;
+        Tensor cut = backoff != null && !rollback && !skip ? event.mul(bad.rsub(1)) : zero;
+        if (backoff != null) g.clip(Tensor.where(cut, Tensor.scalar(d, DType.F32, backoff.factor()), Tensor.ones(d, DType.F32)));
+        g.skipIf(keepOut);
+
+        Tensor steps = s.get("steps"), quiet = s.get("quiet"), counts = s.get("counts");
+        Tensor stepBefore = steps.copy(), quietBefore = quiet.copy();
+        Tensor snapshotStep = s.get("snapshot_step");
+        if (rollback) {
+            Tensor sinceSnapshot = counts.select(0, SINCE_SNAPSHOT);
+            Tensor taken = Snapshot.refresh(g, s, quietBefore, event, settings.snapshotEvery());
+            snapshotStep.copyFrom(Tensor.where(taken, stepBefore, snapshotStep));
+            Tensor since = Tensor.where(taken, zero, sinceSnapshot);
+            Snapshot.restore(g, s, rolledBack);
+            Tensor undone = Tensor.where(rolledBack, since, zero);
+            since = Tensor.where(rolledBack, zero, since.add(keepOut.rsub(1)));
+            Tensor add = Tensor.stack(List.of(event, keepOut, rolledBack, cut, undone, zero), 0);
+            Tensor next = counts.add(add);
+            counts.copyFrom(Tensor.concat(List.of(next.narrow(0, 0, SINCE_SNAPSHOT), since.reshape(1)), 0));
+        } else {
+            counts.copyFrom(counts.add(Tensor.stack(List.of(event, keepOut, rolledBack, cut, zero, zero), 0)));
+        }
+        steps.copyFrom(steps.add(1));
+        quiet.copyFrom(Tensor.where(event, zero, quiet.add(1)));
+        if (backoff != null) {
+            Tensor left = s.get("backoff_left");
+            left.copyFrom(Tensor.where(event, Tensor.scalar(d, DType.F64, backoff.steps()), left.sub(1).maximum(0)));
+        }
+        Tensor byCause = s.get("by_cause");
+        byCause.copyFrom(byCause.add(Tensor.arange(d, DType.F64, 0, CAUSES.size(), 1).eq(cause).mul(event)));
+
+        // the event's record in the ring log
+        Tensor isLoss = cause.eq(1).add(cause.eq(3)).gt(0);
+        // checkpoints hold finite numbers only: a non-finite value is written as 0 (its cause says what it was)
+        Tensor value = Tensor.where(bad, zero, Tensor.where(isLoss, loss == null ? zero : lossX, gradX));
+        Tensor z = Tensor.where(cause.eq(3), zl, Tensor.where(cause.eq(4), zg, zero));
+        Tensor action = Tensor.where(rolledBack, Tensor.scalar(d, DType.F64, ROLLED_BACK),
+                Tensor.where(keepOut, Tensor.scalar(d, DType.F64, SKIPPED), Tensor.scalar(d, DType.F64, APPLIED_CUT)));
+        Tensor row = Tensor.stack(List.of(steps.copy(), cause, value, z, action, snapshotStep.copy()), 0).reshape(1, LOG_COLUMNS);
+        Tensor log = s.get("log"), logNext = s.get("log_next");
+        Tensor mask = Tensor.arange(d, DType.F64, 0, LOG_SIZE, 1).eq(logNext).mul(event).reshape(LOG_SIZE, 1);
+        log.copyFrom(Tensor.where(mask, row, log));
+        Tensor after = logNext.add(1);
+        logNext.copyFrom(Tensor.where(event, Tensor.where(after.ge(LOG_SIZE), zero, after), logNext));
+    }
+
+    /** The z-score of {@code x} against mean and variance, 0 until {@code warmup} values were seen. */
+    private Tensor zScore(Tensor x, Tensor mean, Tensor var, Tensor seen) {
+        Tensor sd = var.sqrt().maximum(mean.abs().mul(1e-3).add(1e-12));
+        return Tensor.where(seen.ge(settings.warmup()), x.sub(mean).div(sd), Tensor.zeros(x.device(), DType.F64));
+    }
+
+    /** Folds {@code x} into the EMA where {@code use} is set (the first value sets the mean). */
+    private void observe(Tensor x, Tensor mean, Tensor var, Tensor seen, Tensor use) {
+        double b = settings.beta();
+        Tensor first = seen.eq(0);
+        Tensor dx = x.sub(mean);
+        Tensor newMean = Tensor.where(first, x, mean.add(dx.mul(1 - b)));
+        Tensor newVar = Tensor.where(first, Tensor.zeros(x.device(), DType.F64), var.add(dx.square().mul(1 - b)).mul(b));
+        Tensor u = use.gt(0);
+        mean.copyFrom(Tensor.where(u, newMean, mean));
+        var.copyFrom(Tensor.where(u, newVar, var));
+        seen.copyFrom(Tensor.where(u, seen.add(1), seen));
+    }
+
+    /** Reads the guard's counters and its log (one host read: do it where the caller syncs anyway). */
+    public static GuardLog.Reading read(LinkState s) { return GuardLog.read(s); }
+
+    /** The names of the causes, by code. */
+    static String cause(int code) { return code >= 0 && code < CAUSES.size() ? CAUSES.get(code) : "cause " + code; }
+
+    /** What the guard did for an action code, in words. */
+    String action(int code, long snapshotStep) {
+        List<String> did = new ArrayList<>();
+        switch (code) {
+            case ROLLED_BACK -> did.add("rolled back to step " + snapshotStep + ", skipped the batch");
+            case SKIPPED -> did.add("skipped the step");
+            default -> did.add("applied with gradients x" + backoff.factor());
+        }
+        if (backoff != null) did.add("lr x" + backoff.factor() + " for " + backoff.steps() + " steps");
+        return String.join(", ", did);
+    }
+
+    @Override public String toString() { return "ExplosionGuard" + policies; }
 }

@@ -6,22 +6,35 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.ballast.engine.DType;
 import dev.ballast.engine.Device;
 import dev.ballast.engine.Generator;
 import dev.ballast.engine.Scope;
 import dev.ballast.engine.Tensor;
+import dev.ballast.engine.io.Checkpoint;
+import dev.ballast.engine.optim.Optimizer;
 import dev.ballast.engine.optim.SGD;
+import dev.ballast.stability.chain.GradientChain;
+import dev.ballast.stability.chain.Link;
+import dev.ballast.stability.chain.StepStats;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import org.junit.jupiter.api.Test;
 
-/** Policy parsing, the spike detector, and the guard's actions on a real optimizer (rollback restores state bit-exactly). */
+/**
+ * The explosion guard as a chain link: its decisions against a float64 reference of the rule, skipped and
+ * rolled-back steps bit-identical to what they should restore, the backoff, and its state through a checkpoint.
+ */
 class GuardTest {
     static final Device CPU = Device.cpu();
+    static final ExplosionGuard.Settings SETTINGS = new ExplosionGuard.Settings(6, 0.9, 10, 5);
 
-    @Test
-    void parsesPoliciesAndNamesWhatIsAllowed() {
+    @Test void parsesPoliciesAndNamesWhatIsAllowed() {
         assertEquals(List.of(new GuardPolicy.Rollback(), new GuardPolicy.Backoff(0.5, 100)), GuardPolicy.parse("rollback, backoff:0.5:100"));
         assertEquals(List.of(new GuardPolicy.Backoff(0.5, 100)), GuardPolicy.parse("backoff"));
         for (String bad : new String[] {"", "explode", "backoff:2:10", "backoff:x:1", "skip,skip", "skip:3"}) {
@@ -30,84 +43,245 @@ class GuardTest {
         }
     }
 
-    @Test
-    void spikeDetectorFlagsOutliersAndIgnoresNoise() {
-        SpikeDetector d = new SpikeDetector(0.9, 6, 10);
-        java.util.Random r = new java.util.Random(1);
-        for (int i = 0; i < 200; i++) assertFalse(d.observe(1 + 0.05 * r.nextGaussian()), "noise at " + i);
-        assertTrue(d.observe(3), "a 40-sigma value is a spike");
-        assertFalse(d.observe(1.02), "statistics were not poisoned by the spike");
-    }
+    /** The rule in float64: z-scores against an EMA of mean and variance, spikes and non-finite values not folded in. */
+    static final class Reference {
+        final double beta, threshold;
+        final long warmup;
+        double lm, lv, gm, gv;
+        long ls, gs;
 
-    private Map<String, Tensor> params(Generator g) {
-        Map<String, Tensor> m = new LinkedHashMap<>();
-        m.put("w", Tensor.randn(g, CPU, 4, 3).requiresGrad(true));
-        m.put("b", Tensor.randn(g, CPU, 3).requiresGrad(true));
-        return m;
-    }
+        Reference(ExplosionGuard.Settings s) {
+            beta = s.beta();
+            threshold = s.zThreshold();
+            warmup = s.warmup();
+        }
 
-    private void grads(Map<String, Tensor> m, Generator g) {
-        for (Tensor p : m.values()) p.setGrad(Tensor.randn(g, CPU, p.shape()));
-    }
+        double z(double x, double mean, double var, long seen) {
+            if (seen < warmup) return 0;
+            return (x - mean) / Math.max(Math.sqrt(var), 1e-3 * Math.abs(mean) + 1e-12);
+        }
 
-    @Test
-    void rollbackRestoresWeightsAndOptimizerStateAndSkipsTheBatch() {
-        Generator g = new Generator(7);
-        try (Scope s = Scope.open()) {
-            Map<String, Tensor> m = params(g);
-            SGD sgd = new SGD(List.copyOf(m.values()), 0.1, 0.9, 0, 0, false);
-            ExplosionGuard guard = new ExplosionGuard(GuardPolicy.parse("rollback"), m, sgd, new ExplosionGuard.Settings(6, 0.9, 5, 5));
-            float[] atSnapshot = null;
-            for (long step = 1; step <= 30; step++) {
-                grads(m, g);
-                boolean apply = guard.check(step, 1.0 + 0.01 * (step % 3), 2.0 + 0.01 * (step % 2));
-                assertTrue(apply, "quiet step " + step);
-                sgd.step();
-                guard.after(step, true);
-                if (step == 30) atSnapshot = m.get("w").toFloatArray();
+        /** The cause of this step (null: none), updating the averages as the guard does. */
+        String step(double loss, double norm) {
+            if (!Double.isFinite(loss)) return "non-finite-loss";
+            if (!Double.isFinite(norm)) return "non-finite-grad";
+            boolean lSpike = z(loss, lm, lv, ls) > threshold, gSpike = z(norm, gm, gv, gs) > threshold;
+            if (!lSpike) {
+                double d = loss - lm;
+                if (ls == 0) { lm = loss; lv = 0; } else { lm += (1 - beta) * d; lv = beta * (lv + (1 - beta) * d * d); }
+                ls++;
             }
-            long stepsBefore = sgd.stepCount();
-            grads(m, g);
-            assertTrue(guard.check(31, 1.0, 2.0));
-            sgd.step();
-            guard.after(31, true);
-            grads(m, g);
-            assertFalse(guard.check(32, 50.0, 2.0), "a loss spike is not applied");
-            assertArrayEquals(atSnapshot, m.get("w").toFloatArray(), "weights are back at the step-30 snapshot");
-            assertEquals(stepsBefore, sgd.stepCount(), "the optimizer's step count is the snapshot's");
-            GuardEvent e = guard.events().getFirst();
-            assertEquals(32, e.step());
-            assertEquals("loss-spike", e.cause());
-            assertTrue(e.action().contains("rolled back to step 30"), e.action());
-            assertEquals(1, guard.rollbacks());
-            grads(m, g);
-            assertFalse(guard.check(33, Double.NaN, 2.0), "a non-finite loss is never applied");
-            guard.close();
+            if (!gSpike) {
+                double d = norm - gm;
+                if (gs == 0) { gm = norm; gv = 0; } else { gm += (1 - beta) * d; gv = beta * (gv + (1 - beta) * d * d); }
+                gs++;
+            }
+            return lSpike ? "loss-spike" : gSpike ? "grad-spike" : null;
         }
     }
 
-    @Test
-    void backoffLowersTheLearningRateForNStepsThenRestoresIt() {
-        Generator g = new Generator(3);
-        try (Scope s = Scope.open()) {
-            Map<String, Tensor> m = params(g);
-            SGD sgd = new SGD(List.copyOf(m.values()), 0.1);
-            ExplosionGuard guard = new ExplosionGuard(GuardPolicy.parse("backoff:0.25:3"), m, sgd, new ExplosionGuard.Settings(6, 0.9, 5, 5));
-            for (long step = 1; step <= 10; step++) {
-                assertTrue(guard.check(step, 1.0, 1.0 + 0.01 * (step % 2)));
-                guard.after(step, true);
+    /** A stream of (loss, norm): noise, a loss spike at 30, a norm spike at 45, a NaN loss at 60, an inf gradient at 70. */
+    static double[][] stream(long seed, int n) {
+        Random r = new Random(seed);
+        double[][] v = new double[n][];
+        for (int i = 0; i < n; i++) v[i] = new double[] {2 + 0.1 * r.nextGaussian(), 1 + 0.05 * r.nextGaussian()};
+        v[30][0] = 40;
+        v[45][1] = 30;
+        v[60][0] = Double.NaN;
+        v[70][1] = Double.POSITIVE_INFINITY;
+        return v;
+    }
+
+    static List<Tensor> params(Generator gen) {
+        return List.of(Tensor.randn(gen, CPU, 6, 4).requiresGrad(true), Tensor.randn(gen, CPU, 4).requiresGrad(true));
+    }
+
+    /** Fresh gradients of global norm {@code norm} (infinite: one element infinite). */
+    static void setGrads(Generator gen, List<Tensor> params, double norm) {
+        List<Tensor> gs = new ArrayList<>();
+        double sq = 0;
+        for (Tensor p : params) {
+            Tensor g = Tensor.randn(gen, CPU, p.shape());
+            sq += g.square().sum().item();
+            gs.add(g);
+        }
+        for (int i = 0; i < params.size(); i++) {
+            Tensor g = gs.get(i).mul(Double.isFinite(norm) ? norm / Math.sqrt(sq) : 1 / Math.sqrt(sq));
+            if (!Double.isFinite(norm) && i == 0) {
+                double[] a = new double[(int) g.numel()];
+                a[0] = norm;
+                g = g.add(Tensor.fromArray(CPU, DType.F32, a, g.shape()));
             }
-            assertTrue(guard.check(11, 1.0, 100.0), "backoff alone lets the spiking step through at the lower lr");
-            assertEquals(0.025, sgd.paramGroups().getFirst().lr(), 1e-12);
-            guard.after(11, true);
-            assertEquals(0.1, sgd.paramGroups().getFirst().lr(), 1e-12, "restored after the step");
-            for (long step = 12; step <= 14; step++) {
-                assertTrue(guard.check(step, 1.0, 1.0));
-                double lr = sgd.paramGroups().getFirst().lr();
-                assertEquals(step <= 13 ? 0.025 : 0.1, lr, 1e-12, "step " + step);
-                guard.after(step, true);
+            params.get(i).setGrad(g.detach());
+        }
+    }
+
+    static StepStats.Values step(GradientChain chain, Generator gen, List<Tensor> params, double[] lossAndNorm) {
+        setGrads(gen, params, lossAndNorm[1]);
+        return chain.step(Tensor.scalar(CPU, DType.F32, lossAndNorm[0])).read();
+    }
+
+    @Test void decisionsMatchTheFloat64Rule() {
+        long seed = System.nanoTime();
+        System.out.println("guard decisions seed " + seed);
+        double[][] s = stream(seed, 100);
+        try (Scope sc = Scope.open()) {
+            List<Tensor> params = params(new Generator(seed));
+            SGD opt = new SGD(params, 0.01, 0.9, 0, 0, false);
+            ExplosionGuard guard = new ExplosionGuard(GuardPolicy.parse("skip"), SETTINGS);
+            try (GradientChain chain = GradientChain.of(guard, Link.apply(opt))) {
+                GuardLog log = new GuardLog(guard, chain.stateOf(guard), opt);
+                Reference ref = new Reference(SETTINGS);
+                Generator gen = new Generator(seed + 1);
+                List<String> expected = new ArrayList<>();
+                for (int i = 0; i < s.length; i++) {
+                    String cause = ref.step(s[i][0], s[i][1]);
+                    if (cause != null) expected.add((i + 1) + ":" + cause);
+                    StepStats.Values v = step(chain, gen, params, s[i]);
+                    assertEquals(cause != null, v.skipped(), "step " + (i + 1) + " skipped iff the rule saw " + cause + " (seed " + seed + ")");
+                }
+                List<String> got = log.poll().stream().map(e -> e.step() + ":" + e.cause()).toList();
+                assertEquals(expected, got, "seed " + seed);
+                assertTrue(got.containsAll(List.of("31:loss-spike", "46:grad-spike", "61:non-finite-loss", "71:non-finite-grad")), got.toString());
+                GuardLog.Reading r = log.last();
+                assertEquals(s.length, r.steps());
+                assertEquals(expected.size(), r.keptOut());
+                assertEquals(1, r.byCause().get("loss-spike"));
             }
-            assertEquals("grad-spike", guard.events().getFirst().cause());
+        }
+    }
+
+    private static Map<String, double[]> hostState(List<Tensor> params, Optimizer opt) {
+        Map<String, double[]> m = new LinkedHashMap<>();
+        for (int i = 0; i < params.size(); i++) m.put("p" + i, params.get(i).toDoubleArray());
+        for (var e : opt.stateTensors().entrySet()) m.put(e.getKey(), e.getValue().toDoubleArray());
+        return m;
+    }
+
+    private static void assertSame(Map<String, double[]> want, Map<String, double[]> got, String what) {
+        assertEquals(want.keySet(), got.keySet(), what);
+        for (var e : want.entrySet()) assertArrayEquals(e.getValue(), got.get(e.getKey()), 0, what + ": " + e.getKey());
+    }
+
+    @Test void aSkippedStepLeavesWeightsAndMomentumBitIdentical() {
+        try (Scope sc = Scope.open()) {
+            List<Tensor> params = params(new Generator(5));
+            SGD opt = new SGD(params, 0.05, 0.9, 0, 1e-4, false);
+            try (GradientChain chain = GradientChain.of(ExplosionGuard.parse("skip"), Link.apply(opt))) {
+                double[][] s = stream(5, 80);
+                Generator gen = new Generator(6);
+                for (int i = 0; i < s.length; i++) {
+                    Map<String, double[]> before = hostState(params, opt);
+                    StepStats.Values v = step(chain, gen, params, s[i]);
+                    if (v.skipped()) assertSame(before, hostState(params, opt), "skipped step " + (i + 1));
+                }
+            }
+        }
+    }
+
+    /** Every weight and momentum buffer after a rollback equals, bit for bit, what they were after the snapshot's step. */
+    @Test void rollbackRestoresTheSnapshotBitForBit() {
+        try (Scope sc = Scope.open()) {
+            List<Tensor> params = params(new Generator(8));
+            SGD opt = new SGD(params, 0.05, 0.9, 0, 0, false);
+            ExplosionGuard guard = new ExplosionGuard(GuardPolicy.parse("rollback"), SETTINGS);
+            try (GradientChain chain = GradientChain.of(guard, Link.apply(opt))) {
+                GuardLog log = new GuardLog(guard, chain.stateOf(guard), opt);
+                double[][] s = stream(8, 80);
+                Generator gen = new Generator(9);
+                List<Map<String, double[]>> after = new ArrayList<>();
+                after.add(hostState(params, opt)); // after step 0: the start
+                int rollbacks = 0;
+                for (int i = 0; i < s.length; i++) {
+                    StepStats.Values v = step(chain, gen, params, s[i]);
+                    Map<String, double[]> now = hostState(params, opt);
+                    for (GuardEvent e : log.poll()) {
+                        assertTrue(v.skipped() && e.step() == i + 1, e.line());
+                        long snap = Long.parseLong(e.action().replaceAll(".*rolled back to step (\\d+).*", "$1"));
+                        assertTrue(snap >= i + 1 - 2L * SETTINGS.snapshotEvery() - 20 && snap < i + 1, e.line());
+                        Map<String, double[]> want = new LinkedHashMap<>(after.get((int) snap));
+                        for (String k : now.keySet()) want.putIfAbsent(k, new double[now.get(k).length]); // made after: zeros
+                        assertSame(want, now, "rollback at step " + (i + 1) + " to " + snap);
+                        rollbacks++;
+                    }
+                    after.add(now);
+                }
+                assertEquals(4, rollbacks, "the two spikes and the two non-finite steps");
+                assertEquals(4, log.last().rollbacks());
+                assertTrue(log.last().undone() > 0, "the rollbacks undid applied steps");
+            }
+        }
+    }
+
+    @Test void backoffCutsTheSpikingStepAndTheLearningRateUntilItsStepsPass() {
+        try (Scope sc = Scope.open()) {
+            List<Tensor> params = params(new Generator(3));
+            SGD opt = new SGD(params, 0.1);
+            ExplosionGuard guard = new ExplosionGuard(GuardPolicy.parse("backoff:0.25:5"), SETTINGS);
+            try (GradientChain chain = GradientChain.of(guard, Link.apply(opt))) {
+                GuardLog log = new GuardLog(guard, chain.stateOf(guard), opt);
+                double[][] s = stream(3, 80);
+                Generator gen = new Generator(4);
+                for (int i = 0; i < 30; i++) assertEquals(1.0, step(chain, gen, params, s[i]).coefficient(), "quiet step " + (i + 1));
+                StepStats.Values spike = step(chain, gen, params, s[30]);
+                assertFalse(spike.skipped(), "backoff alone applies the spiking step");
+                assertEquals(0.25, spike.coefficient(), 1e-7, "with its gradients cut by the factor");
+                List<GuardEvent> events = log.poll();
+                assertEquals(1, events.size());
+                assertTrue(events.getFirst().action().contains("lr x0.25 for 5 steps"), events.getFirst().line());
+                assertEquals(0.025, opt.paramGroups().getFirst().lr(), 1e-12, "the cut starts at the read");
+                for (int i = 31; i < 36; i++) step(chain, gen, params, s[i]);
+                log.poll();
+                assertEquals(0.1, opt.paramGroups().getFirst().lr(), 1e-12, "and ends at the first read after its steps");
+            }
+        }
+    }
+
+    /** The first 40 steps, a checkpoint, a fresh chain loaded from it: the last 60 steps decide exactly alike. */
+    @Test void stateRoundTripsThroughACheckpoint() throws Exception {
+        long seed = System.nanoTime();
+        System.out.println("guard checkpoint seed " + seed);
+        double[][] s = stream(seed, 100);
+        Path file = Files.createTempDirectory("guard").resolve("c.safetensors");
+        try (Scope sc = Scope.open()) {
+            List<Tensor> params = params(new Generator(seed));
+            Map<String, Tensor> model = new LinkedHashMap<>();
+            for (int i = 0; i < params.size(); i++) model.put("p" + i, params.get(i));
+            SGD opt = new SGD(params, 0.01, 0.9, 0, 0, false);
+            ExplosionGuard guard = ExplosionGuard.parse("skip");
+            GradientChain chain = GradientChain.of(guard, Link.apply(opt));
+            Generator gen = new Generator(seed + 1);
+            List<Boolean> skipped = new ArrayList<>();
+            Map<String, double[]> saved = null;
+            for (int i = 0; i < s.length; i++) {
+                skipped.add(step(chain, gen, params, s[i]).skipped());
+                if (i == 39) {
+                    Checkpoint.save(file, model, opt, 40, null, chain.stateDict());
+                    saved = hostState(params, opt);
+                }
+            }
+            Map<String, double[]> end = hostState(params, opt);
+            GuardLog.Reading whole = GuardLog.read(chain.stateOf(guard));
+            ExplosionGuard guard2 = ExplosionGuard.parse("skip");
+            SGD opt2 = new SGD(params, 0.01, 0.9, 0, 0, false);
+            GradientChain resumed = GradientChain.of(guard2, Link.apply(opt2));
+            Checkpoint.load(file, model, opt2, null, resumed.stateDict());
+            assertSame(saved, hostState(params, opt2), "the checkpoint's weights and momentum");
+            Generator gen2 = new Generator(seed + 1);
+            for (int i = 0; i < s.length; i++) {
+                if (i < 40) {
+                    setGrads(gen2, params, s[i][1]); // the same random draws
+                    continue;
+                }
+                assertEquals(skipped.get(i), step(resumed, gen2, params, s[i]).skipped(), "step " + (i + 1) + " (seed " + seed + ")");
+            }
+            assertSame(end, hostState(params, opt2), "the resumed run ends bit-identical");
+            GuardLog.Reading again = GuardLog.read(resumed.stateOf(guard2));
+            assertEquals(whole.events(), again.events());
+            assertEquals(whole.byCause(), again.byCause());
+            assertEquals(whole.steps(), again.steps());
+            chain.close();
+            resumed.close();
         }
     }
 }

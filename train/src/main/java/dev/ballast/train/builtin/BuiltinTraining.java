@@ -72,7 +72,6 @@ public final class BuiltinTraining implements AutoCloseable {
     private final DType autocast;         // null for fp32
     private final GradScaler lossScaler;  // fp16 only
     private long lastStep;
-    private boolean stopOnNonFiniteLoss = true;
     private DataParallel dataParallel;
 
     private BuiltinTraining(TrainConfig c, Device device) {
@@ -189,7 +188,7 @@ public final class BuiltinTraining implements AutoCloseable {
             Tensor loss = inPrecision(() -> task.loss(model.call(batch.inputs()), batch.targets()));
             if (step % config.logEvery() == 0 || step == config.steps()) {
                 double v = dataParallel == null ? loss.item() : dataParallel.mean(loss);
-                if (!Double.isFinite(v) && stopOnNonFiniteLoss) throw new DivergedException(step, v);
+                if (!Double.isFinite(v) && stopsOnNonFiniteLoss()) throw new DivergedException(step, v);
                 l.onLoss(step, v);
             }
             return loss;
@@ -197,10 +196,11 @@ public final class BuiltinTraining implements AutoCloseable {
     }
 
     /**
-     * Whether a non-finite logged loss stops the run with a {@link DivergedException} (default true); an explosion
-     * guard that handles non-finite steps itself turns this off. Set before {@link #trainer}.
+     * Whether a non-finite logged loss stops the run with a {@link DivergedException}: yes, unless the chain
+     * recovers from non-finite steps itself ({@code Link.NonFiniteSteps.RECOVERED}: the explosion guard); a chain
+     * that only skips them still stops, since a non-finite loss from the weights would recur at every step.
      */
-    public void stopOnNonFiniteLoss(boolean on) { this.stopOnNonFiniteLoss = on; }
+    public boolean stopsOnNonFiniteLoss() { return chain.nonFiniteSteps() != Link.NonFiniteSteps.RECOVERED; }
 
     /** Evaluation on the test set in eval mode: {@code loss} and the task's metric. */
     Supplier<Map<String, Double>> eval(Listener l) {

@@ -18,13 +18,16 @@ import java.util.Map;
  *     teacher-student | copy | sort;</li>
  * <li>{@code steps}, {@code batch}, {@code lr}, {@code optimizer} sgd | adam | adamw, {@code momentum} (SGD only),
  *     {@code weightDecay} (L2 for sgd/adam, decoupled for adamw);</li>
- * <li>the gradient chain, built from these keys in one fixed order (skip non-finite, adaptive clipping, clip by
+ * <li>the gradient chain, built from these keys in one fixed order (guard, skip non-finite, adaptive clipping, clip by
  *     value, clip by norm, then the optimizer): {@code skipNonFinite} true | false (skip a step whose gradients hold
  *     NaN or infinity), {@code agc} unit-wise adaptive clipping factor (0 = off), {@code clipValue} per-element
  *     bound (0 = off), {@code clip} maximum global L2 gradient norm (0 = off); {@code maxConsecutiveSkips} stops the
  *     run after that many skipped steps in a row (0 = never); or {@code chain}, an explicit list of links in order
  *     ({@code [{"op": "clip_value", "value": 1}, {"op": "clip_norm", "max_norm": 1}]}, see {@code ChainSpec}), which
- *     replaces the four keys above;</li>
+ *     replaces the keys above and the two below;</li>
+ * <li>{@code guard} the explosion guard's policies ({@code skip}, {@code backoff:F:N}, {@code rollback}, comma-separated;
+ *     null = off), first in the chain so it sees the raw loss and gradient norm; {@code clipAdaptive} {@code agc:λ},
+ *     {@code autoclip:p} or {@code zclip:z} (null = off), after the skip;</li>
  * <li>{@code schedule} constant | cosine (to 0 over the steps after warm-up) | step (x0.1 every third of the
  *     steps), {@code warmup} linear warm-up steps (0 = none);</li>
  * <li>{@code seed}; {@code depth} (hidden layers of mlp, residual blocks of resmlp), {@code width} (mlp/resmlp
@@ -46,7 +49,7 @@ public record TrainConfig(String model, String task, long steps, int batch, doub
                           int depth, int width, int hidden, int layers, int heads, int seqLen, int vocab, String init,
                           String activation, long evalEvery, long logEvery, int trainSize, int testSize, String device,
                           boolean skipNonFinite, double agc, long maxConsecutiveSkips, List<Map<String, Object>> chain,
-                          String precision) {
+                          String precision, String guard, String clipAdaptive) {
 
     public static final List<String> MODELS = List.of("mlp", "resmlp", "rnn", "lstm", "gru", "transformer");
     public static final List<String> TASKS = List.of("spirals", "spirals-hard", "adding", "temporal-order", "teacher-student", "copy", "sort");
@@ -60,9 +63,11 @@ public record TrainConfig(String model, String task, long steps, int batch, doub
     public static final List<String> KEYS = List.of("model", "task", "steps", "batch", "lr", "optimizer", "momentum",
             "weightDecay", "clip", "clipValue", "schedule", "warmup", "seed", "depth", "width", "hidden", "layers", "heads",
             "seqLen", "vocab", "init", "activation", "evalEvery", "logEvery", "trainSize", "testSize", "device",
-            "skipNonFinite", "agc", "maxConsecutiveSkips", "chain", "precision");
+            "skipNonFinite", "agc", "maxConsecutiveSkips", "chain", "precision", "guard", "clipAdaptive");
     /** The keys the default chain is built from; an explicit {@code chain} replaces them. */
-    public static final List<String> CHAIN_KEYS = List.of("skipNonFinite", "agc", "clipValue", "clip");
+    public static final List<String> CHAIN_KEYS = List.of("skipNonFinite", "agc", "clipValue", "clip", "guard", "clipAdaptive");
+    /** What {@code clipAdaptive} takes. */
+    public static final String CLIP_ADAPTIVE_ALLOWED = "agc:<ratio> (e.g. agc:0.01), autoclip:<percentile> (e.g. autoclip:10), zclip:<z> (e.g. zclip:2.5)";
 
     public TrainConfig {
         model = choice("model", model, MODELS);
@@ -85,6 +90,16 @@ public record TrainConfig(String model, String task, long steps, int batch, doub
         atLeast("maxConsecutiveSkips", maxConsecutiveSkips, 0);
         if (maxConsecutiveSkips > Integer.MAX_VALUE)
             throw new ConfigException("maxConsecutiveSkips", "maxConsecutiveSkips is out of range: " + maxConsecutiveSkips);
+        guard = guard == null || guard.isBlank() ? null : guard.strip().toLowerCase(Locale.ROOT);
+        clipAdaptive = clipAdaptive == null || clipAdaptive.isBlank() ? null : clipAdaptive.strip().toLowerCase(Locale.ROOT);
+        if (guard != null) {
+            try {
+                dev.ballast.stability.chain.ChainSpec.validate(List.of(guardOp(guard)));
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException("guard", e.getMessage().replaceFirst("^chain\\[0\\] \\(guard\\): ", ""));
+            }
+        }
+        if (clipAdaptive != null) clipAdaptiveOp(clipAdaptive);
         if (chain != null) {
             List<Map<String, Object>> copy = new java.util.ArrayList<>();
             for (Map<String, Object> o : chain) copy.add(o == null ? null : java.util.Collections.unmodifiableMap(new LinkedHashMap<>(o)));
@@ -129,22 +144,22 @@ public record TrainConfig(String model, String task, long steps, int batch, doub
         return switch (t) {
             // 20-layer tanh MLP, Xavier with the tanh gain: PyTorch reaches 99.9% in 3,000 steps
             case "spirals" -> new TrainConfig("mlp", t, 3000, 128, 1e-3, "adam", 0, 0, 0, 0, "constant", 0, 0,
-                    20, 64, 128, 1, 4, 50, 10, "xavier", "tanh", 0, 10, 4000, 2000, "auto", true, 0, 0, null, "fp32");
+                    20, 64, 128, 1, 4, 50, 10, "xavier", "tanh", 0, 10, 4000, 2000, "auto", true, 0, 0, null, "fp32", null, null);
             // 2 turns: the demo's depth story; a 20-layer ReLU MLP with He init reached 99.9% at step 300 (of 1,000)
             case "spirals-hard" -> new TrainConfig("mlp", t, 600, 128, 1e-3, "adam", 0, 0, 0, 0, "constant", 0, 0,
-                    20, 64, 128, 1, 4, 50, 10, "kaiming", "relu", 0, 10, 4000, 2000, "auto", true, 0, 0, null, "fp32");
+                    20, 64, 128, 1, 4, 50, 10, "kaiming", "relu", 0, 10, 4000, 2000, "auto", true, 0, 0, null, "fp32", null, null);
             // LSTM 128 with grad-norm clip 1.0 on T=50: PyTorch gets under 0.01 MSE within ~2,000-2,500 steps; 3,000 leaves margin
             case "adding" -> new TrainConfig("lstm", t, 3000, 64, 1e-3, "adam", 0, 0, 1.0, 0, "constant", 0, 0,
-                    2, 64, 128, 1, 4, 50, 10, "pytorch", "tanh", 0, 10, 50_000, 2000, "auto", true, 0, 0, null, "fp32");
+                    2, 64, 128, 1, 4, 50, 10, "pytorch", "tanh", 0, 10, 50_000, 2000, "auto", true, 0, 0, null, "fp32", null, null);
             case "temporal-order" -> new TrainConfig("lstm", t, 2000, 64, 1e-3, "adam", 0, 0, 1.0, 0, "constant", 0, 0,
-                    2, 64, 64, 1, 4, 50, 10, "pytorch", "tanh", 0, 10, 20_000, 2000, "auto", true, 0, 0, null, "fp32");
+                    2, 64, 64, 1, 4, 50, 10, "pytorch", "tanh", 0, 10, 20_000, 2000, "auto", true, 0, 0, null, "fp32", null, null);
             case "teacher-student" -> new TrainConfig("mlp", t, 2000, 64, 1e-3, "adam", 0, 0, 0, 0, "constant", 0, 0,
-                    2, 64, 64, 1, 4, 50, 10, "pytorch", "tanh", 0, 10, 10_000, 2000, "auto", true, 0, 0, null, "fp32");
+                    2, 64, 64, 1, 4, 50, 10, "pytorch", "tanh", 0, 10, 10_000, 2000, "auto", true, 0, 0, null, "fp32", null, null);
             // a 2-layer causal transformer, decoder style (see SequenceTasks)
             case "copy" -> new TrainConfig("transformer", t, 500, 64, 1e-3, "adam", 0, 0, 1.0, 0, "constant", 0, 0,
-                    2, 64, 64, 2, 4, 8, 10, "pytorch", "gelu", 0, 10, 20_000, 1000, "auto", true, 0, 0, null, "fp32");
+                    2, 64, 64, 2, 4, 8, 10, "pytorch", "gelu", 0, 10, 20_000, 1000, "auto", true, 0, 0, null, "fp32", null, null);
             case "sort" -> new TrainConfig("transformer", t, 1500, 64, 1e-3, "adam", 0, 0, 1.0, 0, "constant", 0, 0,
-                    2, 64, 64, 2, 4, 8, 10, "pytorch", "gelu", 0, 10, 20_000, 1000, "auto", true, 0, 0, null, "fp32");
+                    2, 64, 64, 2, 4, 8, 10, "pytorch", "gelu", 0, 10, 20_000, 1000, "auto", true, 0, 0, null, "fp32", null, null);
             default -> throw new IllegalStateException(t);
         };
     }
@@ -182,7 +197,7 @@ public record TrainConfig(String model, String task, long steps, int batch, doub
                 integer(m, "hidden"), integer(m, "layers"), integer(m, "heads"), integer(m, "seqLen"), integer(m, "vocab"),
                 str(m, "init"), str(m, "activation"), lng(m, "evalEvery"), lng(m, "logEvery"), integer(m, "trainSize"),
                 integer(m, "testSize"), str(m, "device"), bool(m, "skipNonFinite"), dbl(m, "agc"), lng(m, "maxConsecutiveSkips"),
-                chainList(m), str(m, "precision"));
+                chainList(m), str(m, "precision"), optionalStr(m, "guard"), optionalStr(m, "clipAdaptive"));
     }
 
     /** Every setting by key, in {@link #KEYS} order. */
@@ -190,7 +205,7 @@ public record TrainConfig(String model, String task, long steps, int batch, doub
         Map<String, Object> m = new LinkedHashMap<>();
         Object[] v = {model, task, steps, batch, lr, optimizer, momentum, weightDecay, clip, clipValue, schedule, warmup,
                 seed, depth, width, hidden, layers, heads, seqLen, vocab, init, activation, evalEvery, logEvery, trainSize,
-                testSize, device, skipNonFinite, agc, maxConsecutiveSkips, chain, precision};
+                testSize, device, skipNonFinite, agc, maxConsecutiveSkips, chain, precision, guard, clipAdaptive};
         for (int i = 0; i < v.length; i++) m.put(KEYS.get(i), v[i]);
         return m;
     }
@@ -200,10 +215,10 @@ public record TrainConfig(String model, String task, long steps, int batch, doub
 
     /**
      * The chain in effect, as data: {@code chain} when given, else the links the keys ask for in the fixed order
-     * skip non-finite, adaptive clipping, clip by value, clip by norm (the optimizer's apply is not listed). With
-     * precision fp16 the chain starts with {@code {"op": "unscale"}} (the run's loss scaler: the overflow check, the
-     * division by the scale folded into the optimizer's pass, the skip and the scale update), added in front of an
-     * explicit chain that has no {@code unscale} of its own.
+     * unscale (precision fp16), guard, skip non-finite, adaptive clipping (agc, then clipAdaptive), clip by value, clip by
+     * norm (the optimizer's apply is not listed). With precision fp16 the chain starts with {@code {"op": "unscale"}}
+     * (the run's loss scaler: the overflow check, the division by the scale folded into the optimizer's pass, the skip
+     * and the scale update), added in front of an explicit chain that has no {@code unscale} of its own.
      */
     public List<Map<String, Object>> effectiveChain() {
         boolean scaled = precision.equals("fp16");
@@ -215,11 +230,38 @@ public record TrainConfig(String model, String task, long steps, int batch, doub
         }
         List<Map<String, Object>> out = new java.util.ArrayList<>();
         if (scaled) out.add(Map.of("op", "unscale"));
+        if (guard != null) out.add(guardOp(guard));
         if (skipNonFinite) out.add(Map.of("op", "skip_nonfinite"));
         if (agc > 0) out.add(ordered("op", "agc", "clipping", agc, "eps", 1e-3));
+        if (clipAdaptive != null) out.add(clipAdaptiveOp(clipAdaptive));
         if (clipValue > 0) out.add(ordered("op", "clip_value", "value", clipValue));
         if (clip > 0) out.add(ordered("op", "clip_norm", "max_norm", clip, "norm_type", 2.0));
         return java.util.Collections.unmodifiableList(out);
+    }
+
+    /** The chain op of a {@code guard} setting: the explosion guard with these policies and default settings. */
+    static Map<String, Object> guardOp(String policies) { return ordered("op", "guard", "policies", policies); }
+
+    /** The chain op of a {@code clipAdaptive} setting ({@code agc:0.01}, {@code autoclip:10}, {@code zclip:2.5}). */
+    static Map<String, Object> clipAdaptiveOp(String spec) {
+        int colon = spec.indexOf(':');
+        String kind = colon < 0 ? spec : spec.substring(0, colon);
+        if (colon < 0 || !List.of("agc", "autoclip", "zclip").contains(kind))
+            throw new ConfigException("clipAdaptive", "clipAdaptive: '" + spec + "' is not one of " + CLIP_ADAPTIVE_ALLOWED);
+        double v;
+        try {
+            v = Double.parseDouble(spec.substring(colon + 1));
+        } catch (NumberFormatException e) {
+            throw new ConfigException("clipAdaptive", "clipAdaptive: the value in '" + spec + "' must be a number; allowed: " + CLIP_ADAPTIVE_ALLOWED);
+        }
+        if (!(v > 0) || Double.isInfinite(v) || (kind.equals("autoclip") && v > 100))
+            throw new ConfigException("clipAdaptive", "clipAdaptive: the value in '" + spec + "' must be > 0"
+                    + (kind.equals("autoclip") ? " and <= 100" : "") + "; allowed: " + CLIP_ADAPTIVE_ALLOWED);
+        return switch (kind) {
+            case "agc" -> ordered("op", "agc", "clipping", v, "eps", 1e-3);
+            case "autoclip" -> ordered("op", "autoclip", "percentile", v);
+            default -> ordered("op", "zclip", "z", v);
+        };
     }
 
     private static Map<String, Object> ordered(Object... kv) {
@@ -329,6 +371,12 @@ public record TrainConfig(String model, String task, long steps, int batch, doub
         if (v instanceof String s && (s.strip().equalsIgnoreCase("true") || s.strip().equalsIgnoreCase("false")))
             return Boolean.parseBoolean(s.strip());
         throw new ConfigException(key, key + " must be true or false, got " + describe(v));
+    }
+
+    private static String optionalStr(Map<String, Object> m, String key) {
+        Object v = m.get(key);
+        if (v == null || v instanceof String) return (String) v;
+        throw new ConfigException(key, key + " must be a string, got " + describe(v));
     }
 
     @SuppressWarnings("unchecked")

@@ -6,9 +6,11 @@ import dev.ballast.engine.autograd.AnomalyException;
 import dev.ballast.engine.autograd.GradMode;
 import dev.ballast.engine.data.Batch;
 import dev.ballast.engine.io.Json;
+import dev.ballast.stability.chain.GradientChain;
+import dev.ballast.stability.chain.Link;
 import dev.ballast.stability.guard.ExplosionGuard;
 import dev.ballast.stability.guard.GuardEvent;
-import dev.ballast.stability.guard.GuardPolicy;
+import dev.ballast.stability.guard.GuardLog;
 import dev.ballast.stability.monitor.Diagnosis;
 import dev.ballast.stability.monitor.Finding;
 import dev.ballast.stability.monitor.GradientMonitor;
@@ -28,56 +30,41 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.Set;
 
 /**
- * Gradient health for a built-in run: installs the monitor (every {@code monitorEvery} steps; 0 = off) and the
- * explosion guard (policies, or null for none) as trainer hooks, and after the run (or when it diverged) produces
- * the diagnosis findings, the guard summary, and the JSON lines for the metrics file.
+ * Gradient health for a built-in run: installs the monitor (every {@code monitorEvery} steps; 0 = off) as a trainer
+ * hook, reports the explosion guard when the run's chain has one (its events and learning-rate backoff are read on
+ * logged steps, where the trainer syncs anyway), and after the run (or when it diverged) produces the diagnosis
+ * findings, the guard summary, and the JSON lines for the metrics file. The guard and adaptive clipping themselves
+ * are links of the run's gradient chain ({@code guard} and {@code clipAdaptive} settings).
  */
 public final class HealthSession implements AutoCloseable {
-    /**
-     * What to switch on: monitor interval (0 = off), guard policies ({@code skip}, {@code backoff:F:N},
-     * {@code rollback}; null = off), adaptive clipping ({@code agc:λ}, {@code autoclip:p}, {@code zclip:z}; null = off)
-     * and a TensorBoard log directory (null = off).
-     */
-    public record Options(long monitorEvery, String guard, String clipAdaptive, Path tensorboard) {
+    /** What to switch on: monitor interval (0 = off) and a TensorBoard log directory (null = off). */
+    public record Options(long monitorEvery, Path tensorboard) {
         public Options {
             if (monitorEvery < 0) throw new IllegalArgumentException("monitor-every must be >= 0 (0 = off), got " + monitorEvery);
-            if (guard != null) GuardPolicy.parse(guard); // fail early with the allowed policies
-            if (clipAdaptive != null) AdaptiveClipHook.spec(clipAdaptive);
         }
-
-        /** Monitor every {@code monitorEvery} steps, guard {@code guard}, nothing else. */
-        public Options(long monitorEvery, String guard) { this(monitorEvery, guard, null, null); }
     }
 
     private final BuiltinTraining run;
     private final MonitorHook monitor;
-    private final GuardHook guard;
-    private final AdaptiveClipHook adaptive;
+    private final GuardReportHook guard;
     private final TensorBoardHook tensorboard;
 
-    private HealthSession(BuiltinTraining run, MonitorHook monitor, GuardHook guard, AdaptiveClipHook adaptive, TensorBoardHook tb) {
+    private HealthSession(BuiltinTraining run, MonitorHook monitor, GuardReportHook guard, TensorBoardHook tb) {
         this.run = run;
         this.monitor = monitor;
         this.guard = guard;
-        this.adaptive = adaptive;
         this.tensorboard = tb;
     }
 
-    /** Adds the hooks to {@code b}; guard events are printed to {@code log} as they happen. */
+    /** Adds the hooks to {@code b}; guard events are printed to {@code log} when the trainer reads them. */
     public static HealthSession install(BuiltinTraining run, Trainer.Builder b, Options o, PrintWriter log) {
         MonitorHook m = o.monitorEvery() > 0 ? new MonitorHook(new GradientMonitor(run.model().namedParameters(), o.monitorEvery())) : null;
-        GuardHook g = null;
-        if (o.guard() != null) {
-            ExplosionGuard eg = new ExplosionGuard(GuardPolicy.parse(o.guard()), run.model().namedParameters(), run.optimizer(),
-                    ExplosionGuard.Settings.defaults());
-            g = new GuardHook(eg, run.model().parameters(), log, run.lossScaler() == null ? null : run.lossScaler().scale());
-            run.stopOnNonFiniteLoss(false); // the guard keeps non-finite steps out itself
-        }
-        AdaptiveClipHook a = o.clipAdaptive() == null ? null : AdaptiveClipHook.parse(o.clipAdaptive(), run.model().parameters(), run.device());
+        ExplosionGuard eg = find(run.chain());
+        GuardReportHook g = eg == null ? null
+                : new GuardReportHook(new GuardLog(eg, run.chain().stateOf(eg), run.optimizer()), log);
         TensorBoardHook tb = null;
         if (o.tensorboard() != null) {
             try {
@@ -90,34 +77,27 @@ public final class HealthSession implements AutoCloseable {
         }
         if (m != null) b.hook(m);
         if (g != null) b.hook(g);
-        if (a != null) b.hook(a);
         if (tb != null) b.hook(tb);
-        return new HealthSession(run, m, g, a, tb);
+        return new HealthSession(run, m, g, tb);
+    }
+
+    /** The first explosion guard among the chain's links (nested chains included), or null. */
+    static ExplosionGuard find(GradientChain chain) {
+        for (Link l : chain.links()) {
+            if (l instanceof ExplosionGuard g) return g;
+            if (l instanceof GradientChain c && find(c) instanceof ExplosionGuard g) return g;
+        }
+        return null;
     }
 
     /** The TensorBoard hook (to add {@code amp/loss_scale} with {@code lossScale}), or null when off. */
     public TensorBoardHook tensorboard() { return tensorboard; }
 
-    /**
-     * {@code model} with the adaptive clipper's state added under {@code adaptive_clip.<kind>.}, read afresh each time
-     * it is iterated, for checkpoints.
-     */
-    public Map<String, Tensor> withClipState(Map<String, Tensor> model) {
-        if (adaptive == null) return model;
-        return new java.util.AbstractMap<>() {
-            @Override public Set<Entry<String, Tensor>> entrySet() {
-                Map<String, Tensor> all = new java.util.LinkedHashMap<>(model);
-                all.putAll(adaptive.state());
-                return all.entrySet();
-            }
-        };
-    }
-
     /** The monitor, or null when off. */
     public GradientMonitor monitor() { return monitor == null ? null : monitor.monitor(); }
 
-    /** The guard, or null when off. */
-    public ExplosionGuard guard() { return guard == null ? null : guard.guard(); }
+    /** The guard's log (events, counters), or null when the chain has no guard. */
+    public GuardLog guard() { return guard == null ? null : guard.log(); }
 
     /** Findings at the end of a run that finished. */
     public List<Finding> findings() {
@@ -155,25 +135,31 @@ public final class HealthSession implements AutoCloseable {
         }
     }
 
-    /** Summary lines for the guard: events by cause, steps applied and kept, rollbacks; empty without a guard. */
-    public List<String> summaryLines(long iterations, long keptSteps) {
+    /** Summary lines for the guard: events by cause, steps applied, undone and kept out; empty without a guard. */
+    public List<String> summaryLines(long iterations) {
         if (guard == null) return List.of();
-        ExplosionGuard g = guard.guard();
-        java.util.Map<String, Integer> byCause = new java.util.TreeMap<>();
-        for (GuardEvent e : g.events()) byCause.merge(e.cause(), 1, Integer::sum);
+        GuardLog g = guard.log();
+        GuardLog.Reading r = g.last() != null ? g.last() : readNow(g);
+        List<String> causes = new ArrayList<>();
+        for (var e : r.byCause().entrySet()) if (e.getValue() > 0) causes.add(e.getValue() + " " + e.getKey());
         List<String> out = new ArrayList<>();
-        out.add("guard events: " + g.events().size() + (byCause.isEmpty() ? "" : " (" + byCause.entrySet().stream()
-                .map(e -> e.getValue() + " " + e.getKey()).reduce((a, b) -> a + ", " + b).orElse("") + ")"));
-        out.add(String.format(Locale.ROOT, "guard steps applied: %d of %d (%d kept after %d rollbacks; %d steps kept out)",
-                guard.applied(), iterations, keptSteps, g.rollbacks(), g.skipped()));
+        out.add("guard events: " + r.events() + (causes.isEmpty() ? "" : " (" + String.join(", ", causes) + ")"));
+        out.add(String.format(Locale.ROOT, "guard steps applied: %d of %d (%d kept out; %d rollbacks undid %d applied steps%s)",
+                r.applied(), iterations, r.keptOut(), r.rollbacks(), r.undone(),
+                r.cut() > 0 ? "; " + r.cut() + " applied with cut gradients" : ""));
         return out;
+    }
+
+    private static GuardLog.Reading readNow(GuardLog g) {
+        g.poll();
+        return g.last();
     }
 
     /** Appends guard events (key {@code guard}) and findings (key {@code finding}) to a JSON-lines metrics file. */
     public void appendToMetrics(Path metrics, List<Finding> findings) {
         if (metrics == null) return;
         StringBuilder sb = new StringBuilder();
-        if (guard != null) for (GuardEvent e : guard.guard().events()) sb.append(Json.write(e.toJson())).append('\n');
+        if (guard != null) for (GuardEvent e : guard.log().events()) sb.append(Json.write(e.toJson())).append('\n');
         for (Finding f : findings) sb.append(Json.write(f.toJson())).append('\n');
         if (sb.isEmpty()) return;
         try {
@@ -198,8 +184,6 @@ public final class HealthSession implements AutoCloseable {
     }
 
     @Override public void close() {
-        if (guard != null) guard.guard().close();
-        if (adaptive != null) adaptive.close();
         if (tensorboard != null) {
             try {
                 tensorboard.close();

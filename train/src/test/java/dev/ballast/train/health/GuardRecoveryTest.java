@@ -12,8 +12,10 @@ import dev.ballast.engine.data.DataLoader;
 import dev.ballast.engine.data.Dataset;
 import dev.ballast.engine.data.TeacherStudent;
 import dev.ballast.engine.optim.SGD;
+import dev.ballast.stability.chain.GradientChain;
+import dev.ballast.stability.chain.Link;
 import dev.ballast.stability.guard.ExplosionGuard;
-import dev.ballast.stability.guard.GuardPolicy;
+import dev.ballast.stability.guard.GuardLog;
 import dev.ballast.train.Trainer;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -25,12 +27,13 @@ import org.junit.jupiter.api.Test;
 /**
  * A run with injected bad batches (targets x1e4 at step 40, NaN at step 80) under each guard policy ends within
  * tolerance of the same run without them, while the unguarded run is wrecked; the trainer counts the kept-out steps.
+ * The guard is a link of the trainer's chain: its decisions are made on the device, read once at the end.
  */
 class GuardRecoveryTest {
     static final Device CPU = Device.cpu();
     static final int STEPS = 160;
 
-    record Outcome(double loss, Trainer.Result result, ExplosionGuard guard) {}
+    record Outcome(double loss, Trainer.Result result, GuardLog guard) {}
 
     static Outcome run(boolean inject, String policies) {
         try (Scope scope = Scope.open(); Dataset data = TeacherStudent.generate(CPU, 512, 4, 8, 2, 0.0, 5)) {
@@ -51,22 +54,21 @@ class GuardRecoveryTest {
                 return b.inputs().matmul(m.get("weight")).add(m.get("bias")).sub(y).square().mean();
             };
             try (SGD opt = new SGD(params, 0.05, 0.9, 0, 0, false)) {
-                Trainer.Builder b = Trainer.builder(params, opt, loader, loss).maxSteps(STEPS).logEvery(1000)
-                        .progress(new dev.ballast.train.ProgressReporter(System.err, STEPS, false))
-                        // the subject is the guard: the trainer's own stop on a non-finite loss is off, as in HealthSession
-                        .stopOnNonFiniteLoss(false);
-                ExplosionGuard guard = null;
-                if (policies != null) {
-                    guard = new ExplosionGuard(GuardPolicy.parse(policies), m, opt, ExplosionGuard.Settings.defaults());
-                    b.hook(new GuardHook(guard, params, null, null));
-                }
+                ExplosionGuard guard = policies == null ? null : ExplosionGuard.parse(policies);
+                GradientChain chain = guard == null ? GradientChain.of(Link.apply(opt)) : GradientChain.of(guard, Link.apply(opt));
+                GuardLog log = guard == null ? null : new GuardLog(guard, chain.stateOf(guard), opt);
+                // the guard declares that it recovers from non-finite steps, so the trainer does not stop on a NaN loss
+                Trainer.Builder b = Trainer.builder(params, opt, loader, loss).maxSteps(STEPS).logEvery(1000).chain(chain)
+                        .progress(new dev.ballast.train.ProgressReporter(System.err, STEPS, false));
+                if (policies == null) b.stopOnNonFiniteLoss(false); // the unguarded run is let to wreck itself
                 Trainer.Result res = b.build().run();
+                if (log != null) log.poll();
                 double full;
                 try (Scope s = Scope.open()) {
                     full = data.inputs().matmul(m.get("weight")).add(m.get("bias")).sub(data.targets()).square().mean().item();
                 }
-                if (guard != null) guard.close();
-                return new Outcome(full, res, guard);
+                chain.close();
+                return new Outcome(full, res, log);
             }
         }
     }
@@ -84,7 +86,7 @@ class GuardRecoveryTest {
             assertTrue(causes.contains("40:loss-spike"), policy + " " + causes);
             assertTrue(causes.contains("80:non-finite-loss"), policy + " " + causes);
             assertTrue(o.result().skippedSteps() >= 2, policy + ": the bad steps were kept out, " + o.result().skippedSteps());
-            if (policy.equals("rollback")) assertEquals(2, o.guard().rollbacks());
+            if (policy.equals("rollback")) assertEquals(2, o.guard().last().rollbacks());
         }
     }
 }

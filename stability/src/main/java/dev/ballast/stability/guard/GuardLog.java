@@ -1,0 +1,128 @@
+package dev.ballast.stability.guard;
+
+import dev.ballast.engine.DType;
+import dev.ballast.engine.Tensor;
+import dev.ballast.engine.backend.LrSchedule;
+import dev.ballast.engine.optim.Optimizer;
+import dev.ballast.engine.optim.ParamGroup;
+import dev.ballast.stability.chain.LinkState;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The host side of an {@link ExplosionGuard}: {@link #poll()} reads the guard's counters and new events from the
+ * device in one read (call it where the training loop syncs anyway, e.g. on logged steps), keeps every event, and
+ * applies the {@code backoff} policy's learning-rate cut to the optimizer while the guard's device counter says
+ * it is due (the cut follows a schedule, piecewise constant between reads).
+ */
+public final class GuardLog {
+    /** The counters at one read. */
+    public record Reading(long steps, long events, long keptOut, long rollbacks, long cut, long undone,
+                          Map<String, Long> byCause, long backoffLeft, List<double[]> log, long logNext) {
+        /** Steps whose update was applied (some later undone by a rollback: {@link #undone}). */
+        public long applied() { return steps - keptOut; }
+    }
+
+    private final ExplosionGuard guard;
+    private final LinkState state;
+    private final Optimizer optimizer;
+    private final List<GuardEvent> events = new ArrayList<>();
+    private Reading last;
+    private long dropped;
+    private double[] savedLr;         // the groups' lr before a backoff, null when none is in force
+    private LrSchedule savedSchedule;
+
+    /** The log of {@code guard}, whose state is {@code state} (from {@code chain.stateOf(guard)}), cutting {@code optimizer}'s lr. */
+    public GuardLog(ExplosionGuard guard, LinkState state, Optimizer optimizer) {
+        this.guard = guard;
+        this.state = state;
+        this.optimizer = optimizer;
+    }
+
+    /** Reads the counters and log of a guard's state: one host read. */
+    static Reading read(LinkState s) {
+        List<String> small = List.of("steps", "backoff_left", "log_next");
+        List<Tensor> parts = new ArrayList<>();
+        for (String k : small) parts.add(s.get(k).reshape(1));
+        parts.add(s.get("counts"));
+        parts.add(s.get("by_cause"));
+        parts.add(s.get("log").reshape(ExplosionGuard.LOG_SIZE * ExplosionGuard.LOG_COLUMNS));
+        double[] v = Tensor.concat(parts.stream().map(t -> t.to(DType.F64)).toList(), 0).toDoubleArray();
+        int o = 3;
+        long[] c = new long[ExplosionGuard.COUNTS];
+        for (int i = 0; i < c.length; i++) c[i] = (long) v[o + i];
+        o += c.length;
+        Map<String, Long> byCause = new LinkedHashMap<>();
+        for (int i = 1; i < ExplosionGuard.CAUSES.size(); i++) byCause.put(ExplosionGuard.CAUSES.get(i), (long) v[o + i]);
+        o += ExplosionGuard.CAUSES.size();
+        List<double[]> log = new ArrayList<>();
+        for (int r = 0; r < ExplosionGuard.LOG_SIZE; r++) {
+            double[] row = new double[ExplosionGuard.LOG_COLUMNS];
+            System.arraycopy(v, o + r * row.length, row, 0, row.length);
+            log.add(row);
+        }
+        return new Reading((long) v[0], c[ExplosionGuard.EVENTS], c[ExplosionGuard.KEPT_OUT], c[ExplosionGuard.ROLLBACKS],
+                c[ExplosionGuard.CUT], c[ExplosionGuard.UNDONE], byCause, (long) v[1], log, (long) v[2]);
+    }
+
+    /**
+     * Reads the guard (one host read), returns the events since the last poll in order, and starts, follows or ends
+     * the learning-rate backoff. More than {@value ExplosionGuard#LOG_SIZE} events between two polls keep their
+     * count but the details of the oldest are dropped ({@link #dropped()}).
+     */
+    public List<GuardEvent> poll() {
+        Reading r = read(state);
+        long before = events.size() + dropped;
+        List<GuardEvent> fresh = new ArrayList<>();
+        long first = Math.max(before, r.events() - ExplosionGuard.LOG_SIZE);
+        dropped += first - before;
+        for (long e = first; e < r.events(); e++) {
+            double[] row = r.log().get((int) (e % ExplosionGuard.LOG_SIZE));
+            int cause = (int) row[1];
+            boolean nonFinite = cause == 1 || cause == 2, spike = cause == 3 || cause == 4;
+            fresh.add(new GuardEvent((long) row[0], ExplosionGuard.cause(cause), nonFinite ? Double.NaN : row[2], spike ? row[3] : Double.NaN,
+                    guard.action((int) row[4], (long) row[5])));
+        }
+        events.addAll(fresh);
+        last = r;
+        backoff(r.backoffLeft() > 0);
+        return fresh;
+    }
+
+    /** The latest reading (null before the first poll). */
+    public Reading last() { return last; }
+
+    /** Every event polled so far, in order. */
+    public List<GuardEvent> events() { return List.copyOf(events); }
+
+    /** Events counted on the device whose details were overwritten before a poll read them. */
+    public long dropped() { return dropped; }
+
+    public ExplosionGuard guard() { return guard; }
+
+    private void backoff(boolean due) {
+        GuardPolicy.Backoff b = guard.backoff();
+        if (b == null || optimizer == null) return;
+        List<ParamGroup> groups = optimizer.paramGroups();
+        if (due) {
+            if (savedLr == null) {
+                savedLr = new double[groups.size()];
+                for (int i = 0; i < groups.size(); i++) savedLr[i] = groups.get(i).lr();
+                savedSchedule = optimizer.schedule();
+                if (savedSchedule != null) optimizer.setSchedule(null); // the groups' lr holds the cut value instead
+            }
+            long taken = savedSchedule == null ? 0 : optimizer.stepCount();
+            for (int i = 0; i < groups.size(); i++) {
+                double lr = savedSchedule == null ? savedLr[i] : savedSchedule.lr(taken, groups.get(i).baseLr());
+                groups.get(i).setLr(lr * b.factor());
+            }
+        } else if (savedLr != null) {
+            for (int i = 0; i < groups.size(); i++) groups.get(i).setLr(savedLr[i]);
+            if (savedSchedule != null) optimizer.setSchedule(savedSchedule); // also brings the groups' lr up to date
+            savedLr = null;
+            savedSchedule = null;
+        }
+    }
+}
