@@ -1,6 +1,6 @@
 // A fake libcuda.so.1 for running Ballast's CUDA backend on a machine without a GPU. "Device" memory is
 // host memory; kernels come from fake NVRTC "cubins" that name a host .so built from the .cu source
-// (shim.h + gen_wrappers.py) and run on CPU threads (a pool, one OS thread per CUDA thread of a block). It checks what a real driver would reject:
+// (shim.h + gen_wrappers.py) and run on one worker thread (each CUDA thread of a block a fiber). It checks what a real driver would reject:
 // a current context on the calling thread, pointer ranges of copies, kernel argument packing (each
 // kernelParams[i] at the offset LaunchArgs would use for the kernel's real parameter types), launch
 // limits, and calls that are illegal during stream capture (thread-local mode).
@@ -18,6 +18,9 @@
 #include <atomic>
 #include <condition_variable>
 #include <dlfcn.h>
+#include <ucontext.h>
+#include <sys/mman.h>
+#include <algorithm>
 typedef int CUresult;
 typedef unsigned long long CUdeviceptr;
 enum { OK = 0, INVALID_VALUE = 1, OOM = 2, NOT_INIT = 3, INVALID_CONTEXT = 201, INVALID_IMAGE = 200, NOT_FOUND = 500,
@@ -188,117 +191,210 @@ CUresult cuModuleGetFunction(void** fn, void* mod, const char* name) {
 }
 CUresult cuModuleUnload(void* mod) { NEED_CTX(); return OK; }
 
-// ---- execution of one launch on CPU threads
+// ---- execution of one launch: the CUDA threads of a block as fibers on one OS thread
 }
+// A block's CUDA threads run as fibers (ucontext) on one worker thread: each runs until it reaches a barrier
+// (__syncthreads, or a warp exchange) and yields; the scheduler resumes them round-robin, so a barrier costs two
+// user-space switches per thread instead of waking hundreds of OS threads, and a kernel without barriers runs
+// thread after thread with no switch at all. Blocks run one after another (__shared__ is a static). One OS thread
+// per launch, whatever the block size: the emulator takes one core, and its memory model has no races at all.
 struct BlDim { unsigned x, y, z; };
 struct BlCtx { BlDim tid, bid, bdim, gdim; };
-static thread_local BlCtx t_bl;
-// A blocking barrier on a futex (C++20 atomic wait/notify): std::barrier spins before it sleeps, and hundreds of
-// spinning threads per block on a 2-core machine starve everything else running there; a mutex + condition
-// variable makes every woken thread queue for the mutex again.
-struct Barrier {
-    const unsigned count;
-    std::atomic<unsigned> arrived{0};
-    std::atomic<unsigned> generation{0};
-    explicit Barrier(unsigned n) : count(n) {}
-    void arrive_and_wait() {
-        unsigned g = generation.load(std::memory_order_acquire);
-        if (arrived.fetch_add(1, std::memory_order_acq_rel) + 1 == count) {
-            arrived.store(0, std::memory_order_relaxed);
-            generation.fetch_add(1, std::memory_order_release);
-            generation.notify_all();
-            return;
-        }
-        while (generation.load(std::memory_order_acquire) == g) generation.wait(g, std::memory_order_acquire);
-    }
-};
-struct BlockState {
-    int nthreads;
-    Barrier* block;
-    std::vector<Barrier*> warps;
-    std::vector<uint64_t> warpbuf; // 32 slots per warp
-};
-static BlockState* g_block;
-extern "C" BlCtx* bl_ctx() { return &t_bl; }
-static thread_local long t_syncs;
-extern "C" void bl_syncthreads() { t_syncs++; g_block->block->arrive_and_wait(); }
-extern "C" void bl_warp_exchange(const void* in, void* out, int srcLane, int bytes) {
-    int w = t_bl.tid.x >> 5, lane = t_bl.tid.x & 31;
-    uint64_t* buf = &g_block->warpbuf[w * 32];
-    memcpy(&buf[lane], in, bytes);
-    g_block->warps[w]->arrive_and_wait();
-    memcpy(out, &buf[srcLane], bytes);
-    g_block->warps[w]->arrive_and_wait();
+// Switching between fibers: on x86-64 a few instructions that save the callee-saved registers and the floating
+// point control words on the old stack and restore them from the new one (glibc's swapcontext makes a
+// sigprocmask system call on every switch, which cost more than most kernels); elsewhere ucontext.
+#if defined(__x86_64__)
+extern "C" void bl_switch(void** save_sp, void* load_sp);
+asm(R"(
+    .text
+    .globl bl_switch
+    .hidden bl_switch
+    .type bl_switch,@function
+bl_switch:
+    pushq %rbp
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    subq $8, %rsp
+    stmxcsr (%rsp)
+    fnstcw 4(%rsp)
+    movq %rsp, (%rdi)
+    movq %rsi, %rsp
+    ldmxcsr (%rsp)
+    fldcw 4(%rsp)
+    addq $8, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbx
+    popq %rbp
+    ret
+    .size bl_switch,.-bl_switch
+)");
+struct FiberCtx { void* sp = nullptr; };
+static void fiber_main();
+static void fiber_entry() { fiber_main(); __builtin_trap(); /* fiber_main never returns */ }
+static void fiber_start(FiberCtx& c, char* stack, size_t size) {
+    uintptr_t top = ((uintptr_t)stack + size) & ~(uintptr_t)15;
+    uint64_t* sp = (uint64_t*)top;
+    *--sp = 0;                          // fiber_entry's own return address (never used); keeps the ABI alignment
+    *--sp = (uint64_t)(void*)fiber_entry; // where bl_switch's ret goes
+    for (int r = 0; r < 6; r++) *--sp = 0; // rbp rbx r12 r13 r14 r15
+    *--sp = 0x037F00001F80ull;          // MXCSR (low 4 bytes) and the x87 control word (at +4): the defaults
+    c.sp = sp;
 }
-// The OS threads that play a block's CUDA threads, started once and reused by every launch (starting 256
-// threads per launch cost more than most of the kernels). Never destroyed: detached, parked between launches.
-struct ThreadPool {
+static void fiber_switch(FiberCtx& from, FiberCtx& to) { bl_switch(&from.sp, to.sp); }
+#else
+struct FiberCtx { ucontext_t uc; };
+static void fiber_main();
+static void fiber_start(FiberCtx& c, char* stack, size_t size) {
+    getcontext(&c.uc);
+    c.uc.uc_stack.ss_sp = stack;
+    c.uc.uc_stack.ss_size = size;
+    c.uc.uc_link = nullptr;
+    makecontext(&c.uc, fiber_main, 0);
+}
+static void fiber_switch(FiberCtx& from, FiberCtx& to) { swapcontext(&from.uc, &to.uc); }
+#endif
+struct Fiber {
+    FiberCtx ctx;
+    BlCtx bl;
+    long syncs = 0;
+    bool done = false;
+    char* stack = nullptr;
+};
+static const size_t FIBER_STACK = 256 << 10; // the kernels keep small locals; a guard page below catches overflow
+struct FiberBarrier {
+    unsigned count, arrived = 0;
+    unsigned long generation = 0;
+};
+static FiberCtx g_sched;
+static std::vector<Fiber> g_fibers;
+static Fiber* g_cur;
+static unsigned long g_events;  // barrier releases and finished threads: the scheduler's progress counter
+static void (*g_fn)(void**);
+static void** g_params;
+static FiberBarrier g_block_barrier;
+static std::vector<FiberBarrier> g_warp_barriers;
+static std::vector<uint64_t> g_warpbuf; // 32 slots per warp
+extern "C" BlCtx* bl_ctx() { return &g_cur->bl; }
+static void fiber_wait(FiberBarrier& b) {
+    unsigned long g = b.generation;
+    if (++b.arrived == b.count) {
+        b.arrived = 0;
+        b.generation++;
+        g_events++;
+        return;
+    }
+    while (b.generation == g) fiber_switch(g_cur->ctx, g_sched);
+}
+extern "C" void bl_syncthreads() { g_cur->syncs++; fiber_wait(g_block_barrier); }
+extern "C" void bl_warp_exchange(const void* in, void* out, int srcLane, int bytes) {
+    int w = g_cur->bl.tid.x >> 5, lane = g_cur->bl.tid.x & 31;
+    uint64_t* buf = &g_warpbuf[w * 32];
+    memcpy(&buf[lane], in, bytes);
+    fiber_wait(g_warp_barriers[w]);
+    memcpy(out, &buf[srcLane], bytes);
+    fiber_wait(g_warp_barriers[w]);
+}
+// A CUDA thread: runs the kernel, then hands control back for good (its stack is reused by the next block).
+static void fiber_main() {
+    g_fn(g_params);
+    g_cur->done = true;
+    g_events++;
+    fiber_switch(g_cur->ctx, g_sched);
+    __builtin_trap(); // a finished fiber is never resumed
+}
+// Runs every block; false when the threads of a block wait at barriers none of the others will reach.
+static bool run_blocks(Function* f, unsigned gx, unsigned bx, void** params) {
+    if (g_fibers.size() < bx) g_fibers.resize(bx);
+    for (auto& fb : g_fibers) {
+        if (fb.stack) continue;
+        fb.stack = (char*)mmap(nullptr, FIBER_STACK + 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (fb.stack == MAP_FAILED) { fprintf(stderr, "[fakecuda] no memory for fiber stacks\n"); abort(); }
+        mprotect(fb.stack, 4096, PROT_NONE);
+    }
+    g_fn = f->launch; g_params = params;
+    g_block_barrier = FiberBarrier{bx};
+    unsigned nw = (bx + 31) / 32;
+    g_warp_barriers.assign(nw, FiberBarrier{0});
+    for (unsigned w = 0; w < nw; w++) g_warp_barriers[w].count = std::min(32u, bx - 32 * w);
+    g_warpbuf.assign(nw * 32, 0);
+    for (unsigned b = 0; b < gx; b++) {
+        for (unsigned t = 0; t < bx; t++) {
+            Fiber& fb = g_fibers[t];
+            fb.bl = {{t, 0, 0}, {b, 0, 0}, {bx, 1, 1}, {gx, 1, 1}};
+            fb.syncs = 0; fb.done = false;
+            fiber_start(fb.ctx, fb.stack + 4096, FIBER_STACK);
+        }
+        unsigned left = bx;
+        while (left > 0) {
+            unsigned long before = g_events;
+            for (unsigned t = 0; t < bx; t++) {
+                if (g_fibers[t].done) continue;
+                g_cur = &g_fibers[t];
+                fiber_switch(g_sched, g_cur->ctx);
+                if (g_cur->done) left--;
+            }
+            if (left > 0 && g_events == before) {
+                long most = 0; unsigned who = 0;
+                for (unsigned t = 0; t < bx; t++) if (g_fibers[t].syncs > most) { most = g_fibers[t].syncs; who = t; }
+                fprintf(stderr, "[fakecuda] kernel %s block %u: %u threads wait at a barrier the others never reach"
+                        " (thread %u passed %ld __syncthreads, thread 0 %ld): divergent barrier\n",
+                        f->name.c_str(), b, left, who, most, g_fibers[0].syncs);
+                return false;
+            }
+        }
+        for (unsigned u = 1; u < bx; u++) if (g_fibers[u].syncs != g_fibers[0].syncs) {
+            fprintf(stderr, "[fakecuda] kernel %s block %u: thread %u passed %ld __syncthreads, thread 0 %ld (divergent barrier)\n",
+                    f->name.c_str(), b, u, g_fibers[u].syncs, g_fibers[0].syncs);
+            break;
+        }
+    }
+    return true;
+}
+// The one worker thread that runs launches (started once; fibers are kept off the JVM's own threads).
+struct Worker {
     std::mutex mu;
     std::condition_variable wake, finished;
-    std::vector<std::thread> threads;
-    long generation = 0;
-    unsigned active = 0, remaining = 0;
-    std::function<void(unsigned)> job;
-    void worker(unsigned id) {
-        long seen = 0;
+    std::function<void()> job;
+    bool busy = false;
+    Worker() { std::thread([this] { loop(); }).detach(); }
+    void loop() {
         for (;;) {
-            std::function<void(unsigned)> j;
+            std::function<void()> j;
             {
                 std::unique_lock<std::mutex> l(mu);
-                wake.wait(l, [&] { return generation != seen; });
-                seen = generation;
-                if (id >= active) continue;
-                j = job;
+                wake.wait(l, [&] { return (bool)job; });
+                j = std::move(job);
+                job = nullptr;
             }
-            j(id);
+            j();
             std::lock_guard<std::mutex> l(mu);
-            if (--remaining == 0) finished.notify_all();
+            busy = false;
+            finished.notify_all();
         }
     }
-    void run(unsigned n, std::function<void(unsigned)> f) {
+    void run(std::function<void()> f) {
         std::unique_lock<std::mutex> l(mu);
-        while (threads.size() < n) {
-            unsigned id = threads.size();
-            threads.emplace_back([this, id] { worker(id); });
-            threads.back().detach();
-        }
-        job = std::move(f); active = n; remaining = n; generation++;
+        finished.wait(l, [&] { return !busy; });
+        job = std::move(f); busy = true;
         wake.notify_all();
-        finished.wait(l, [&] { return remaining == 0; });
+        finished.wait(l, [&] { return !busy; });
     }
 };
-static ThreadPool* g_pool = new ThreadPool();
+static Worker* g_worker = new Worker();
 static std::mutex g_launch_mu;
 static void run_grid(Function* f, unsigned gx, unsigned bx, std::vector<std::vector<char>> args) {
     std::lock_guard<std::mutex> l(g_launch_mu);
     std::vector<void*> ptrs;
     for (auto& a : args) ptrs.push_back(a.data());
-    BlockState bs;
-    bs.nthreads = bx;
-    Barrier block(bx);
-    bs.block = &block;
-    int nw = (bx + 31) / 32;
-    for (int w = 0; w < nw; w++) bs.warps.push_back(new Barrier(std::min(32u, bx - 32 * w)));
-    bs.warpbuf.assign(nw * 32, 0);
-    g_block = &bs;
-    std::vector<long> syncs(bx);
-    Barrier endOfBlock(bx);
-    g_pool->run(bx, [&](unsigned t) {
-        for (unsigned b = 0; b < gx; b++) {
-            t_bl = {{t, 0, 0}, {b, 0, 0}, {bx, 1, 1}, {gx, 1, 1}};
-            t_syncs = 0;
-            f->launch(ptrs.data());
-            syncs[t] = t_syncs;
-            endOfBlock.arrive_and_wait();
-            if (t == 0) for (unsigned u = 1; u < bx; u++) if (syncs[u] != syncs[0]) {
-                fprintf(stderr, "[fakecuda] kernel %s block %u: thread %u passed %ld __syncthreads, thread 0 %ld (divergent barrier)\n",
-                        f->name.c_str(), b, u, syncs[u], syncs[0]);
-                break;
-            }
-            endOfBlock.arrive_and_wait();
-        }
-    });
-    for (auto* w : bs.warps) delete w;
+    bool ok = true;
+    g_worker->run([&] { ok = run_blocks(f, gx, bx, ptrs.data()); });
+    if (!ok) abort(); // a real GPU hangs on a divergent barrier; say so and stop rather than hang
 }
 extern "C" CUresult cuLaunchKernel(void* fn, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
                                    unsigned shmem, void* stream, void** params, void** extra) {

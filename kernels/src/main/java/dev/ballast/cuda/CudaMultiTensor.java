@@ -28,32 +28,30 @@ final class CudaMultiTensor implements MultiTensorOps {
     private static final int BLOCK = 256;
 
     /** A table on the device and its work area: per-tensor F64 scratch, then per-chunk F32 and U32 partials. */
-    private record Resident(ChunkTable.Key key, Storage table, Storage work, long chunks) {
-        long tensorsPtr() { return ((CudaStorage) table).ptr(); }
+    private record Resident(ChunkTable.Key key, Storage table, Storage work, long chunks, long tensorsPtr, long scratchPtr) {
         long chunksPtr() { return tensorsPtr() + (long) key.entries().size() * ChunkTable.TENSOR_BYTES; }
-        long scratchPtr() { return ((CudaStorage) work).ptr(); }
         long partAccPtr() { return scratchPtr() + 8L * key.entries().size(); }
         long partBadPtr() { return partAccPtr() + 4 * chunks; }
         void release() { table.release(); work.release(); }
     }
 
-    private final CudaBackend backend;
+    private final KernelHost host;
     private final Map<ChunkTable.Key, Resident> tables = new LinkedHashMap<>(16, 0.75f, true);
 
-    CudaMultiTensor(CudaBackend backend) { this.backend = backend; }
+    CudaMultiTensor(KernelHost host) { this.host = host; }
 
     /** The cached table for these lists, built and uploaded on first use. */
     private synchronized Resident table(List<List<Strided>> lists) {
         List<ChunkTable.Entry> entries = new ArrayList<>();
         for (List<Strided> l : lists)
-            for (Strided s : l) entries.add(new ChunkTable.Entry(backend.pointer(s), s.numel(), s.dtype()));
+            for (Strided s : l) entries.add(new ChunkTable.Entry(host.pointer(s), s.numel(), s.dtype()));
         ChunkTable.Key key = new ChunkTable.Key(lists.size(), entries);
         Resident r = tables.get(key);
         if (r != null) {
-            backend.retainForCapture(r.table(), r.work()); // an eviction must not free what a graph replays
+            host.retainForCapture(r.table(), r.work()); // an eviction must not free what a graph replays
             return r;
         }
-        backend.refuseDuringCapture("upload the chunk table of a list of " + entries.size() + " tensors not used before (or moved since)",
+        host.refuseDuringCapture("upload the chunk table of a list of " + entries.size() + " tensors not used before (or moved since)",
                 "run the same step once before capturing, so its tables are on the device");
         // The same lists with other tensors (new gradients each step land wherever the allocator puts them): beyond
         // PER_LAYOUT tables of one layout, drop the least recently used first, so its blocks go back to the allocator
@@ -65,12 +63,12 @@ final class CudaMultiTensor implements MultiTensorOps {
         for (int i = 0; i <= same.size() - PER_LAYOUT; i++)
             tables.remove(same.get(i)).release(); // stream-ordered: the blocks are reused only by later work
         long chunks = ChunkTable.chunkCount(key);
-        Storage table = backend.allocate(ChunkTable.byteSize(key));
-        Storage work = backend.allocate(8L * entries.size() + 8 * chunks);
+        Storage table = host.allocate(ChunkTable.byteSize(key));
+        Storage work = host.allocate(8L * entries.size() + 8 * chunks);
         try (Arena a = Arena.ofConfined()) {
-            backend.copyFromHost(ChunkTable.encode(key, a), table, 0, ChunkTable.byteSize(key));
+            host.copyFromHost(ChunkTable.encode(key, a), table, 0, ChunkTable.byteSize(key));
         }
-        r = new Resident(key, table, work, chunks);
+        r = new Resident(key, table, work, chunks, host.storagePtr(table), host.storagePtr(work));
         tables.put(key, r);
         if (tables.size() > CACHED_TABLES) {
             var eldest = tables.entrySet().iterator();
@@ -92,7 +90,7 @@ final class CudaMultiTensor implements MultiTensorOps {
     }
 
     private int grid(long chunks) {
-        return (int) Math.clamp(chunks, 1, (long) backend.multiprocessors() * 16);
+        return (int) Math.clamp(chunks, 1, (long) host.multiprocessors() * 16);
     }
 
     // ------------------------------------------------------------------ norm and coefficient
@@ -108,21 +106,21 @@ final class CudaMultiTensor implements MultiTensorOps {
             throw new IllegalArgumentException("cuda multiTensorNorm: p must be > 0, got " + p);
         requireF64(total, 2, "multiTensorNorm total");
         if (perTensor != null) requireF64(perTensor, tensors.size(), "multiTensorNorm perTensor");
-        backend.bind();
+        host.bind();
         if (tensors.isEmpty()) {
-            backend.fill(total, 0);
+            host.fill(total, 0);
             return;
         }
         Resident r = table(List.of(tensors));
         if (r.chunks() > 0) {
             LaunchArgs a = LaunchArgs.get().ptr(r.tensorsPtr()).ptr(r.chunksPtr()).i64(r.chunks()).i32(kind.ordinal())
                     .f32((float) p).ptr(r.partAccPtr()).ptr(r.partBadPtr());
-            backend.launchGrid(FILE, "multi_tensor_norm", grid(r.chunks()), BLOCK, a);
+            host.launchGrid(FILE, "multi_tensor_norm", grid(r.chunks()), BLOCK, a);
         }
         LaunchArgs a = LaunchArgs.get().ptr(r.tensorsPtr()).i64(tensors.size()).i32(kind.ordinal())
-                .ptr(r.partAccPtr()).ptr(r.partBadPtr()).ptr(perTensor == null ? r.scratchPtr() : backend.pointer(perTensor))
-                .ptr(backend.pointer(total));
-        backend.launchGrid(FILE, "multi_tensor_norm_finish", 1, BLOCK, a);
+                .ptr(r.partAccPtr()).ptr(r.partBadPtr()).ptr(perTensor == null ? r.scratchPtr() : host.pointer(perTensor))
+                .ptr(host.pointer(total));
+        host.launchGrid(FILE, "multi_tensor_norm_finish", 1, BLOCK, a);
     }
 
     /** Bytes of one chunk's partial of the statistics pass (StatPart in multi_tensor.cu). */
@@ -132,19 +130,19 @@ final class CudaMultiTensor implements MultiTensorOps {
     public void multiTensorStats(List<Strided> grads, List<Strided> weights, Strided stats, Strided histogram) {
         GradStatsLayout.checkArguments(grads, weights, stats, histogram);
         if (grads.isEmpty()) return;
-        backend.bind();
-        backend.fill(histogram, 0);
+        host.bind();
+        host.fill(histogram, 0);
         Resident r = table(weights == null ? List.of(grads) : List.of(grads, weights));
-        Storage part = backend.allocate(STAT_PART_BYTES * Math.max(1, r.chunks()));
+        Storage part = host.allocate(STAT_PART_BYTES * Math.max(1, r.chunks()));
         try {
-            long partPtr = ((CudaStorage) part).ptr();
+            long partPtr = host.storagePtr(part);
             if (r.chunks() > 0) {
                 LaunchArgs a = LaunchArgs.get().ptr(r.tensorsPtr()).ptr(r.chunksPtr()).i64(r.chunks()).i64(grads.size())
-                        .i32(weights == null ? 0 : 1).ptr(partPtr).ptr(backend.pointer(histogram));
-                backend.launchGrid(FILE, "multi_tensor_stats", grid(r.chunks()), BLOCK, a);
+                        .i32(weights == null ? 0 : 1).ptr(partPtr).ptr(host.pointer(histogram));
+                host.launchGrid(FILE, "multi_tensor_stats", grid(r.chunks()), BLOCK, a);
             }
-            LaunchArgs a = LaunchArgs.get().ptr(r.tensorsPtr()).i64(grads.size()).ptr(partPtr).ptr(backend.pointer(stats));
-            backend.launchGrid(FILE, "multi_tensor_stats_finish", 1, BLOCK, a);
+            LaunchArgs a = LaunchArgs.get().ptr(r.tensorsPtr()).i64(grads.size()).ptr(partPtr).ptr(host.pointer(stats));
+            host.launchGrid(FILE, "multi_tensor_stats_finish", 1, BLOCK, a);
         } finally {
             part.release(); // stream-ordered: reused only by later work
         }
@@ -155,9 +153,9 @@ final class CudaMultiTensor implements MultiTensorOps {
         requireF64(total, 2, "clipCoefficient total");
         if (out.dtype() != DType.F32 || out.numel() != 3 || !out.isContiguous())
             throw new IllegalArgumentException("cuda clipCoefficient: out must be 3 contiguous f32 elements, got " + out);
-        backend.bind();
-        LaunchArgs a = LaunchArgs.get().ptr(backend.pointer(total)).i32(kind.ordinal()).f64(p).f64(maxNorm).ptr(backend.pointer(out));
-        backend.launchGrid(FILE, "clip_coefficient", 1, 32, a);
+        host.bind();
+        LaunchArgs a = LaunchArgs.get().ptr(host.pointer(total)).i32(kind.ordinal()).f64(p).f64(maxNorm).ptr(host.pointer(out));
+        host.launchGrid(FILE, "clip_coefficient", 1, 32, a);
     }
 
     @Override
@@ -165,12 +163,12 @@ final class CudaMultiTensor implements MultiTensorOps {
         checkF32("multiTensorScale", tensors, null);
         requireScalar(coefficient, "multiTensorScale coefficient");
         if (tensors.isEmpty()) return;
-        backend.bind();
+        host.bind();
         Resident r = table(List.of(tensors));
         if (r.chunks() == 0) return;
         LaunchArgs a = LaunchArgs.get().ptr(r.tensorsPtr()).ptr(r.chunksPtr()).i64(r.chunks())
-                .ptr(backend.pointer(coefficient)).i32(coefficient.dtype().ordinal());
-        backend.launchGrid(FILE, "multi_tensor_scale", grid(r.chunks()), BLOCK, a);
+                .ptr(host.pointer(coefficient)).i32(coefficient.dtype().ordinal());
+        host.launchGrid(FILE, "multi_tensor_scale", grid(r.chunks()), BLOCK, a);
     }
 
     // ------------------------------------------------------------------ optimizer steps
@@ -182,13 +180,13 @@ final class CudaMultiTensor implements MultiTensorOps {
         checkF32("fusedAdam", params, expAvg);
         checkF32("fusedAdam", params, expAvgSq);
         checkSteering("fusedAdam", coefficient, skip, step);
-        backend.bind();
+        host.bind();
         if (!params.isEmpty()) {
             Resident r = table(List.of(params, grads, expAvg, expAvgSq));
             if (r.chunks() > 0) {
                 LaunchArgs a = steering(r, params.size(), coefficient, skip, step, schedule)
                         .f64(h.beta1()).f64(h.beta2()).f64(h.eps()).f64(h.weightDecay()).i32(h.decoupled() ? 1 : 0);
-                backend.launchGrid(FILE, "fused_adam", grid(r.chunks()), BLOCK, a);
+                host.launchGrid(FILE, "fused_adam", grid(r.chunks()), BLOCK, a);
             }
         }
         increment(skip, step);
@@ -200,14 +198,14 @@ final class CudaMultiTensor implements MultiTensorOps {
         checkF32("fusedSgd", params, grads);
         if (momentumBuffers != null) checkF32("fusedSgd", params, momentumBuffers);
         checkSteering("fusedSgd", coefficient, skip, step);
-        backend.bind();
+        host.bind();
         if (!params.isEmpty()) {
             Resident r = table(momentumBuffers == null ? List.of(params, grads) : List.of(params, grads, momentumBuffers));
             if (r.chunks() > 0) {
                 LaunchArgs a = steering(r, params.size(), coefficient, skip, step, schedule)
                         .f64(h.momentum()).f64(h.dampening()).f64(h.weightDecay()).i32(h.nesterov() ? 1 : 0)
                         .i32(momentumBuffers == null ? 0 : 1);
-                backend.launchGrid(FILE, "fused_sgd", grid(r.chunks()), BLOCK, a);
+                host.launchGrid(FILE, "fused_sgd", grid(r.chunks()), BLOCK, a);
             }
         }
         increment(skip, step);
@@ -216,17 +214,17 @@ final class CudaMultiTensor implements MultiTensorOps {
     /** The arguments every optimizer kernel starts with: table, device scalars, schedule. */
     private LaunchArgs steering(Resident r, int n, Strided coefficient, Strided skip, Strided step, LrSchedule s) {
         return LaunchArgs.get().ptr(r.tensorsPtr()).ptr(r.chunksPtr()).i64(r.chunks()).i64(n)
-                .ptr(coefficient == null ? 0 : backend.pointer(coefficient)).i32(coefficient == null ? 0 : coefficient.dtype().ordinal())
-                .ptr(skip == null ? 0 : backend.pointer(skip)).i32(skip == null ? 0 : skip.dtype().ordinal())
-                .ptr(backend.pointer(step)).i32(s.kind().ordinal()).f64(s.lr()).i64(s.warmupSteps()).i64(s.stepSize())
+                .ptr(coefficient == null ? 0 : host.pointer(coefficient)).i32(coefficient == null ? 0 : coefficient.dtype().ordinal())
+                .ptr(skip == null ? 0 : host.pointer(skip)).i32(skip == null ? 0 : skip.dtype().ordinal())
+                .ptr(host.pointer(step)).i32(s.kind().ordinal()).f64(s.lr()).i64(s.warmupSteps()).i64(s.stepSize())
                 .f64(s.gamma()).i64(s.tMax()).f64(s.etaMin());
     }
 
     /** After the update kernel, so no block of it can see the new count: step += 1 unless skipped. */
     private void increment(Strided skip, Strided step) {
-        LaunchArgs a = LaunchArgs.get().ptr(backend.pointer(step)).ptr(skip == null ? 0 : backend.pointer(skip))
+        LaunchArgs a = LaunchArgs.get().ptr(host.pointer(step)).ptr(skip == null ? 0 : host.pointer(skip))
                 .i32(skip == null ? 0 : skip.dtype().ordinal());
-        backend.launchGrid(FILE, "step_increment", 1, 32, a);
+        host.launchGrid(FILE, "step_increment", 1, 32, a);
     }
 
     // ------------------------------------------------------------------ checks
