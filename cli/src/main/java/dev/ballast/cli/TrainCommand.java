@@ -220,6 +220,7 @@ public final class TrainCommand implements Callable<Integer> {
             Trainer.Builder b = run.trainer(recorder != null ? recorder : progress, dp);
             record(b, recorder, run.lossScaler());
             HealthSession hs = HealthSession.install(run, b, healthOptions, err);
+            if (recorder != null && hs.monitor() != null) recorder.monitor(hs.monitor()); // one reading per logged step
             if (metrics != null) b.metrics(metrics);
             ckpt.configure(b, run, c, run.model().stateDict());
             Trainer.Result r;
@@ -228,12 +229,13 @@ public final class TrainCommand implements Callable<Integer> {
             } catch (DivergedException | TooManySkippedStepsException e) {
                 progress.close();
                 err.println("ballast train: " + e.getMessage());
+                // first the diagnosis (its replay names the op that went non-finite, in the monitor the report shares)
+                var findings = e instanceof DivergedException d ? hs.diverged(d.step(), d.loss()) : hs.findings();
                 if (recorder != null) {
                     if (e instanceof DivergedException d) recorder.diverged(d.step(), d.loss());
                     writeReport(recorder, c, run, null, err);
                 }
                 err.flush();
-                var findings = e instanceof DivergedException d ? hs.diverged(d.step(), d.loss()) : hs.findings();
                 HealthOptions.print(out, List.of(), findings);
                 hs.appendToMetrics(root ? metrics : null, findings);
                 return 1;
@@ -272,7 +274,7 @@ public final class TrainCommand implements Callable<Integer> {
     static void record(Trainer.Builder b, RunRecorder recorder, dev.ballast.stability.scale.GradScaler scaler) {
         if (recorder == null) return;
         if (scaler != null) recorder.lossScale(scaler::scale); // norms divided by the scale, loss-scale chart drawn
-        b.gradTransform(recorder.gradTransform(null));
+        b.gradTransform(recorder.gradTransform(null)).hook(recorder); // norms before the chain, statistics for the findings
     }
 
     /** The recorder's run log for {@code c} (result null when it diverged). */
@@ -289,7 +291,7 @@ public final class TrainCommand implements Callable<Integer> {
         } else {
             summary.put("diverged at step", recorder.divergedAt());
         }
-        return recorder.log(name, title, c.toMap(), c.clip(), summary);
+        return recorder.log(name, title, c.toMap(), c.clip(), summary, HealthSession.traits(c));
     }
 
     private void writeReport(RunRecorder recorder, TrainConfig c, BuiltinTraining run, Trainer.Result r, PrintWriter err) {
@@ -298,7 +300,9 @@ public final class TrainCommand implements Callable<Integer> {
         RunLog log = runLog(recorder, c, run, r, "run", title);
         RunFiles.writeRun(this.out, log);
         Path page = ReportPage.write(this.out, RunFiles.single(log));
-        for (Finding f : log.findings()) err.println(f.line());
+        // the diagnosis is printed on stdout with the run's summary; only the report's own findings are added here
+        for (Finding f : log.findings())
+            if (!dev.ballast.stability.monitor.Finding.KINDS.contains(f.kind())) err.println(f.line());
         err.println("report: " + page);
     }
 

@@ -48,8 +48,10 @@ class ReportCommandTest {
         Run r = Run.of("train", "--task", "teacher-student", "--optimizer", "sgd", "--lr", "1e6", "--steps", "50",
                 "--log-every", "1", "--train-size", "128", "--test-size", "32", "--batch", "16", "--device", "cpu", "--out", run.toString());
         assertEquals(1, r.exitCode(), r.err());
-        assertTrue(r.err().contains("diagnosis: non-finite: the loss was not finite at step"), r.err());
+        assertTrue(r.out().contains("diagnosis: non-finite: "), r.out());
         JsonNode meta = new ObjectMapper().readTree(run.resolve("run.json").toFile());
+        assertTrue(meta.toString().contains("the loss was Infinity at step") || meta.toString().contains("the loss was NaN at step"),
+                "the report holds the same diagnosis: " + meta);
         assertTrue(meta.get("diverged_at").asLong() > 0, meta.toString());
         assertTrue(Files.isRegularFile(run.resolve("report.html")));
     }

@@ -23,6 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
 class DataParallelMpiTest {
     static final int STEPS = 25;
     static final long INJECT_STEP = 7;
+    static final long GUARD_STEP = 17;
 
     @TempDir static Path shared;
     static MpiRun.Finished run;
@@ -31,7 +32,8 @@ class DataParallelMpiTest {
     static void launchTwoRanks() throws Exception {
         String steps = Integer.toString(STEPS);
         run = MpiRun.run(MpiRun.command(2, DataParallelProbe.class, shared.toString(), "collectives",
-                "sgd:" + steps + ":-1:-1", "adamw:" + steps + ":-1:-1", "adamw:" + steps + ":" + INJECT_STEP + ":1", "adamw:10:-1:-1:at10.safetensors"),
+                "sgd:" + steps + ":-1:-1", "adamw:" + steps + ":-1:-1", "adamw:" + steps + ":" + INJECT_STEP + ":1", "adamw:10:-1:-1:at10.safetensors",
+                "guard:" + steps + ":" + GUARD_STEP + ":1"),
                 shared.resolve("log.txt"), 300);
         System.out.printf("2-rank launch: %.1f s%n", run.seconds());
     }
@@ -87,6 +89,24 @@ class DataParallelMpiTest {
         assertArrayEquals(r0.weights(), r1.weights(), "replicas must stay bit-identical");
         assertEquals(STEPS - 1, one.optimizerSteps());
         assertArrayEquals(one.weights(), r0.weights(), 2e-4f, "same as one process skipping that step");
+    }
+
+    /**
+     * The explosion guard decides from the loss averaged over the ranks on the device: a loss spike on rank 1 alone
+     * (its gradients untouched) rolls back both ranks at the same step, so the replicas stay bit-identical and follow
+     * one process that sees the spike on the combined batch.
+     */
+    @Test
+    void theGuardDecidesAlikeOnEveryRankFromTheAveragedLoss() throws Exception {
+        var r0 = result(0, 6);
+        var r1 = result(1, 6);
+        assertArrayEquals(r0.weights(), r1.weights(), "replicas must stay bit-identical");
+        assertEquals(1, r0.skipped(), "rank 0 kept out the step whose loss spiked on rank 1");
+        assertEquals(1, r1.skipped());
+        assertTrue(r0.losses()[(int) GUARD_STEP - 1] > 1000, "the logged loss is the ranks' mean: " + r0.losses()[(int) GUARD_STEP - 1]);
+        var one = DataParallelProbe.train(Communicator.single(), "guard", STEPS, GUARD_STEP, 0);
+        assertEquals(1, one.skipped());
+        assertArrayEquals(one.weights(), r0.weights(), 2e-4f, "same as one process rolling back at that step");
     }
 
     @Test

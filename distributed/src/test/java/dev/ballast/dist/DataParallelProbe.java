@@ -19,6 +19,8 @@ import dev.ballast.engine.optim.Optimizer;
 import dev.ballast.engine.optim.SGD;
 import dev.ballast.stability.chain.GradientChain;
 import dev.ballast.stability.chain.Link;
+import dev.ballast.stability.guard.ExplosionGuard;
+import dev.ballast.stability.guard.GuardPolicy;
 import dev.ballast.train.DataParallel;
 import dev.ballast.train.ProgressReporter;
 import dev.ballast.train.Trainer;
@@ -66,9 +68,15 @@ public final class DataParallelProbe {
             Optimizer opt = optimizerName.equals("sgd") ? new SGD(params, 0.05, 0.9, 0, 0, false)
                     : new AdamW(params, 1e-2, 0.9, 0.999, 1e-8, 0.01);
             long[] step = {0};
+            boolean guarded = optimizerName.equals("guard");
             Tensor first = params.getFirst();
-            first.registerHook(g -> step[0] == injectStep && comm.rank() == injectRank ? g.add(Double.POSITIVE_INFINITY) : g);
-            GradientChain chain = GradientChain.of(Link.clipByGlobalNorm(0.5), Link.skipIfNonFinite(), Link.apply(opt));
+            if (!guarded)
+                first.registerHook(g -> step[0] == injectStep && comm.rank() == injectRank ? g.add(Double.POSITIVE_INFINITY) : g);
+            // "guard": AdamW behind the explosion guard (rollback, snapshots every 5 quiet steps); the injection is a loss
+            // spike on one rank only, gradients untouched: only the loss averaged over the ranks shows it to every rank
+            ExplosionGuard guard = guarded ? new ExplosionGuard(GuardPolicy.parse("rollback"), new ExplosionGuard.Settings(6, 0.9, 5, 5)) : null;
+            GradientChain chain = guarded ? GradientChain.of(guard, Link.clipByGlobalNorm(0.5), Link.apply(opt))
+                    : GradientChain.of(Link.clipByGlobalNorm(0.5), Link.skipIfNonFinite(), Link.apply(opt));
             DataLoader loader = new DataLoader(data, GLOBAL_BATCH, true, true, 11);
             StringWriter metrics = new StringWriter();
             long start = 0;
@@ -82,17 +90,22 @@ public final class DataParallelProbe {
             step[0] = start;
             Trainer.Builder tb = Trainer.builder(params, opt, loader, b -> {
                         step[0]++;
-                        return Losses.crossEntropy(model.call(b.inputs()), b.targets());
+                        Tensor loss = Losses.crossEntropy(model.call(b.inputs()), b.targets());
+                        boolean spike = guarded && step[0] == injectStep && comm.rank() == injectRank;
+                        return spike ? loss.add(Tensor.scalar(loss.device(), DType.F32, 1e4).sub(loss.detach())) : loss;
                     })
-                    .maxSteps(steps > 0 ? steps : Long.MAX_VALUE / 2).logEvery(1).stepFunction(chain::step).metrics(metrics)
+                    .maxSteps(steps > 0 ? steps : Long.MAX_VALUE / 2).logEvery(1).metrics(metrics)
                     .startIteration(start).progress(new ProgressReporter(System.err, 1, false))
                     .dataParallel(new DataParallel(comm, params));
+            if (guarded) tb.chain(chain);
+            else tb.stepFunction(chain::step);
             if (checkpoint != null) tb.checkpoint(steps, checkpoint, model.stateDict(), null);
             Trainer.Result r = tb.build().run();
             List<Double> losses = new ArrayList<>();
             Matcher m = Pattern.compile("\"loss\":([-0-9.eE]+)").matcher(metrics.toString());
             while (m.find()) losses.add(Double.parseDouble(m.group(1)));
             float[] weights = flatten(params);
+            chain.close();
             opt.close();
             return new Result(losses.stream().mapToDouble(Double::doubleValue).toArray(), weights, r.optimizerSteps(), r.skippedSteps());
         }

@@ -24,9 +24,12 @@ import java.util.OptionalDouble;
  * <li>{@code rollback}: weights and optimizer state are restored from the last good snapshot, device copies refreshed
  *     every {@code snapshotEvery} steps when that many steps and the present one passed without an event, and the
  *     batch is skipped.</li>
- * <li>{@code backoff:F:N}: the learning rate times F for the N steps after an event. The learning rate lives on the
- *     host, so the cut starts where the host reads the guard ({@link GuardLog#poll}, on the trainer's logged steps);
- *     alone (without skip or rollback) a spiking step is applied with its gradients times F, on the device.</li>
+ * <li>{@code backoff:F:N}: the updates times F for the event's step and the N steps after it, on the device: the
+ *     gradients are scaled by F (a pending factor folded into the optimizer's pass). For SGD that is the learning rate
+ *     times F; with momentum it is once the buffer holds only scaled gradients; for Adam and AdamW it is while the
+ *     second moment still remembers the unscaled ones (N well under 1 / (1 - beta2), 1,000 steps for 0.999); decoupled
+ *     weight decay is not scaled. Alone (without skip or rollback) a spiking step is applied, its gradient norm also
+ *     clipped to the spike threshold (mean + z * std of the norm's average); a non-finite one is skipped.</li>
  * </ul>
  * Values judged spikes, and steps with a non-finite value, are not folded into the averages, so one spike does not
  * raise the bar for the next. A step that an earlier link already skips (an fp16 overflow caught by the loss
@@ -35,7 +38,7 @@ import java.util.OptionalDouble;
  *
  * <p>State (saved with the chain in checkpoints): the two averages ({@code loss_mean}, {@code loss_var},
  * {@code loss_seen}, {@code grad_*}), {@code steps}, {@code quiet} (steps since the last event), {@code backoff_left},
- * {@code counts} (events, steps kept out, rollbacks, steps applied with cut gradients, steps a rollback undid,
+ * {@code counts} (events, steps kept out, rollbacks, spiking steps applied clipped, steps a rollback undid,
  * steps applied since the snapshot), {@code by_cause}, the step of the snapshot, and a ring {@code log} of the last
  * {@value #LOG_SIZE} events (step, cause, value, z, action, snapshot step; all finite, as checkpoints require: the
  * value of a non-finite cause and the z of a non-spike are written as 0). The snapshot itself is scratch memory, not
@@ -47,11 +50,11 @@ public final class ExplosionGuard implements Link {
     public static final int LOG_SIZE = 64;
     static final int LOG_COLUMNS = 6;
     /** Indices into {@code counts}. */
-    static final int EVENTS = 0, KEPT_OUT = 1, ROLLBACKS = 2, CUT = 3, UNDONE = 4, SINCE_SNAPSHOT = 5, COUNTS = 6;
+    static final int EVENTS = 0, KEPT_OUT = 1, ROLLBACKS = 2, CLIPPED = 3, UNDONE = 4, SINCE_SNAPSHOT = 5, COUNTS = 6;
     /** Cause codes in the log (index into {@code by_cause}; 0 = none). */
     static final List<String> CAUSES = List.of("none", "non-finite-loss", "non-finite-grad", "loss-spike", "grad-spike");
     /** Action codes in the log. */
-    static final int SKIPPED = 1, ROLLED_BACK = 2, APPLIED_CUT = 3;
+    static final int SKIPPED = 1, ROLLED_BACK = 2, CLIPPED_TO_THRESHOLD = 3;
 
     /** Spike threshold (z-score), EMA factor, warm-up values before z-scores count, and snapshot interval. */
     public record Settings(double zThreshold, double beta, long warmup, long snapshotEvery) {
@@ -138,11 +141,20 @@ public final class ExplosionGuard implements Link {
         if (loss != null) observe(lossX, lm, lv, ls, good.mul(lossSpike.rsub(1)));
         observe(gradX, gm, gv, gs, good.mul(gradSpike.rsub(1)));
 
-        // what to do: keep the step out, roll back, or (backoff alone, on a spike) apply it with cut gradients
-        Tensor keepOut = rollback || skip || backoff == null ? event : bad;
+        // what to do: keep the step out, roll back, or (backoff alone, on a spike) apply it with its gradient norm
+        // clipped to the spike threshold; a backoff scales the updates of the event's step and the N after it
+        boolean clipSpikes = backoff != null && !rollback && !skip;
+        Tensor keepOut = clipSpikes ? bad : event;
         Tensor rolledBack = rollback ? event : zero;
-        Tensor cut = backoff != null && !rollback && !skip ? event.mul(bad.rsub(1)) : zero;
-        if (backoff != null) g.clip(Tensor.where(cut, Tensor.scalar(d, DType.F32, backoff.factor()), Tensor.ones(d, DType.F32)));
+        Tensor clipped = clipSpikes ? event.mul(bad.rsub(1)) : zero;
+        if (backoff != null) {
+            Tensor one = Tensor.ones(d, DType.F64);
+            Tensor threshold = gm.add(spread(gm, gv).mul(settings.zThreshold()));
+            Tensor spikeClip = Tensor.where(clipped, threshold.div(gradX.add(1e-6)).minimum(1.0), one);
+            Tensor backingOff = s.get("backoff_left").gt(0).add(event).gt(0);
+            Tensor factor = Tensor.where(backingOff, Tensor.scalar(d, DType.F64, backoff.factor()), one);
+            g.clip(spikeClip.mul(factor).to(DType.F32));
+        }
         g.skipIf(keepOut);
 
         Tensor steps = s.get("steps"), quiet = s.get("quiet"), counts = s.get("counts");
@@ -156,11 +168,11 @@ public final class ExplosionGuard implements Link {
             Snapshot.restore(g, s, rolledBack);
             Tensor undone = Tensor.where(rolledBack, since, zero);
             since = Tensor.where(rolledBack, zero, since.add(keepOut.rsub(1)));
-            Tensor add = Tensor.stack(List.of(event, keepOut, rolledBack, cut, undone, zero), 0);
+            Tensor add = Tensor.stack(List.of(event, keepOut, rolledBack, clipped, undone, zero), 0);
             Tensor next = counts.add(add);
             counts.copyFrom(Tensor.concat(List.of(next.narrow(0, 0, SINCE_SNAPSHOT), since.reshape(1)), 0));
         } else {
-            counts.copyFrom(counts.add(Tensor.stack(List.of(event, keepOut, rolledBack, cut, zero, zero), 0)));
+            counts.copyFrom(counts.add(Tensor.stack(List.of(event, keepOut, rolledBack, clipped, zero, zero), 0)));
         }
         steps.copyFrom(steps.add(1));
         quiet.copyFrom(Tensor.where(event, zero, quiet.add(1)));
@@ -177,7 +189,7 @@ public final class ExplosionGuard implements Link {
         Tensor value = Tensor.where(bad, zero, Tensor.where(isLoss, loss == null ? zero : lossX, gradX));
         Tensor z = Tensor.where(cause.eq(3), zl, Tensor.where(cause.eq(4), zg, zero));
         Tensor action = Tensor.where(rolledBack, Tensor.scalar(d, DType.F64, ROLLED_BACK),
-                Tensor.where(keepOut, Tensor.scalar(d, DType.F64, SKIPPED), Tensor.scalar(d, DType.F64, APPLIED_CUT)));
+                Tensor.where(keepOut, Tensor.scalar(d, DType.F64, SKIPPED), Tensor.scalar(d, DType.F64, CLIPPED_TO_THRESHOLD)));
         Tensor row = Tensor.stack(List.of(steps.copy(), cause, value, z, action, snapshotStep.copy()), 0).reshape(1, LOG_COLUMNS);
         Tensor log = s.get("log"), logNext = s.get("log_next");
         Tensor mask = Tensor.arange(d, DType.F64, 0, LOG_SIZE, 1).eq(logNext).mul(event).reshape(LOG_SIZE, 1);
@@ -188,9 +200,12 @@ public final class ExplosionGuard implements Link {
 
     /** The z-score of {@code x} against mean and variance, 0 until {@code warmup} values were seen. */
     private Tensor zScore(Tensor x, Tensor mean, Tensor var, Tensor seen) {
-        Tensor sd = var.sqrt().maximum(mean.abs().mul(1e-3).add(1e-12));
+        Tensor sd = spread(mean, var);
         return Tensor.where(seen.ge(settings.warmup()), x.sub(mean).div(sd), Tensor.zeros(x.device(), DType.F64));
     }
+
+    /** The standard deviation a z-score divides by: at least a thousandth of the mean, so a flat series has a scale. */
+    private static Tensor spread(Tensor mean, Tensor var) { return var.sqrt().maximum(mean.abs().mul(1e-3).add(1e-12)); }
 
     /** Folds {@code x} into the EMA where {@code use} is set (the first value sets the mean). */
     private void observe(Tensor x, Tensor mean, Tensor var, Tensor seen, Tensor use) {
@@ -214,12 +229,12 @@ public final class ExplosionGuard implements Link {
     /** What the guard did for an action code, in words. */
     String action(int code, long snapshotStep) {
         List<String> did = new ArrayList<>();
-        switch (code) {
-            case ROLLED_BACK -> did.add("rolled back to step " + snapshotStep + ", skipped the batch");
-            case SKIPPED -> did.add("skipped the step");
-            default -> did.add("applied with gradients x" + backoff.factor());
-        }
-        if (backoff != null) did.add("lr x" + backoff.factor() + " for " + backoff.steps() + " steps");
+        did.add(switch (code) {
+            case ROLLED_BACK -> "rolled back to step " + snapshotStep + ", skipped the batch";
+            case SKIPPED -> "skipped the step";
+            default -> "applied with the gradient norm clipped to the spike threshold";
+        });
+        if (backoff != null) did.add("updates x" + backoff.factor() + " for " + backoff.steps() + " steps");
         return String.join(", ", did);
     }
 

@@ -2,9 +2,6 @@ package dev.ballast.stability.guard;
 
 import dev.ballast.engine.DType;
 import dev.ballast.engine.Tensor;
-import dev.ballast.engine.backend.LrSchedule;
-import dev.ballast.engine.optim.Optimizer;
-import dev.ballast.engine.optim.ParamGroup;
 import dev.ballast.stability.chain.LinkState;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -13,13 +10,12 @@ import java.util.Map;
 
 /**
  * The host side of an {@link ExplosionGuard}: {@link #poll()} reads the guard's counters and new events from the
- * device in one read (call it where the training loop syncs anyway, e.g. on logged steps), keeps every event, and
- * applies the {@code backoff} policy's learning-rate cut to the optimizer while the guard's device counter says
- * it is due (the cut follows a schedule, piecewise constant between reads).
+ * device in one read (call it where the training loop syncs anyway, e.g. on logged steps) and keeps every event.
+ * It changes nothing: the guard's decisions, backoff included, are made and applied on the device.
  */
 public final class GuardLog {
     /** The counters at one read. */
-    public record Reading(long steps, long events, long keptOut, long rollbacks, long cut, long undone,
+    public record Reading(long steps, long events, long keptOut, long rollbacks, long clipped, long undone,
                           Map<String, Long> byCause, long backoffLeft, List<double[]> log, long logNext) {
         /** Steps whose update was applied (some later undone by a rollback: {@link #undone}). */
         public long applied() { return steps - keptOut; }
@@ -27,18 +23,14 @@ public final class GuardLog {
 
     private final ExplosionGuard guard;
     private final LinkState state;
-    private final Optimizer optimizer;
     private final List<GuardEvent> events = new ArrayList<>();
     private Reading last;
     private long dropped;
-    private double[] savedLr;         // the groups' lr before a backoff, null when none is in force
-    private LrSchedule savedSchedule;
 
-    /** The log of {@code guard}, whose state is {@code state} (from {@code chain.stateOf(guard)}), cutting {@code optimizer}'s lr. */
-    public GuardLog(ExplosionGuard guard, LinkState state, Optimizer optimizer) {
+    /** The log of {@code guard}, whose state is {@code state} (from {@code chain.stateOf(guard)}). */
+    public GuardLog(ExplosionGuard guard, LinkState state) {
         this.guard = guard;
         this.state = state;
-        this.optimizer = optimizer;
     }
 
     /** Reads the counters and log of a guard's state: one host read. */
@@ -64,12 +56,11 @@ public final class GuardLog {
             log.add(row);
         }
         return new Reading((long) v[0], c[ExplosionGuard.EVENTS], c[ExplosionGuard.KEPT_OUT], c[ExplosionGuard.ROLLBACKS],
-                c[ExplosionGuard.CUT], c[ExplosionGuard.UNDONE], byCause, (long) v[1], log, (long) v[2]);
+                c[ExplosionGuard.CLIPPED], c[ExplosionGuard.UNDONE], byCause, (long) v[1], log, (long) v[2]);
     }
 
     /**
-     * Reads the guard (one host read), returns the events since the last poll in order, and starts, follows or ends
-     * the learning-rate backoff. More than {@value ExplosionGuard#LOG_SIZE} events between two polls keep their
+     * Reads the guard (one host read) and returns the events since the last poll in order. More than {@value ExplosionGuard#LOG_SIZE} events between two polls keep their
      * count but the details of the oldest are dropped ({@link #dropped()}).
      */
     public List<GuardEvent> poll() {
@@ -87,7 +78,6 @@ public final class GuardLog {
         }
         events.addAll(fresh);
         last = r;
-        backoff(r.backoffLeft() > 0);
         return fresh;
     }
 
@@ -101,28 +91,4 @@ public final class GuardLog {
     public long dropped() { return dropped; }
 
     public ExplosionGuard guard() { return guard; }
-
-    private void backoff(boolean due) {
-        GuardPolicy.Backoff b = guard.backoff();
-        if (b == null || optimizer == null) return;
-        List<ParamGroup> groups = optimizer.paramGroups();
-        if (due) {
-            if (savedLr == null) {
-                savedLr = new double[groups.size()];
-                for (int i = 0; i < groups.size(); i++) savedLr[i] = groups.get(i).lr();
-                savedSchedule = optimizer.schedule();
-                if (savedSchedule != null) optimizer.setSchedule(null); // the groups' lr holds the cut value instead
-            }
-            long taken = savedSchedule == null ? 0 : optimizer.stepCount();
-            for (int i = 0; i < groups.size(); i++) {
-                double lr = savedSchedule == null ? savedLr[i] : savedSchedule.lr(taken, groups.get(i).baseLr());
-                groups.get(i).setLr(lr * b.factor());
-            }
-        } else if (savedLr != null) {
-            for (int i = 0; i < groups.size(); i++) groups.get(i).setLr(savedLr[i]);
-            if (savedSchedule != null) optimizer.setSchedule(savedSchedule); // also brings the groups' lr up to date
-            savedLr = null;
-            savedSchedule = null;
-        }
-    }
 }

@@ -130,7 +130,7 @@ class GuardTest {
             SGD opt = new SGD(params, 0.01, 0.9, 0, 0, false);
             ExplosionGuard guard = new ExplosionGuard(GuardPolicy.parse("skip"), SETTINGS);
             try (GradientChain chain = GradientChain.of(guard, Link.apply(opt))) {
-                GuardLog log = new GuardLog(guard, chain.stateOf(guard), opt);
+                GuardLog log = new GuardLog(guard, chain.stateOf(guard));
                 Reference ref = new Reference(SETTINGS);
                 Generator gen = new Generator(seed + 1);
                 List<String> expected = new ArrayList<>();
@@ -186,7 +186,7 @@ class GuardTest {
             SGD opt = new SGD(params, 0.05, 0.9, 0, 0, false);
             ExplosionGuard guard = new ExplosionGuard(GuardPolicy.parse("rollback"), SETTINGS);
             try (GradientChain chain = GradientChain.of(guard, Link.apply(opt))) {
-                GuardLog log = new GuardLog(guard, chain.stateOf(guard), opt);
+                GuardLog log = new GuardLog(guard, chain.stateOf(guard));
                 double[][] s = stream(8, 80);
                 Generator gen = new Generator(9);
                 List<Map<String, double[]>> after = new ArrayList<>();
@@ -213,26 +213,34 @@ class GuardTest {
         }
     }
 
-    @Test void backoffCutsTheSpikingStepAndTheLearningRateUntilItsStepsPass() {
+    /** Backoff alone: the event's step and the N after it are applied with their gradients times F, on the device. */
+    @Test void backoffScalesTheUpdatesOfTheEventAndTheNStepsAfterIt() {
         try (Scope sc = Scope.open()) {
             List<Tensor> params = params(new Generator(3));
             SGD opt = new SGD(params, 0.1);
             ExplosionGuard guard = new ExplosionGuard(GuardPolicy.parse("backoff:0.25:5"), SETTINGS);
             try (GradientChain chain = GradientChain.of(guard, Link.apply(opt))) {
-                GuardLog log = new GuardLog(guard, chain.stateOf(guard), opt);
+                GuardLog log = new GuardLog(guard, chain.stateOf(guard));
                 double[][] s = stream(3, 80);
                 Generator gen = new Generator(4);
                 for (int i = 0; i < 30; i++) assertEquals(1.0, step(chain, gen, params, s[i]).coefficient(), "quiet step " + (i + 1));
                 StepStats.Values spike = step(chain, gen, params, s[30]);
-                assertFalse(spike.skipped(), "backoff alone applies the spiking step");
-                assertEquals(0.25, spike.coefficient(), 1e-7, "with its gradients cut by the factor");
+                assertFalse(spike.skipped(), "backoff alone applies a spiking step");
+                assertEquals(0.25, spike.coefficient(), 1e-7, "a loss spike with a usual gradient norm: only the backoff factor");
+                for (int i = 31; i < 36; i++)
+                    assertEquals(0.25, step(chain, gen, params, s[i]).coefficient(), 1e-7, "step " + (i + 1) + " is backed off");
+                assertEquals(1.0, step(chain, gen, params, s[36]).coefficient(), "the N steps after the event have passed");
                 List<GuardEvent> events = log.poll();
                 assertEquals(1, events.size());
-                assertTrue(events.getFirst().action().contains("lr x0.25 for 5 steps"), events.getFirst().line());
-                assertEquals(0.025, opt.paramGroups().getFirst().lr(), 1e-12, "the cut starts at the read");
-                for (int i = 31; i < 36; i++) step(chain, gen, params, s[i]);
-                log.poll();
-                assertEquals(0.1, opt.paramGroups().getFirst().lr(), 1e-12, "and ends at the first read after its steps");
+                assertTrue(events.getFirst().action().contains("updates x0.25 for 5 steps"), events.getFirst().line());
+                assertEquals(0.1, opt.paramGroups().getFirst().lr(), 0, "the host's lr is never touched");
+                for (int i = 37; i < 45; i++) step(chain, gen, params, s[i]);
+                StepStats.Values gradSpike = step(chain, gen, params, s[45]);
+                double clippedNorm = gradSpike.coefficient() / 0.25 * gradSpike.norm();
+                assertFalse(gradSpike.skipped());
+                assertTrue(gradSpike.norm() > 29 && clippedNorm > 1 && clippedNorm < 2,
+                        "the norm spike (30) is clipped to about the usual norm (1 + 6 std) before the factor: " + clippedNorm);
+                assertTrue(log.poll().getFirst().action().contains("clipped to the spike threshold"));
             }
         }
     }

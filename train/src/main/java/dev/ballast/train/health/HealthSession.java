@@ -64,7 +64,7 @@ public final class HealthSession implements AutoCloseable {
         MonitorHook m = o.monitorEvery() > 0 ? new MonitorHook(new GradientMonitor(run.model().namedParameters(), o.monitorEvery())) : null;
         ExplosionGuard eg = find(run.chain());
         GuardReportHook g = eg == null ? null
-                : new GuardReportHook(new GuardLog(eg, run.chain().stateOf(eg), run.optimizer()), log);
+                : new GuardReportHook(new GuardLog(eg, run.chain().stateOf(eg)), log);
         TensorBoardHook tb = null;
         if (o.tensorboard() != null) {
             try {
@@ -146,7 +146,7 @@ public final class HealthSession implements AutoCloseable {
         out.add("guard events: " + r.events() + (causes.isEmpty() ? "" : " (" + String.join(", ", causes) + ")"));
         out.add(String.format(Locale.ROOT, "guard steps applied: %d of %d (%d kept out; %d rollbacks undid %d applied steps%s)",
                 r.applied(), iterations, r.keptOut(), r.rollbacks(), r.undone(),
-                r.cut() > 0 ? "; " + r.cut() + " applied with cut gradients" : ""));
+                r.clipped() > 0 ? "; " + r.clipped() + " spiking steps applied clipped to the threshold" : ""));
         return out;
     }
 

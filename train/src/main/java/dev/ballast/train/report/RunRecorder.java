@@ -4,6 +4,10 @@ import dev.ballast.engine.Scope;
 import dev.ballast.engine.Tensor;
 import dev.ballast.engine.autograd.GradMode;
 import dev.ballast.engine.optim.Optimizer;
+import dev.ballast.stability.monitor.Diagnosis;
+import dev.ballast.stability.monitor.GradientMonitor;
+import dev.ballast.stability.monitor.ModelTraits;
+import dev.ballast.train.Trainer;
 import dev.ballast.train.builtin.BuiltinTraining;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -22,10 +26,11 @@ import java.util.function.Supplier;
  * or more dimensions (the weight matrices), in the model's order. With a loss scale ({@link #lossScale}) the norms
  * are divided by the scale the step ran with, so they compare with unscaled runs.
  *
- * <p>The norms are computed here from engine ops; once the gradient chain reports its step statistics and the
- * gradient health monitor its per-layer norms, this is the one place that switches to them.
+ * <p>The findings come from the gradient health monitor ({@code GradientMonitor}, driven by this recorder as a
+ * trainer hook, or shared with the run's health session) and its {@code Diagnosis}; install both parts with
+ * {@code TrainCommand.record} or {@code builder.gradTransform(recorder.gradTransform(null)).hook(recorder)}.
  */
-public final class RunRecorder implements BuiltinTraining.Listener {
+public final class RunRecorder implements BuiltinTraining.Listener, Trainer.StepHook {
     private final Map<String, Tensor> params;
     private final List<String> layers = new ArrayList<>();
     private final Optimizer optimizer;
@@ -35,6 +40,9 @@ public final class RunRecorder implements BuiltinTraining.Listener {
     private final long t0 = System.nanoTime();
     private final BuiltinTraining.Listener forward;
     private Supplier<Tensor> lossScale;
+    private GradientMonitor monitor;        // the findings' statistics, read on logged steps
+    private boolean drivesMonitor = true;   // false when someone else's hook drives it
+    private double divergedLoss = Double.NaN;
     private long iteration;
     private long divergedAt;
     private long pendingStep, pendingCount;
@@ -54,6 +62,27 @@ public final class RunRecorder implements BuiltinTraining.Listener {
         this.maxSteps = maxSteps;
         this.iteration = startIteration;
         this.forward = forward;
+        this.monitor = new GradientMonitor(namedParams, logEvery);
+    }
+
+    /**
+     * Takes the findings' statistics from {@code m}, which another hook drives (e.g. {@code ballast train}'s health
+     * session, so logged steps are not read twice), instead of this recorder's own monitor.
+     */
+    public RunRecorder monitor(GradientMonitor m) {
+        this.monitor = java.util.Objects.requireNonNull(m, "monitor");
+        this.drivesMonitor = false;
+        return this;
+    }
+
+    /** Starts the gradient statistics pass on logged steps (as a trainer hook, with {@link #gradTransform}). */
+    @Override public boolean beforeStep(long step, dev.ballast.engine.data.Batch batch, Tensor loss) {
+        if (drivesMonitor && logged(step)) monitor.beforeStep(step);
+        return true;
+    }
+
+    @Override public void afterStep(long step, boolean applied) {
+        if (drivesMonitor) monitor.afterStep(step);
     }
 
     /** The loss scale the run's steps use (a 0-d device tensor, read on logged steps); null for none. */
@@ -80,6 +109,7 @@ public final class RunRecorder implements BuiltinTraining.Listener {
     /** Marks the run as diverged: the loss of {@code step} was {@code loss} (not finite). */
     public void diverged(long step, double loss) {
         divergedAt = step;
+        divergedLoss = loss;
         row(step).loss = loss;
     }
 
@@ -145,8 +175,18 @@ public final class RunRecorder implements BuiltinTraining.Listener {
 
     private Row row(long step) { return rows.computeIfAbsent(step, k -> new Row()); }
 
-    /** The log of the run so far, with findings drawn from it ({@link Findings#of}). */
+    /** The log of the run so far, with findings for a model nothing is known of ({@code ModelTraits.unknown}). */
     public RunLog log(String name, String title, Map<String, Object> config, double clip, Map<String, Object> summary) {
+        Object lr = config.get("lr");
+        return log(name, title, config, clip, summary, ModelTraits.unknown(lr instanceof Number n ? n.doubleValue() : Double.NaN));
+    }
+
+    /**
+     * The log of the run so far, with its findings: the gradient health diagnosis of the statistics read on logged
+     * steps ({@code Diagnosis.diagnose}, knowing the model's {@code traits}) and the report's own ({@link Findings#of}).
+     */
+    public RunLog log(String name, String title, Map<String, Object> config, double clip, Map<String, Object> summary,
+                      ModelTraits traits) {
         if (divergedAt == 0) settlePending(); // a diverged run's last measured step never reached the optimizer
         List<StepRecord> out = new ArrayList<>();
         for (var e : rows.entrySet()) {
@@ -155,7 +195,8 @@ public final class RunRecorder implements BuiltinTraining.Listener {
                     r.extra, r.timeS));
         }
         RunLog log = new RunLog(name, title, config, layers, clip, out, List.of(), summary, divergedAt);
-        return log.withFindings(Findings.of(log));
+        return log.withFindings(Findings.of(log, Diagnosis.diagnose(monitor.history(), monitor.firstNonFinite(), divergedAt,
+                divergedLoss, traits)));
     }
 
     private static final class Row {

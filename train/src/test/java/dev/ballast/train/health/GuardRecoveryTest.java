@@ -56,7 +56,7 @@ class GuardRecoveryTest {
             try (SGD opt = new SGD(params, 0.05, 0.9, 0, 0, false)) {
                 ExplosionGuard guard = policies == null ? null : ExplosionGuard.parse(policies);
                 GradientChain chain = guard == null ? GradientChain.of(Link.apply(opt)) : GradientChain.of(guard, Link.apply(opt));
-                GuardLog log = guard == null ? null : new GuardLog(guard, chain.stateOf(guard), opt);
+                GuardLog log = guard == null ? null : new GuardLog(guard, chain.stateOf(guard));
                 // the guard declares that it recovers from non-finite steps, so the trainer does not stop on a NaN loss
                 Trainer.Builder b = Trainer.builder(params, opt, loader, loss).maxSteps(STEPS).logEvery(1000).chain(chain)
                         .progress(new dev.ballast.train.ProgressReporter(System.err, STEPS, false));

@@ -36,7 +36,8 @@ class ReportPageTest {
         RunLog diverged = new RunLog("diverged-</script>-run".replaceAll("[^A-Za-z0-9-]", ""), "a diverged run </script><b>x</b>",
                 Map.of("model", "mlp"), List.of("a.weight", "b.weight", "c.weight", "d.weight", "e.weight"), 0, bad, List.of(),
                 Map.of(), 30);
-        diverged = diverged.withFindings(Findings.of(diverged));
+        diverged = diverged.withFindings(Findings.of(diverged, dev.ballast.stability.monitor.Diagnosis.diagnose(List.of(), null, 30,
+                Double.NaN, dev.ballast.stability.monitor.ModelTraits.unknown(0.1))));
         List<StepRecord> scaled = new ArrayList<>();
         double scale = 65536;
         for (int s = 1; s <= 20; s++) {
@@ -47,7 +48,7 @@ class ReportPageTest {
         }
         RunLog amp = new RunLog("amp", "fp16 with dynamic scaling", Map.of("model", "mlp", "precision", "fp16"),
                 List.of("w0", "w1", "w2", "w3"), 0, scaled, List.of(), Map.of(), 0);
-        amp = amp.withFindings(Findings.of(amp));
+        amp = amp.withFindings(Findings.of(amp, List.of()));
         return new Report("Sample report", "device cpu", List.of(
                 new Report.Section("Summary, no runs", List.of("a table only"), new Report.Table(List.of("a", "b"), List.of(List.of("1", "2"))), List.of()),
                 new Report.Section("Two runs", List.of("A paragraph with <tags> & ampersands."),
@@ -90,7 +91,7 @@ class ReportPageTest {
             assertTrue(Integer.parseInt(ink.group(1)) > 300, e.getKey() + " has almost no ink on its canvas: " + ink.group(1));
         }
         assertTrue(dom.contains("a diverged run &lt;/script&gt;&lt;b&gt;x&lt;/b&gt;"), "markup in a title is shown as text");
-        assertTrue(dom.contains("non-finite") && dom.contains("the loss was not finite at step 30"), "findings are on the page");
+        assertTrue(dom.contains("non-finite") && dom.contains("the loss was NaN at step 30"), "findings are on the page");
         Path png = dir.resolve("shot.png");
         Chromium.screenshot(browser.get(), page, dir.resolve("profile2"), 20_000, png, 1200, 900);
         assertTrue(Files.size(png) > 20_000, "a screenshot with content");
