@@ -30,10 +30,11 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "demo", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Show exploding and vanishing gradients on real runs and what each cure does: depth (init, ReLU,",
-                "residual + norm), recurrence (clipping, LSTM). Ends with a table and an HTML report.",
+                "residual + norm), recurrence (clipping, LSTM), precision (fp32, bf16, fp16 with and without loss",
+                "scaling). Ends with a table and an HTML report.",
                 "Example: ballast demo --out demo-report"})
 public final class DemoCommand implements Callable<Integer> {
-    static final List<String> STORIES = List.of("depth", "recurrence");
+    static final List<String> STORIES = List.of("depth", "recurrence", "precision");
 
     @Spec CommandSpec spec;
 
@@ -41,7 +42,7 @@ public final class DemoCommand implements Callable<Integer> {
     Path out;
     @Option(names = "--device", description = "auto (default: the best there is), cpu, cuda.", defaultValue = "auto")
     String device;
-    @Option(names = "--stories", split = ",", paramLabel = "NAME", description = "Which stories, in order: depth, recurrence (default: all).")
+    @Option(names = "--stories", split = ",", paramLabel = "NAME", description = "Which stories, in order: depth, recurrence, precision (default: all).")
     List<String> stories;
     @Option(names = "--seeds", description = "Seeds per recurrent run kind (default: ${DEFAULT-VALUE}).", defaultValue = "4")
     int seeds;
@@ -50,7 +51,7 @@ public final class DemoCommand implements Callable<Integer> {
 
     @Override public Integer call() {
         PrintWriter o = spec.commandLine().getOut(), err = spec.commandLine().getErr();
-        long t0 = System.nanoTime();
+        long t0 = System.nanoTime(), cpu0 = DemoRunner.processCpuNanos();
         Set<String> chosen = new LinkedHashSet<>(stories == null ? STORIES : stories);
         for (String s : chosen)
             if (!STORIES.contains(s)) return usage(err, "--stories: '" + s + "' is not one of " + String.join(", ", STORIES));
@@ -90,7 +91,7 @@ public final class DemoCommand implements Callable<Integer> {
             List<RunLog> logs = outcomes.stream().map(DemoRunner.Outcome::log).toList();
             sections.add(new Report.Section(story.title(), story.paragraphs(), table, logs));
         }
-        double secs = (System.nanoTime() - t0) / 1e9;
+        double secs = (System.nanoTime() - t0) / 1e9, cpu = (DemoRunner.processCpuNanos() - cpu0) / 1e9;
         Report.Table all = table(rows, true);
         String subtitle = String.format(Locale.ROOT, "device %s; %d runs in %.0f s; %s%s", why,
                 sections.stream().mapToInt(s -> s.runs().size()).sum(), secs, Instant.now().truncatedTo(ChronoUnit.SECONDS),
@@ -108,6 +109,7 @@ public final class DemoCommand implements Callable<Integer> {
         o.println();
         o.println("report: " + page.toAbsolutePath());
         o.println(String.format(Locale.ROOT, "wall time: %.1f s", secs));
+        o.println(String.format(Locale.ROOT, "CPU time: %.1f s (all threads of the process)", cpu));
         o.flush();
         return 0;
     }

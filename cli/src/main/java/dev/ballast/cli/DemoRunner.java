@@ -17,8 +17,12 @@ import java.util.Map;
  * loss goes non-finite is an outcome here, not a failure: it stops there and its log says where.
  */
 final class DemoRunner {
-    /** What one run gave: its log, the trainer's result (null when it diverged) and its wall time. */
-    record Outcome(RunLog log, Trainer.Result result, double seconds) {
+    /**
+     * What one run gave: its log, the trainer's result (null when it diverged), its wall time and the CPU time the
+     * whole process spent meanwhile (every thread: the run's pool, JIT, GC), the measure that does not depend on how
+     * loaded a shared machine is.
+     */
+    record Outcome(RunLog log, Trainer.Result result, double seconds, double cpuSeconds) {
         boolean diverged() { return log.divergedAt() > 0; }
 
         /** The last evaluation of the task's metric; NaN when it diverged before one. */
@@ -34,12 +38,12 @@ final class DemoRunner {
     }
 
     Outcome run(String name, String title, TrainConfig c) {
-        long t0 = System.nanoTime();
+        long t0 = System.nanoTime(), cpu0 = processCpuNanos();
         try (BuiltinTraining run = BuiltinTraining.create(c);
              TrainProgress progress = console ? new TrainProgress.Bar(name, c.steps()) : new Quiet()) {
             RunRecorder recorder = new RunRecorder(run.model().namedParameters(), run.optimizer(), c.logEvery(), c.steps(), 0, progress);
             Trainer.Builder b = run.trainer(recorder);
-            TrainCommand.record(b, recorder);
+            TrainCommand.record(b, recorder, run.lossScaler()); // unscaled norms and the loss-scale chart for fp16
             Trainer.Result r = null;
             try {
                 r = b.build().run();
@@ -52,13 +56,21 @@ final class DemoRunner {
             double secs = (System.nanoTime() - t0) / 1e9;
             RunLog log = TrainCommand.runLog(recorder, c, run, r, name, title);
             String metric = run.task().metric();
-            err.println(String.format(Locale.ROOT, "  %-24s %s  (%d steps, %.1f s)", name,
+            double cpu = (processCpuNanos() - cpu0) / 1e9;
+            err.println(String.format(Locale.ROOT, "  %-24s %s  (%d steps, %.1f s, %.1f CPU-s)", name,
                     r == null ? "diverged: loss not finite at step " + recorder.divergedAt()
                             : String.format(Locale.ROOT, "test %s %.4g", metric, r.lastEval().getOrDefault(metric, Double.NaN)),
-                    r == null ? recorder.divergedAt() : r.iterations(), secs));
+                    r == null ? recorder.divergedAt() : r.iterations(), secs, cpu));
             err.flush();
-            return new Outcome(log, r, secs);
+            return new Outcome(log, r, secs, cpu);
         }
+    }
+
+    /** CPU time of this process so far, all threads (NaN's stand-in -1 where the platform cannot say). */
+    static long processCpuNanos() {
+        if (java.lang.management.ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os)
+            return os.getProcessCpuTime();
+        return -1;
     }
 
     /** No per-step output off a console: one line per run is printed when it ends. */

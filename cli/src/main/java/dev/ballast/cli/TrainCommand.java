@@ -100,6 +100,8 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--device", description = "auto, cpu, cuda.") String device;
     @Option(names = "--precision", description = {"fp32 (default), bf16, fp16: matrix products in bf16/fp16 with fp32 master "
             + "weights (autocast); fp16 adds dynamic loss scaling (the chain starts with unscale)."}) String precision;
+    @Option(names = "--loss-scale", paramLabel = "dynamic|none|S", description = {"fp16 only: dynamic (default), none (no "
+            + "scaling: small gradients flush to zero), or a static scale S."}) String lossScale;
     @Mixin HealthOptions health;
     @Option(names = "--nproc", paramLabel = "N", description = {"Data-parallel on N processes of this machine, started with "
             + "Open MPI's mpirun; --batch stays the global batch. Under mpirun or srun the ranks are found without it."})
@@ -288,6 +290,11 @@ public final class TrainCommand implements Callable<Integer> {
             summary.put("final train loss", r.lastLoss());
             for (var e : r.lastEval().entrySet()) summary.put("test " + e.getKey(), e.getValue());
             summary.put("seconds", Math.round(r.seconds() * 100) / 100.0);
+            var scaler = run.lossScaler();
+            if (scaler != null) {
+                summary.put("final loss scale", scaler.scale().item());
+                summary.put("overflow steps skipped", (long) scaler.skippedSteps().item());
+            }
         } else {
             summary.put("diverged at step", recorder.divergedAt());
         }
@@ -340,7 +347,7 @@ public final class TrainCommand implements Callable<Integer> {
         if (config != null) settings.putAll(TrainConfigFile.read(config));
         Object[] flags = {model, task, steps, batch, lr, optimizer, momentum, weightDecay, clip, clipValue, schedule, warmup,
                 seed, depth, width, hidden, layers, heads, seqLen, vocab, init, activation, evalEvery, logEvery, trainSize,
-                testSize, device, skipNonFinite, agc, maxConsecutiveSkips, null, precision, health.guard, health.clipAdaptive};
+                testSize, device, skipNonFinite, agc, maxConsecutiveSkips, null, precision, health.guard, health.clipAdaptive, lossScale};
         for (int i = 0; i < flags.length; i++) {
             if (flags[i] == null) continue;
             String key = TrainConfig.KEYS.get(i);
@@ -382,9 +389,11 @@ public final class TrainCommand implements Callable<Integer> {
         line(sb, "steps skipped", Long.toString(r.skippedSteps()));
         line(sb, "precision", c.precision());
         var scaler = run.lossScaler();
-        line(sb, "loss scale", scaler == null ? "none (" + c.precision() + " needs no loss scaling)"
-                : String.format(Locale.ROOT, "%.6g final (dynamic, initial %.6g), %d overflow steps skipped", scaler.scale().item(),
-                        scaler.policy().initScale(), (long) scaler.skippedSteps().item()));
+        line(sb, "loss scale", scaler != null
+                ? String.format(Locale.ROOT, "%.6g final (%s, initial %.6g), %d overflow steps skipped", scaler.scale().item(),
+                        scaler.policy().dynamic() ? "dynamic" : "static", scaler.policy().initScale(), (long) scaler.skippedSteps().item())
+                : c.precision().equals("fp16") ? "none (fp16 without loss scaling: gradients below 2^-24 flush to zero)"
+                : "none (" + c.precision() + " needs no loss scaling)");
         line(sb, "final train loss", String.format(Locale.ROOT, "%.6g", r.lastLoss()));
         Double m = r.lastEval().get(metric), tl = r.lastEval().get("loss");
         if (m != null) line(sb, "test " + metric, String.format(Locale.ROOT, "%.6g", m));

@@ -135,6 +135,21 @@ class TrainCommandTest {
         Run unscaleInFp32 = Run.of(with(TINY_SPIRALS, "--config", cfg.toString()));
         assertEquals(2, unscaleInFp32.exitCode(), unscaleInFp32.err());
         assertTrue(unscaleInFp32.err().contains("only precision fp16 has"), unscaleInFp32.err());
+
+        Run unscaled = Run.of(with(TINY_SPIRALS, "--precision", "fp16", "--loss-scale", "none"));
+        assertEquals(0, unscaled.exitCode(), unscaled.err());
+        assertTrue(unscaled.out().contains("loss scale: none (fp16 without loss scaling"), unscaled.out());
+        assertTrue(!unscaled.err().contains("unscale"), unscaled.err()); // no scaler, so no unscale link
+        Run fixed = Run.of(with(TINY_SPIRALS, "--precision", "fp16", "--loss-scale", "1024"));
+        assertEquals(0, fixed.exitCode(), fixed.err());
+        assertEquals(1024, value(fixed.out(), "loss scale"), fixed.out());
+        assertTrue(fixed.out().contains(" final (static, initial "), fixed.out());
+        Run notFp16 = Run.of(with(TINY_SPIRALS, "--precision", "bf16", "--loss-scale", "none"));
+        assertEquals(2, notFp16.exitCode(), notFp16.err());
+        assertTrue(notFp16.err().contains("lossScale does not apply to precision bf16") && notFp16.err().contains("(--loss-scale)"), notFp16.err());
+        Run badScale = Run.of(with(TINY_SPIRALS, "--precision", "fp16", "--loss-scale", "-3"));
+        assertEquals(2, badScale.exitCode(), badScale.err());
+        assertTrue(badScale.err().contains("lossScale: '-3' is not dynamic, none or a finite number > 0"), badScale.err());
     }
 
     @Test void transformerOnCopyReportsTokenError() {

@@ -89,4 +89,24 @@ class TrainConfigTest {
         assertEquals(TrainConfig.KEYS, java.util.List.copyOf(c.toMap().keySet()));
         assertEquals(c, TrainConfig.resolve(c.toMap(), Map.of())); // as a base (a checkpoint's settings): every key, applying or not
     }
+
+    @Test void lossScaleChoosesTheScalerAndTheUnscaleLink() {
+        TrainConfig dynamic = TrainConfig.resolve(Map.of("precision", "fp16"));
+        assertEquals("dynamic", dynamic.lossScale());
+        assertTrue(dynamic.lossScaled() && Double.isNaN(dynamic.staticLossScale()));
+        assertEquals("unscale", dynamic.effectiveChain().getFirst().get("op"));
+        TrainConfig none = TrainConfig.resolve(Map.of("precision", "fp16", "lossScale", "None"));
+        assertEquals("none", none.lossScale());
+        assertTrue(!none.lossScaled() && none.effectiveChain().stream().noneMatch(o -> "unscale".equals(o.get("op"))), none.effectiveChain().toString());
+        TrainConfig fixed = TrainConfig.resolve(Map.of("precision", "fp16", "lossScale", 1024));
+        assertTrue(fixed.lossScaled());
+        assertEquals(1024.0, fixed.staticLossScale());
+        assertEquals("lossScale", bad(Map.of("precision", "fp16", "lossScale", "auto")).key());
+        assertEquals("lossScale", bad(Map.of("precision", "fp32", "lossScale", "none")).key()); // only fp16 scales
+        assertEquals(none, TrainConfig.resolve(none.toMap(), Map.of()));
+        // a checkpoint written before the key existed resumes with the default
+        Map<String, Object> old = new java.util.LinkedHashMap<>(dynamic.toMap());
+        old.remove("lossScale");
+        assertEquals(dynamic, TrainConfig.resolve(old, Map.of()));
+    }
 }

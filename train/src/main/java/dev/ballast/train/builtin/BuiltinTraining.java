@@ -46,7 +46,8 @@ import java.util.function.Supplier;
  * {@link GradScaler} with torch.amp.GradScaler's defaults: the trainer scales the loss before backward and the chain
  * starts with {@code unscale(scaler)} (overflow check, division by the scale folded into the optimizer's pass, the
  * step skipped on overflow, the scale moved), so a skipped step advances neither the optimizer's step count nor the
- * learning-rate schedule. Owns what it makes: {@link #close()} frees it all.
+ * learning-rate schedule ({@code lossScale} a number: a static scale; none: no scaler and no unscale, so small
+ * gradients flush to zero as in autocast without a GradScaler). Owns what it makes: {@link #close()} frees it all.
  */
 public final class BuiltinTraining implements AutoCloseable {
 
@@ -91,7 +92,8 @@ public final class BuiltinTraining implements AutoCloseable {
             m = BuiltinModels.build(c, t, new ParamSpec(device, DType.F32, generator));
             o = optimizer(c, m.parameters());
             if (autocast != null) o.keepWorkingCopies(autocast); // refreshed by the optimizer's own update pass
-            if (autocast == DType.F16) scaler = new GradScaler(device);
+            if (c.lossScaled()) scaler = Double.isNaN(c.staticLossScale()) ? new GradScaler(device)
+                    : new GradScaler(device, dev.ballast.stability.scale.LossScalePolicy.staticScale(c.staticLossScale()));
             this.chain = chain(c, o, scaler, List.copyOf(m.namedParameters().keySet()));
             this.optimizer = o;
             this.lossScaler = scaler;
@@ -139,7 +141,10 @@ public final class BuiltinTraining implements AutoCloseable {
     /** The gradient chain the trainer steps through (its last link applies {@link #optimizer()}). */
     public GradientChain chain() { return chain; }
 
-    /** The dynamic loss scaler of an fp16 run (torch.amp.GradScaler's defaults), null otherwise. */
+    /**
+     * The loss scaler of an fp16 run: dynamic (torch.amp.GradScaler's defaults) or static ({@code lossScale} a
+     * number); null for fp32, bf16 and fp16 with {@code lossScale} none.
+     */
     public GradScaler lossScaler() { return lossScaler; }
 
     /** The autocast dtype of this run's forward passes (F16 or BF16), or null for fp32. */

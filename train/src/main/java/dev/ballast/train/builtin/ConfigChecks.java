@@ -27,7 +27,8 @@ final class ConfigChecks {
     static boolean applies(TrainConfig c, String key) {
         List<String> models = MODELS_OF.get(key), tasks = TASKS_OF.get(key);
         return (models == null || models.contains(c.model())) && (tasks == null || tasks.contains(c.task()))
-                && (!key.equals("momentum") || c.optimizer().equals("sgd"));
+                && (!key.equals("momentum") || c.optimizer().equals("sgd"))
+                && (!key.equals("lossScale") || c.precision().equals("fp16"));
     }
 
     /** Throws a {@link ConfigException} for the first of {@code given} that the run {@code c} would ignore. */
@@ -42,6 +43,9 @@ final class ConfigChecks {
                         + String.join(", ", tasks) + "); remove it");
             if (k.equals("momentum") && !c.optimizer().equals("sgd"))
                 throw new ConfigException(k, "momentum does not apply to optimizer " + c.optimizer() + " (only sgd has it); remove it");
+            if (k.equals("lossScale") && !c.precision().equals("fp16"))
+                throw new ConfigException(k, "lossScale does not apply to precision " + c.precision()
+                        + " (only fp16 scales its loss: bf16 and fp32 have fp32's exponent range); remove it");
         }
     }
 

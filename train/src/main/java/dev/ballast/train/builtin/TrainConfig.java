@@ -41,7 +41,9 @@ import java.util.Map;
  * <li>{@code evalEvery} (0 = a tenth of the steps), {@code logEvery} (metrics line and loss check), {@code device}
  *     auto | cpu | cuda; {@code precision} fp32 | bf16 | fp16 (mixed precision: matrix products in bf16/fp16
  *     under {@code Autocast} with F32 master weights; fp16 adds dynamic loss scaling, torch.amp.GradScaler's
- *     defaults, and an {@code unscale} link at the head of the chain).</li>
+ *     defaults, and an {@code unscale} link at the head of the chain); {@code lossScale} (fp16 only) dynamic (the
+ *     default) | none (fp16 products with no loss scaling: small gradients flush to zero, what the scaler is
+ *     for) | a number (a static scale; overflow steps are still skipped).</li>
  * </ul>
  */
 public record TrainConfig(String model, String task, long steps, int batch, double lr, String optimizer, double momentum,
@@ -49,7 +51,7 @@ public record TrainConfig(String model, String task, long steps, int batch, doub
                           int depth, int width, int hidden, int layers, int heads, int seqLen, int vocab, String init,
                           String activation, long evalEvery, long logEvery, int trainSize, int testSize, String device,
                           boolean skipNonFinite, double agc, long maxConsecutiveSkips, List<Map<String, Object>> chain,
-                          String precision, String guard, String clipAdaptive) {
+                          String precision, String guard, String clipAdaptive, String lossScale) {
 
     public static final List<String> MODELS = List.of("mlp", "resmlp", "rnn", "lstm", "gru", "transformer");
     public static final List<String> TASKS = List.of("spirals", "spirals-hard", "adding", "temporal-order", "teacher-student", "copy", "sort");
@@ -59,11 +61,12 @@ public record TrainConfig(String model, String task, long steps, int batch, doub
     public static final List<String> ACTIVATIONS = List.of("tanh", "relu", "gelu");
     public static final List<String> DEVICES = List.of("auto", "cpu", "cuda");
     public static final List<String> PRECISIONS = List.of("fp32", "bf16", "fp16");
+    public static final List<String> LOSS_SCALES = List.of("dynamic", "none", "<static scale>");
     /** Every key, in record order. */
     public static final List<String> KEYS = List.of("model", "task", "steps", "batch", "lr", "optimizer", "momentum",
             "weightDecay", "clip", "clipValue", "schedule", "warmup", "seed", "depth", "width", "hidden", "layers", "heads",
             "seqLen", "vocab", "init", "activation", "evalEvery", "logEvery", "trainSize", "testSize", "device",
-            "skipNonFinite", "agc", "maxConsecutiveSkips", "chain", "precision", "guard", "clipAdaptive");
+            "skipNonFinite", "agc", "maxConsecutiveSkips", "chain", "precision", "guard", "clipAdaptive", "lossScale");
     /** The keys the default chain is built from; an explicit {@code chain} replaces them. */
     public static final List<String> CHAIN_KEYS = List.of("skipNonFinite", "agc", "clipValue", "clip", "guard", "clipAdaptive");
     /** What {@code clipAdaptive} takes. */
@@ -77,6 +80,8 @@ public record TrainConfig(String model, String task, long steps, int batch, doub
         activation = choice("activation", activation, ACTIVATIONS);
         device = choice("device", device, DEVICES);
         precision = choice("precision", precision, PRECISIONS);
+        lossScale = lossScale == null ? null : lossScale.strip().toLowerCase(Locale.ROOT);
+        parseLossScale(lossScale);
         init = init == null ? null : init.strip().toLowerCase(Locale.ROOT);
         parseInit(init);
         atLeast("steps", steps, 1);
@@ -109,11 +114,12 @@ public record TrainConfig(String model, String task, long steps, int batch, doub
             } catch (IllegalArgumentException e) {
                 throw new ConfigException("chain", e.getMessage());
             }
-            if (!precision.equals("fp16"))
+            if (!precision.equals("fp16") || lossScale.equals("none"))
                 for (Map<String, Object> o : chain)
                     if ("unscale".equals(o.get("op")) && !o.containsKey("scale"))
                         throw new ConfigException("chain", "chain: {\"op\": \"unscale\"} without a scale unscales by the run's loss"
-                                + " scaler, which only precision fp16 has (this run is " + precision + "); give it a \"scale\" or use fp16");
+                                + " scaler, which only precision fp16 has, unless its lossScale is none (this run is " + precision
+                                + (precision.equals("fp16") ? " with lossScale none" : "") + "); give it a \"scale\" or use fp16");
         }
         atLeast("warmup", warmup, 0);
         atLeast("depth", depth, 1);
@@ -144,22 +150,22 @@ public record TrainConfig(String model, String task, long steps, int batch, doub
         return switch (t) {
             // 20-layer tanh MLP, Xavier with the tanh gain: PyTorch reaches 99.9% in 3,000 steps
             case "spirals" -> new TrainConfig("mlp", t, 3000, 128, 1e-3, "adam", 0, 0, 0, 0, "constant", 0, 0,
-                    20, 64, 128, 1, 4, 50, 10, "xavier", "tanh", 0, 10, 4000, 2000, "auto", true, 0, 0, null, "fp32", null, null);
+                    20, 64, 128, 1, 4, 50, 10, "xavier", "tanh", 0, 10, 4000, 2000, "auto", true, 0, 0, null, "fp32", null, null, "dynamic");
             // 2 turns: the demo's depth story; a 20-layer ReLU MLP with He init reached 99.9% at step 300 (of 1,000)
             case "spirals-hard" -> new TrainConfig("mlp", t, 600, 128, 1e-3, "adam", 0, 0, 0, 0, "constant", 0, 0,
-                    20, 64, 128, 1, 4, 50, 10, "kaiming", "relu", 0, 10, 4000, 2000, "auto", true, 0, 0, null, "fp32", null, null);
+                    20, 64, 128, 1, 4, 50, 10, "kaiming", "relu", 0, 10, 4000, 2000, "auto", true, 0, 0, null, "fp32", null, null, "dynamic");
             // LSTM 128 with grad-norm clip 1.0 on T=50: PyTorch gets under 0.01 MSE within ~2,000-2,500 steps; 3,000 leaves margin
             case "adding" -> new TrainConfig("lstm", t, 3000, 64, 1e-3, "adam", 0, 0, 1.0, 0, "constant", 0, 0,
-                    2, 64, 128, 1, 4, 50, 10, "pytorch", "tanh", 0, 10, 50_000, 2000, "auto", true, 0, 0, null, "fp32", null, null);
+                    2, 64, 128, 1, 4, 50, 10, "pytorch", "tanh", 0, 10, 50_000, 2000, "auto", true, 0, 0, null, "fp32", null, null, "dynamic");
             case "temporal-order" -> new TrainConfig("lstm", t, 2000, 64, 1e-3, "adam", 0, 0, 1.0, 0, "constant", 0, 0,
-                    2, 64, 64, 1, 4, 50, 10, "pytorch", "tanh", 0, 10, 20_000, 2000, "auto", true, 0, 0, null, "fp32", null, null);
+                    2, 64, 64, 1, 4, 50, 10, "pytorch", "tanh", 0, 10, 20_000, 2000, "auto", true, 0, 0, null, "fp32", null, null, "dynamic");
             case "teacher-student" -> new TrainConfig("mlp", t, 2000, 64, 1e-3, "adam", 0, 0, 0, 0, "constant", 0, 0,
-                    2, 64, 64, 1, 4, 50, 10, "pytorch", "tanh", 0, 10, 10_000, 2000, "auto", true, 0, 0, null, "fp32", null, null);
+                    2, 64, 64, 1, 4, 50, 10, "pytorch", "tanh", 0, 10, 10_000, 2000, "auto", true, 0, 0, null, "fp32", null, null, "dynamic");
             // a 2-layer causal transformer, decoder style (see SequenceTasks)
             case "copy" -> new TrainConfig("transformer", t, 500, 64, 1e-3, "adam", 0, 0, 1.0, 0, "constant", 0, 0,
-                    2, 64, 64, 2, 4, 8, 10, "pytorch", "gelu", 0, 10, 20_000, 1000, "auto", true, 0, 0, null, "fp32", null, null);
+                    2, 64, 64, 2, 4, 8, 10, "pytorch", "gelu", 0, 10, 20_000, 1000, "auto", true, 0, 0, null, "fp32", null, null, "dynamic");
             case "sort" -> new TrainConfig("transformer", t, 1500, 64, 1e-3, "adam", 0, 0, 1.0, 0, "constant", 0, 0,
-                    2, 64, 64, 2, 4, 8, 10, "pytorch", "gelu", 0, 10, 20_000, 1000, "auto", true, 0, 0, null, "fp32", null, null);
+                    2, 64, 64, 2, 4, 8, 10, "pytorch", "gelu", 0, 10, 20_000, 1000, "auto", true, 0, 0, null, "fp32", null, null, "dynamic");
             default -> throw new IllegalStateException(t);
         };
     }
@@ -197,7 +203,8 @@ public record TrainConfig(String model, String task, long steps, int batch, doub
                 integer(m, "hidden"), integer(m, "layers"), integer(m, "heads"), integer(m, "seqLen"), integer(m, "vocab"),
                 str(m, "init"), str(m, "activation"), lng(m, "evalEvery"), lng(m, "logEvery"), integer(m, "trainSize"),
                 integer(m, "testSize"), str(m, "device"), bool(m, "skipNonFinite"), dbl(m, "agc"), lng(m, "maxConsecutiveSkips"),
-                chainList(m), str(m, "precision"), optionalStr(m, "guard"), optionalStr(m, "clipAdaptive"));
+                chainList(m), str(m, "precision"), optionalStr(m, "guard"), optionalStr(m, "clipAdaptive"),
+                lossScaleSpec(m.get("lossScale")));
     }
 
     /** Every setting by key, in {@link #KEYS} order. */
@@ -205,7 +212,7 @@ public record TrainConfig(String model, String task, long steps, int batch, doub
         Map<String, Object> m = new LinkedHashMap<>();
         Object[] v = {model, task, steps, batch, lr, optimizer, momentum, weightDecay, clip, clipValue, schedule, warmup,
                 seed, depth, width, hidden, layers, heads, seqLen, vocab, init, activation, evalEvery, logEvery, trainSize,
-                testSize, device, skipNonFinite, agc, maxConsecutiveSkips, chain, precision, guard, clipAdaptive};
+                testSize, device, skipNonFinite, agc, maxConsecutiveSkips, chain, precision, guard, clipAdaptive, lossScale};
         for (int i = 0; i < v.length; i++) m.put(KEYS.get(i), v[i]);
         return m;
     }
@@ -215,13 +222,13 @@ public record TrainConfig(String model, String task, long steps, int batch, doub
 
     /**
      * The chain in effect, as data: {@code chain} when given, else the links the keys ask for in the fixed order
-     * unscale (precision fp16), guard, skip non-finite, adaptive clipping (agc, then clipAdaptive), clip by value, clip by
+     * unscale (precision fp16 unless lossScale is none), guard, skip non-finite, adaptive clipping (agc, then clipAdaptive), clip by value, clip by
      * norm (the optimizer's apply is not listed). With precision fp16 the chain starts with {@code {"op": "unscale"}}
      * (the run's loss scaler: the overflow check, the division by the scale folded into the optimizer's pass, the skip
      * and the scale update), added in front of an explicit chain that has no {@code unscale} of its own.
      */
     public List<Map<String, Object>> effectiveChain() {
-        boolean scaled = precision.equals("fp16");
+        boolean scaled = lossScaled();
         if (chain != null) {
             if (!scaled || chain.stream().anyMatch(o -> "unscale".equals(o.get("op")))) return chain;
             List<Map<String, Object>> out = new java.util.ArrayList<>(List.of(Map.of("op", "unscale")));
@@ -284,6 +291,26 @@ public record TrainConfig(String model, String task, long steps, int batch, doub
         };
     }
 
+    /** Whether the run scales its loss: precision fp16 with a lossScale other than none. */
+    public boolean lossScaled() { return precision.equals("fp16") && !lossScale.equals("none"); }
+
+    /** The static loss scale of {@code lossScale} when it is a number; NaN for dynamic and none. */
+    public double staticLossScale() { return parseLossScale(lossScale); }
+
+    /** Validates a loss-scale spec; returns the static scale it names (NaN for dynamic and none). */
+    private static double parseLossScale(String spec) {
+        if (spec == null) throw new ConfigException("lossScale", "lossScale is missing; allowed: " + String.join(", ", LOSS_SCALES));
+        if (spec.equals("dynamic") || spec.equals("none")) return Double.NaN;
+        double v;
+        try {
+            v = Double.parseDouble(spec);
+        } catch (NumberFormatException e) {
+            v = Double.NaN;
+        }
+        if (v > 0 && Double.isFinite(v)) return v;
+        throw new ConfigException("lossScale", "lossScale: '" + spec + "' is not dynamic, none or a finite number > 0 (a static scale, e.g. 1024)");
+    }
+
     /** Validates an init spec; returns the std of {@code normal:<std>} (NaN for the others). */
     private static double parseInit(String init) {
         if (init == null) throw new ConfigException("init", "init is missing; allowed: " + String.join(", ", INITS));
@@ -322,6 +349,14 @@ public record TrainConfig(String model, String task, long steps, int batch, doub
     private static int largestDivisorAtMost(int n, int k) {
         for (int d = Math.min(n, k); d > 1; d--) if (n % d == 0) return d;
         return 1;
+    }
+
+    /** lossScale as given: a string (dynamic, none, a number) or a number (a static scale); absent = dynamic. */
+    private static String lossScaleSpec(Object v) {
+        if (v == null) return "dynamic";
+        if (v instanceof Number n) return Double.toString(n.doubleValue());
+        if (v instanceof String s) return s;
+        throw new ConfigException("lossScale", "lossScale must be dynamic, none or a number, got " + describe(v));
     }
 
     private static String str(Map<String, Object> m, String key) {

@@ -180,7 +180,7 @@ public final class HealthSession implements AutoCloseable {
             case "transformer" -> "gelu";
             default -> c.activation();
         };
-        return new ModelTraits(recurrent, gated, residual, residual, activation, c.lr(), c.clip(), c.precision().equals("fp16"));
+        return new ModelTraits(recurrent, gated, residual, residual, activation, c.lr(), c.clip(), c.lossScaled());
     }
 
     @Override public void close() {
