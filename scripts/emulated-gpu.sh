@@ -3,8 +3,11 @@
 #   1. builds the emulator into target/fakecuda (skips the whole stage, saying why, without g++ or the CUDA headers);
 #   2. runs every `gpu`-tagged test of every module against it, with a fresh kernel cache, and fails when a test
 #      fails or is skipped (a GPU test that cannot run here must shrink, not disappear);
-#   3. runs `./ballast doctor` and `./ballast verify-reference FILE --device all` on every reference file, each
-#      with a fresh kernel cache, and fails unless both the CPU and the CUDA backend ran every case.
+#   3. runs `./ballast doctor` (also once with the toolkit laid out as pip installs it in a venv, found with no
+#      setting) and `./ballast verify-reference FILE --device all` on every reference file, each with a fresh kernel
+#      cache, and fails unless both the CPU and the CUDA backend ran every case.
+#   4. runs scripts/gpu-check.sh prepare + run (what a session with a GPU runs) on one test class and one reference
+#      file, as a smoke test of that script (left out when arguments select tests, or BALLAST_EMULATED_GPU_CHECK=0).
 # Prints how many kernel modules each step compiled (more than zero: nothing came from an old cache).
 # Usage: scripts/emulated-gpu.sh [extra Maven args for the test run, e.g. -Dtest=CudaParityTest]
 set -euo pipefail
@@ -60,6 +63,19 @@ cache="$WORK/cache-doctor"
 BALLAST_JAVA_OPTS="-Dballast.cache.dir=$cache" ./ballast doctor | tee "$WORK/doctor.txt"
 grep -q '^backend: cuda' "$WORK/doctor.txt" || { echo "emulated GPU: doctor does not name the CUDA backend"; exit 1; }
 
+# ---- the toolkit as pip installs it beside PyTorch, found with no setting: a venv whose bin/python3 is on PATH
+# (not activated) and NVRTC, its builtins, cuBLAS and cublasLt in its site-packages/nvidia/cu13/lib
+venv="$WORK/venv"
+pylib="$venv/lib/python3.12/site-packages/nvidia/cu13/lib"
+mkdir -p "$venv/bin" "$pylib"
+ln -s "$(command -v python3)" "$venv/bin/python3"
+cp "$FAKE"/toolkit/lib*.so* "$pylib/"
+cache="$WORK/cache-pip"
+env -u BALLAST_CUDA_LIB_DIRS PATH="$venv/bin:$PATH" BALLAST_JAVA_OPTS="-Dballast.cache.dir=$cache" ./ballast doctor > "$WORK/doctor-pip.txt"
+grep -q '^backend: cuda' "$WORK/doctor-pip.txt" && grep -q "NVRTC: .*$pylib" "$WORK/doctor-pip.txt" \
+    || { cat "$WORK/doctor-pip.txt"; echo "emulated GPU: the toolkit in a venv's nvidia/cu13/lib was not found without BALLAST_CUDA_LIB_DIRS"; exit 1; }
+echo "emulated GPU: the pip layout (venv on PATH, nvidia/cu13/lib) is found with no setting: $(grep '^cuda.NVRTC' "$WORK/doctor-pip.txt")"
+
 # ---- every PyTorch reference file on both backends
 shopt -s nullglob
 files=(cli/src/test/resources/reference/*.json)
@@ -75,4 +91,18 @@ for f in "${files[@]}"; do
     echo "emulated GPU: $(basename "$f"): $((SECONDS - t0)) s, kernel modules compiled into a fresh cache: $(modules "$cache")"
     (( $(modules "$cache") > 0 )) || { echo "emulated GPU: verify-reference compiled no kernel module"; exit 1; }
 done
+# ---- the GPU check a session with a GPU runs (scripts/gpu-check.sh prepare + run), as a smoke test of its packing
+# (Java runtime, jar, staged tests), its JUnit console run and verdict, a reference file and the benchmarks: one test
+# class and one reference file here, everything on a GPU. Left out when the stage runs a selection of tests
+# (arguments given) or with BALLAST_EMULATED_GPU_CHECK=0.
+if (( $# == 0 )) && [[ "${BALLAST_EMULATED_GPU_CHECK:-1}" != 0 ]]; then
+    t0=$SECONDS
+    scripts/gpu-check.sh prepare > "$WORK/gpu-check-prepare.log" 2>&1 || { cat "$WORK/gpu-check-prepare.log"; echo "emulated GPU: gpu-check prepare failed"; exit 1; }
+    grep -ao 'gpu-check prepare: .gpu holds.*' "$WORK/gpu-check-prepare.log" || true
+    GPU_CHECK_TESTS="--select-class dev.ballast.cuda.CudaBackendGpuTest" GPU_CHECK_REFERENCES=pytorch-clip-scaler-cases \
+        OUT="$WORK/gpu-check" scripts/gpu-check.sh run > "$WORK/gpu-check.log" 2>&1 \
+        || { cat "$WORK/gpu-check.log"; echo "emulated GPU: scripts/gpu-check.sh run failed"; exit 1; }
+    sed -n '/^gpu-check summary/,/^-- /p' "$WORK/gpu-check.log" | grep -v '^-- '
+    echo "emulated GPU: scripts/gpu-check.sh prepare + run (one test class, one reference file): $((SECONDS - t0)) s"
+fi
 echo "emulated GPU: passed in $((SECONDS - start)) s"

@@ -62,4 +62,34 @@ class TensorBoardReaderTest {
         assertTrue(json.get("loss_last").asDouble() > 0);
         assertTrue(json.get("hist_num").asDouble() > 0);
     }
+
+    @Test void fp16RunsLogTheLossScale() throws Exception {
+        String probe;
+        try {
+            probe = python("python3", "-c", "import tensorboard; print(tensorboard.__version__)");
+        } catch (IOException e) {
+            probe = null;
+        }
+        Assumptions.assumeTrue(probe != null, "python3 with the tensorboard package is not available (set PYTHONPATH to where it is installed)");
+        Path tb = dir.resolve("tb16");
+        Run r = Run.of("train", "--task", "spirals", "--steps", "20", "--depth", "2", "--width", "16", "--train-size", "256",
+                "--test-size", "64", "--batch", "32", "--log-every", "10", "--device", "cpu", "--precision", "fp16",
+                "--tensorboard", tb.toString());
+        assertEquals(0, r.exitCode(), r.err());
+        String out = python("python3", "-c", """
+                import sys, json
+                from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+                acc = EventAccumulator(sys.argv[1], size_guidance={'scalars': 0})
+                acc.Reload()
+                print(json.dumps([[e.step, e.value] for e in acc.Scalars('amp/loss_scale')]))
+                """, tb.toString());
+        assertTrue(out != null, "EventAccumulator found no amp/loss_scale in " + tb);
+        var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(out.lines().reduce((a, b) -> b).orElseThrow());
+        assertEquals(2, json.size(), json.toString());
+        for (var e : json) {
+            double scale = e.get(1).asDouble();
+            assertTrue(scale > 0 && scale <= 65536 && Math.getExponent(scale) == Math.log(scale) / Math.log(2), json.toString());
+        }
+        assertEquals(10, json.get(0).get(0).asInt());
+    }
 }

@@ -107,8 +107,14 @@ class TrainCommandTest {
     }
 
     @Test void mixedPrecisionRunsShowTheLossScaleAndSkippedSteps() throws Exception {
-        Run fp16 = Run.of(with(TINY_SPIRALS, "--precision", "fp16", "--clip", "1.0"));
+        Path runDir = dir.resolve("fp16-run");
+        Run fp16 = Run.of(with(TINY_SPIRALS, "--precision", "fp16", "--clip", "1.0", "--out", runDir.toString()));
         assertEquals(0, fp16.exitCode(), fp16.err());
+        // the run report: every logged step has the loss scale and the first layer's zero-gradient fraction
+        List<String> recorded = Files.readAllLines(runDir.resolve("metrics.jsonl"));
+        assertEquals(4, recorded.size(), recorded.toString());
+        for (String l : recorded)
+            assertTrue(l.contains("\"loss_scale\":") && l.contains("\"first_layer_zero_grad_fraction\":"), l);
         assertTrue(fp16.out().contains("precision: fp16"), fp16.out());
         double scale = value(fp16.out(), "loss scale");
         assertTrue(scale > 0 && scale <= 65536 && Math.getExponent(scale) == Math.log(scale) / Math.log(2), fp16.out());

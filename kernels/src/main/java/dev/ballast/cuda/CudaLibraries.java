@@ -17,7 +17,9 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Finds the native CUDA libraries: first by soname through the system loader, then in the usual
- * install folders and {@code LD_LIBRARY_PATH}. Libraries are loaded into the global arena and stay
+ * install folders and {@code LD_LIBRARY_PATH}, then in pip's NVIDIA wheels of the Python environments in sight
+ * ({@link #pipLibraryDirs}). A library loaded by path gets the companions it needs from its own folder loaded
+ * first (NVRTC's builtins, cuBLAS's cublasLt), since the loader would not look there for them. Libraries are loaded into the global arena and stay
  * loaded for the life of the JVM. Nothing here throws for a missing library: callers get an empty
  * result and say which names were tried.
  */
@@ -97,10 +99,11 @@ public final class CudaLibraries {
         dirs.addAll(COMMON_DIRS);
         String ld = System.getenv("LD_LIBRARY_PATH");
         if (ld != null) for (String d : ld.split(":")) if (!d.isBlank()) dirs.add(d);
+        for (Path d : pipLibraryDirs(System.getenv())) dirs.add(d.toString());
         for (String d : dirs) {
             Path p = Path.of(d, soname);
             if (!Files.isRegularFile(p)) continue;
-            if (soname.startsWith("libnvrtc.so")) preloadNvrtcBuiltins(p.getParent());
+            preloadCompanions(soname, p.getParent());
             try {
                 return Optional.of(new Loaded(soname, p.toString(), SymbolLookup.libraryLookup(p, Arena.global())));
             } catch (IllegalArgumentException broken) {
@@ -108,6 +111,74 @@ public final class CudaLibraries {
             }
         }
         return Optional.empty();
+    }
+
+    /**
+     * Loads what {@code soname} needs from {@code dir} before it is loaded from there by path: NVRTC's builtins
+     * ({@link #preloadNvrtcBuiltins}) and cuBLAS's {@code libcublasLt.so.N} (a dependency of {@code libcublas.so.N}
+     * that the loader would look for only on its own path: NVIDIA's libraries carry no RUNPATH). Returns what was loaded.
+     */
+    static List<Path> preloadCompanions(String soname, Path dir) {
+        if (soname.startsWith("libnvrtc.so")) return preloadNvrtcBuiltins(dir);
+        if (soname.startsWith("libcublas.so.")) {
+            Path lt = dir.resolve("libcublasLt.so." + soname.substring("libcublas.so.".length()));
+            if (Files.isRegularFile(lt)) {
+                try {
+                    SymbolLookup.libraryLookup(lt, Arena.global());
+                    return List.of(lt);
+                } catch (IllegalArgumentException notLoadable) {
+                    // cuBLAS's own load then says what is missing
+                }
+            }
+        }
+        return List.of();
+    }
+
+    /**
+     * The {@code nvidia/<package>/lib} folders of pip's NVIDIA wheels (NVRTC, cuBLAS, NCCL: what PyTorch's CUDA builds
+     * install) in the Python environments in sight: {@code VIRTUAL_ENV}, {@code CONDA_PREFIX}, the prefix of each
+     * {@code python3} on {@code PATH} (a venv's {@code bin/python3} names the venv, activated or not), the
+     * {@code PYTHONPATH} entries, the user's site folder and the system's. Searched after the toolkit's folders.
+     */
+    public static List<Path> pipLibraryDirs(Map<String, String> env) {
+        LinkedHashSet<Path> prefixes = new LinkedHashSet<>();
+        for (String v : new String[] {env.get("VIRTUAL_ENV"), env.get("CONDA_PREFIX")}) if (v != null && !v.isBlank()) prefixes.add(Path.of(v));
+        String path = env.get("PATH");
+        if (path != null)
+            for (String d : path.split(":"))
+                if (!d.isBlank() && Files.isRegularFile(Path.of(d, "python3")) && Path.of(d).toAbsolutePath().getParent() != null)
+                    prefixes.add(Path.of(d).toAbsolutePath().getParent());
+        String home = env.get("HOME");
+        if (home != null && !home.isBlank()) prefixes.add(Path.of(home, ".local"));
+        prefixes.add(Path.of("/usr/local"));
+        prefixes.add(Path.of("/usr"));
+        LinkedHashSet<Path> sites = new LinkedHashSet<>();
+        String pp = env.get("PYTHONPATH");
+        if (pp != null) for (String d : pp.split(":")) if (!d.isBlank()) sites.add(Path.of(d));
+        for (Path prefix : prefixes)
+            for (String lib : new String[] {"lib", "lib64"})
+                for (Path py : list(prefix.resolve(lib), "python3*")) {
+                    sites.add(py.resolve("site-packages"));
+                    sites.add(py.resolve("dist-packages"));
+                }
+        List<Path> out = new ArrayList<>();
+        for (Path site : sites)
+            for (Path pkg : list(site.resolve("nvidia"), "*"))
+                if (Files.isDirectory(pkg.resolve("lib"))) out.add(pkg.resolve("lib"));
+        return out;
+    }
+
+    /** The entries of {@code dir} matching {@code glob}, sorted; none when it cannot be read. */
+    private static List<Path> list(Path dir, String glob) {
+        List<Path> out = new ArrayList<>();
+        if (!Files.isDirectory(dir)) return out;
+        try (var ds = Files.newDirectoryStream(dir, glob)) {
+            for (Path p : ds) out.add(p);
+        } catch (java.io.IOException | RuntimeException unreadable) {
+            // nothing there for us
+        }
+        out.sort(null);
+        return out;
     }
 
     /**

@@ -142,6 +142,8 @@ class CudaParityTest {
             double[] x = values(1000, t, -1000, 1000);
             if (op.definedForIntegers()) {
                 compare("unary " + op + " " + t, List.of(contiguous(t, x, 1000)), t, new long[] {1000}, 0, 0, f);
+                In tr = new In(t, x, s -> new Strided(s, t, 0, new long[] {40, 25}, new long[] {1, 40}));
+                compare("unary strided " + op + " " + t, List.of(tr), t, new long[] {40, 25}, 0, 0, f);
             } else {
                 // Both backends refuse a floating function on integers, with the same message.
                 var onCpu = assertThrows(UnsupportedOperationException.class,
@@ -175,9 +177,13 @@ class CudaParityTest {
             compare("binary contiguous " + op + " " + t, List.of(contiguous(t, c, 60), contiguous(t, d, 60)), t, new long[] {60}, rt, 0,
                     (in, out) -> out.storage().backend().binary(op, in[0], in[1], out));
             double s = t.isFloating() ? (pow ? 1.7 : -2.25) : 3;
-            for (boolean first : new boolean[] {false, true})
+            for (boolean first : new boolean[] {false, true}) {
                 compare("binaryScalar " + op + " " + t + " first=" + first, List.of(contiguous(t, c, 60)), t, new long[] {60}, rt, 0,
                         (in, out) -> out.storage().backend().binaryScalar(op, in[0], s, first, out));
+                In tr = new In(t, c, st -> new Strided(st, t, 0, new long[] {6, 10}, new long[] {1, 6})); // c as [10, 6], transposed
+                compare("binaryScalar strided " + op + " " + t + " first=" + first, List.of(tr), t, new long[] {6, 10}, rt, 0,
+                        (in, out) -> out.storage().backend().binaryScalar(op, in[0], s, first, out));
+            }
         }
     }
 
