@@ -124,7 +124,7 @@ final class CudaMultiTensor implements MultiTensorOps {
     }
 
     /** Bytes of one chunk's partial of the statistics pass (StatPart in multi_tensor.cu). */
-    private static final int STAT_PART_BYTES = 20;
+    private static final int STAT_PART_BYTES = 32; // two doubles, a float, two unsigned, padded to 8
 
     @Override
     public void multiTensorStats(List<Strided> grads, List<Strided> weights, Strided stats, Strided histogram) {

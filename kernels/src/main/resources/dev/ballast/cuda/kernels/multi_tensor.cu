@@ -284,7 +284,9 @@ extern "C" __global__ void fused_sgd(const TensorRef* tensors, const Chunk* chun
 // zero and non-finite counts; the log2-magnitude histogram (bin = float32 exponent field, see
 // dev.ballast.engine.backend.GradStatsLayout) is counted in shared memory and added to the tensor's
 // row with integer atomics, so every count is the same for any grid.
-struct StatPart { float gsq, wsq, gmax; unsigned zeros, bad; };
+// Squares are summed in double, as the CPU twin does: a float square flushes gradients below ~1e-19 to zero, which
+// would hide exactly the vanishing layers the monitor is there to find (and overflows above ~1.8e19).
+struct StatPart { double gsq, wsq; float gmax; unsigned zeros, bad; };
 
 __device__ __forceinline__ float load_any(u64 ptr, int dt, i64 i) {
     switch (dt) {
@@ -297,7 +299,8 @@ __device__ __forceinline__ float load_any(u64 ptr, int dt, i64 i) {
 extern "C" __global__ void multi_tensor_stats(const TensorRef* tensors, const Chunk* chunks, i64 nchunks,
                                               i64 ntensors, int has_weights, StatPart* part, u64* hist) {
     __shared__ unsigned s_hist[256];
-    __shared__ float s_gsq[32], s_wsq[32], s_gmax[32];
+    __shared__ double s_gsq[32], s_wsq[32];
+    __shared__ float s_gmax[32];
     __shared__ unsigned s_zeros[32], s_bad[32];
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = (blockDim.x + 31) >> 5;
     for (i64 c = blockIdx.x; c < nchunks; c += gridDim.x) {
@@ -306,19 +309,20 @@ extern "C" __global__ void multi_tensor_stats(const TensorRef* tensors, const Ch
         Chunk ch = chunks[c];
         TensorRef g = tensors[ch.tensor];
         TensorRef w = tensors[has_weights ? ntensors + ch.tensor : ch.tensor];
-        float gsq = 0.f, wsq = 0.f, gmax = 0.f;
+        double gsq = 0.0, wsq = 0.0;
+        float gmax = 0.f;
         unsigned zeros = 0, bad = 0;
         for (int e = threadIdx.x; e < ch.length; e += blockDim.x) {
             if (has_weights) {
                 float v = load_any(w.ptr, w.dtype, ch.start + e);
-                if (finite(v)) wsq += v * v;
+                if (finite(v)) wsq += (double)v * v;
             }
             float x = load_any(g.ptr, g.dtype, ch.start + e);
             atomicAdd(&s_hist[(__float_as_uint(x) >> 23) & 0xffu], 1u);
             if (!finite(x)) { bad++; continue; }
             zeros += x == 0.f;
             gmax = fmaxf(gmax, fabsf(x));
-            gsq += x * x;
+            gsq += (double)x * x;
         }
         for (int o = 16; o > 0; o >>= 1) {
             gsq += __shfl_down_sync(0xffffffffu, gsq, o);
@@ -331,7 +335,7 @@ extern "C" __global__ void multi_tensor_stats(const TensorRef* tensors, const Ch
         __syncthreads();
         if (warp == 0) {
             bool in = lane < nwarps;
-            gsq = in ? s_gsq[lane] : 0.f; wsq = in ? s_wsq[lane] : 0.f; gmax = in ? s_gmax[lane] : 0.f;
+            gsq = in ? s_gsq[lane] : 0.0; wsq = in ? s_wsq[lane] : 0.0; gmax = in ? s_gmax[lane] : 0.f;
             zeros = in ? s_zeros[lane] : 0u; bad = in ? s_bad[lane] : 0u;
             for (int o = 16; o > 0; o >>= 1) {
                 gsq += __shfl_down_sync(0xffffffffu, gsq, o);
