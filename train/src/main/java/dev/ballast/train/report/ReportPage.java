@@ -61,17 +61,10 @@ public final class ReportPage {
 
     /** The data the page's script draws from. */
     static String data(Report report) {
-        ObjectNode root = JSON.createObjectNode();
-        root.put("title", report.title());
-        root.put("subtitle", report.subtitle());
+        ObjectNode root = RunFiles.reportRoot(report);
         ArrayNode sections = root.putArray("sections");
         for (Report.Section s : report.sections()) {
-            ObjectNode o = sections.addObject();
-            o.put("title", s.title());
-            o.set("paragraphs", JSON.valueToTree(s.paragraphs()));
-            o.set("headers", JSON.valueToTree(s.table().headers()));
-            o.set("rows", JSON.valueToTree(s.table().rows()));
-            ArrayNode runs = o.putArray("runs");
+            ArrayNode runs = RunFiles.sectionNode(sections, s).putArray("runs");
             for (RunLog r : s.runs()) run(runs.addObject(), r);
         }
         try {

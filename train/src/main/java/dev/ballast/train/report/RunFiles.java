@@ -113,21 +113,32 @@ public final class RunFiles {
         }
     }
 
+    /** The report's title and subtitle: the head of both {@code report.json} and the page's data. */
+    static ObjectNode reportRoot(Report report) {
+        ObjectNode root = JSON.createObjectNode();
+        root.put("title", report.title());
+        root.put("subtitle", report.subtitle());
+        return root;
+    }
+
+    /** Appends a section's title, paragraphs and table to {@code sections}; the caller adds its runs. */
+    static ObjectNode sectionNode(ArrayNode sections, Report.Section s) {
+        ObjectNode o = sections.addObject();
+        o.put("title", s.title());
+        o.set("paragraphs", JSON.valueToTree(s.paragraphs()));
+        o.set("headers", JSON.valueToTree(s.table().headers()));
+        o.set("rows", JSON.valueToTree(s.table().rows()));
+        return o;
+    }
+
     /** Writes a report directory: {@code report.json} and each section's runs under {@code runs/}. */
     public static void writeReport(Path dir, Report report) {
         try {
             Files.createDirectories(dir);
-            ObjectNode root = JSON.createObjectNode();
-            root.put("title", report.title());
-            root.put("subtitle", report.subtitle());
+            ObjectNode root = reportRoot(report);
             ArrayNode sections = root.putArray("sections");
             for (Report.Section s : report.sections()) {
-                ObjectNode o = sections.addObject();
-                o.put("title", s.title());
-                o.set("paragraphs", JSON.valueToTree(s.paragraphs()));
-                o.set("headers", JSON.valueToTree(s.table().headers()));
-                o.set("rows", JSON.valueToTree(s.table().rows()));
-                ArrayNode names = o.putArray("runs");
+                ArrayNode names = sectionNode(sections, s).putArray("runs");
                 for (RunLog r : s.runs()) {
                     names.add(r.name());
                     writeRun(dir.resolve(RUNS).resolve(r.name()), r);
