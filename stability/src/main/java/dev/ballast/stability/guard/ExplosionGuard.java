@@ -46,8 +46,9 @@ import java.util.Set;
  * checkpointed: a restored run takes a fresh one from the weights it resumed from. A rollback restores the whole
  * training state, as a run that never took the undone steps would have it: weights, the optimizer's moments, buffers and
  * step count (so Adam's bias correction and the learning-rate schedule are where they were), and every link's training
- * state (a loss scaler's scale, adaptive clipping's averages, the guard's own averages); counters of what happened
- * (the guard's events, the scaler's overflow count, the chain's skip counts) are kept.
+ * state (a loss scaler's scale and growth tracker, adaptive clipping's averages); counters of what happened (the
+ * scaler's overflow count, the chain's skip counts) and the guard's own state (its averages are observations of the
+ * run's noise, see {@link #counters()}) are kept.
  */
 public final class ExplosionGuard implements Link {
     /** Events kept in the device-side log between two reads; older ones are counted but their details dropped. */
@@ -109,11 +110,16 @@ public final class ExplosionGuard implements Link {
 
     @Override public NonFiniteSteps nonFiniteSteps() { return NonFiniteSteps.RECOVERED; }
 
-    /** Only the averages are training state (rolled back with the weights); the rest records what happened. */
-    @Override public Set<String> counters() { return COUNTERS; }
+    /**
+     * All of the guard's state is kept by its own rollbacks: besides its counters, its averages are observations of
+     * the run's noise, not training state: the steps a rollback undoes were real draws of the loss and gradient norm,
+     * and a guard rolled back to a shorter history would judge the next steps against a too narrow spread (spurious
+     * events). The training it guards still continues exactly as a run that never took the undone steps.
+     */
+    @Override public Set<String> counters() { return STATE; }
 
-    private static final Set<String> COUNTERS = Set.of("steps", "quiet", "backoff_left", "log_next", "snapshot_step", "counts",
-            "by_cause", "log");
+    private static final Set<String> STATE = Set.of("loss_mean", "loss_var", "loss_seen", "grad_mean", "grad_var", "grad_seen",
+            "steps", "quiet", "backoff_left", "log_next", "snapshot_step", "counts", "by_cause", "log");
 
     @Override public boolean restoresState() { return rollback; }
 

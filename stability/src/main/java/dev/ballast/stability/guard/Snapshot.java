@@ -12,8 +12,8 @@ import java.util.List;
  * The guard's last good training state on the device, everything a step depends on: copies of the parameters
  * ({@code p.<i>}), the optimizer's whole state ({@link OptimizerSnapshot}: moments, buffers and the step count that
  * Adam's bias correction and the learning-rate schedule are evaluated from), and every link's training state as the
- * step found it ({@code c.<key>}: a loss scaler's scale and growth tracker, adaptive clipping's averages, the guard's
- * own averages; not the counters of what happened, see {@code Link.counters()}). Kept as scratch of the guard's link
+ * step found it ({@code c.<key>}: a loss scaler's scale and growth tracker, adaptive clipping's averages; not the
+ * counters of what happened nor the guard's own observations, see {@code Link.counters()}). Kept as scratch of the guard's link
  * state (not checkpointed). Refreshing and restoring are conditional writes ({@code where}) decided on the device, so
  * neither reads anything on the host on the fused optimizer path.
  */

@@ -28,8 +28,8 @@ import org.junit.jupiter.api.Test;
  * through a chain with a loss scaler (growing its scale every 3 steps), the guard, ZClip and Adam or SGD with momentum
  * under a warm-up + step schedule. Batch 30 is bad (targets shifted by 300: a loss spike); the guard rolls back to its
  * snapshot after step s. A second run fed batches 1..s, 31..40 must end bit-identical: weights, optimizer state and
- * step counts (Adam's bias correction, the schedule's lr), the scaler's scale and growth tracker, ZClip's and the
- * guard's averages. Both the fused optimizer path and the composed one (forced by a parameter without a gradient).
+ * step counts (Adam's bias correction, the schedule's lr), the scaler's scale and growth tracker, ZClip's averages
+ * (the guard keeps its own observations). Both the fused optimizer path and the composed one (forced by a parameter without a gradient).
  */
 class RollbackContinuityTest {
     static final Device CPU = Device.cpu();
@@ -73,7 +73,7 @@ class RollbackContinuityTest {
             String k = e.getKey();
             // what happened (events, skips, the scaler's overflow count) differs by design: the training state may not
             if (k.startsWith("skips.") || k.endsWith("skipped_steps")) continue;
-            if (k.startsWith("link.1.") && r.guard().counters().contains(k.substring("link.1.".length()))) continue;
+            if (k.startsWith("link.1.")) continue; // the guard's own observations are kept through its rollbacks
             m.put("chain." + k, e.getValue().to(DType.F64).toDoubleArray());
         }
         return m;
