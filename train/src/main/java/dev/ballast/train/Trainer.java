@@ -306,7 +306,10 @@ public final class Trainer {
         }
     }
 
-    /** The global L2 norm of the gradients before the transform, read on the host. */
+    /**
+     * The global L2 norm of the gradients before the transform, read on the host; with a loss scaler, divided by the
+     * scale the gradients carry (the scaler's scale now: the chain updates it only later in the step).
+     */
     private double hostGradNorm() {
         double sq = 0;
         try (GradMode.Guard ng = GradMode.noGrad()) {
@@ -317,7 +320,7 @@ public final class Trainer {
                 sq += n * n;
             }
         }
-        return Math.sqrt(sq);
+        return Math.sqrt(sq) / (lossScaler == null ? 1 : lossScaler.scale().item());
     }
 
     /** The loss as the chain's links see it: detached, and under data-parallel the mean over the ranks, on the device. */
