@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.LongPredicate;
 import java.util.function.Supplier;
 
 /**
@@ -43,6 +44,7 @@ public final class GradientMonitor {
     private long pendingStep = -1;
     private NonFiniteOrigin firstNonFinite;
     private Supplier<Tensor> lossScale;
+    private LongPredicate also;          // further steps to read, or null
 
     /** Monitors {@code params} (name to tensor, in model order) every {@code every} steps (>= 1). */
     public GradientMonitor(Map<String, Tensor> params, long every) {
@@ -62,8 +64,23 @@ public final class GradientMonitor {
         return this;
     }
 
+    /**
+     * Also reads the steps {@code steps} accepts (besides every {@code every}-th): for a second consumer of the
+     * readings, such as a run report logging on its own steps, so one statistics pass serves both. Predicates add up.
+     * Returns this monitor.
+     */
+    public GradientMonitor alsoRead(LongPredicate steps) {
+        java.util.Objects.requireNonNull(steps, "steps");
+        LongPredicate before = also;
+        also = before == null ? steps : before.or(steps);
+        return this;
+    }
+
     /** Whether step {@code step} (1-based) is read. */
-    public boolean due(long step) { return step % every == 0; }
+    public boolean due(long step) { return step % every == 0 || (also != null && also.test(step)); }
+
+    /** The latest reading (null before the first). */
+    public HealthSnapshot latest() { return history.isEmpty() ? null : history.getLast(); }
 
     /** After backward, before the step: on a due step starts the statistics pass and copies the weights (no sync). */
     public void beforeStep(long step) {

@@ -1,12 +1,12 @@
 package dev.ballast.train.report;
 
-import dev.ballast.engine.Scope;
 import dev.ballast.engine.Tensor;
-import dev.ballast.engine.autograd.GradMode;
 import dev.ballast.engine.optim.Optimizer;
 import dev.ballast.stability.monitor.Diagnosis;
 import dev.ballast.stability.monitor.GradientMonitor;
+import dev.ballast.stability.monitor.HealthSnapshot;
 import dev.ballast.stability.monitor.ModelTraits;
+import dev.ballast.stability.monitor.ParamStats;
 import dev.ballast.train.Trainer;
 import dev.ballast.train.builtin.BuiltinTraining;
 import java.util.ArrayList;
@@ -19,16 +19,19 @@ import java.util.function.Supplier;
 
 /**
  * Records a run for its report, on logged steps only (every {@code logEvery} steps and the last), so the other steps
- * stay free of host reads. Plug it into a trainer in two places: as the {@link BuiltinTraining.Listener} (loss and
- * evaluations) and as the gradient transform ({@link #gradTransform}: global and per-layer gradient norms and the
- * first layer's fraction of exactly-zero gradient entries, measured before the chain clips anything, and whether
- * the optimizer then skipped the step). Per-layer norms are taken for every parameter with two
- * or more dimensions (the weight matrices), in the model's order. With a loss scale ({@link #lossScale}) the norms
- * are divided by the scale the step ran with, so they compare with unscaled runs.
+ * stay free of host reads. Plug it into a trainer in three places: as the {@link BuiltinTraining.Listener} (loss and
+ * evaluations), as a trainer hook (it drives the gradient health monitor) and as the gradient transform
+ * ({@link #gradTransform}: the lr, the loss scale, and whether the optimizer then skipped the step).
  *
- * <p>The findings come from the gradient health monitor ({@code GradientMonitor}, driven by this recorder as a
- * trainer hook, or shared with the run's health session) and its {@code Diagnosis}; install both parts with
- * {@code TrainCommand.record} or {@code builder.gradTransform(recorder.gradTransform(null)).hook(recorder)}.
+ * <p>The gradient numbers come from the gradient health monitor's statistics pass ({@code GradientMonitor}, driven by
+ * this recorder, or shared with the run's health session through {@link #monitor}, which is then told to read the
+ * recorder's logged steps too): one pass per logged step serves the report and the health readings. From it: the
+ * global and per-layer gradient norms and the first layer's fraction of exactly-zero gradient entries, of the
+ * gradients as backward left them, before the chain clips anything. Per-layer norms are those of every parameter with
+ * two or more dimensions (the weight matrices), in the model's order. With a loss scale ({@link #lossScale}) the
+ * monitor divides its readings by the scale the step ran with, so they compare with unscaled runs. The findings come
+ * from the same monitor's history ({@code Diagnosis}). Install all parts with {@code TrainCommand.record} or
+ * {@code builder.gradTransform(recorder.gradTransform(null)).hook(recorder)}.
  */
 public final class RunRecorder implements BuiltinTraining.Listener, Trainer.StepHook {
     private final Map<String, Tensor> params;
@@ -62,7 +65,7 @@ public final class RunRecorder implements BuiltinTraining.Listener, Trainer.Step
         this.maxSteps = maxSteps;
         this.iteration = startIteration;
         this.forward = forward;
-        this.monitor = new GradientMonitor(namedParams, logEvery);
+        this.monitor = new GradientMonitor(namedParams, logEvery).alsoRead(s -> s == maxSteps);
     }
 
     /**
@@ -70,10 +73,13 @@ public final class RunRecorder implements BuiltinTraining.Listener, Trainer.Step
      * session, so logged steps are not read twice), instead of this recorder's own monitor.
      */
     public RunRecorder monitor(GradientMonitor m) {
-        this.monitor = java.util.Objects.requireNonNull(m, "monitor");
+        this.monitor = java.util.Objects.requireNonNull(m, "monitor").alsoRead(this::logged);
         this.drivesMonitor = false;
         return this;
     }
+
+    /** The monitor whose readings this recorder reports (its own, or the shared one). */
+    GradientMonitor monitor() { return monitor; }
 
     /** Starts the gradient statistics pass on logged steps (as a trainer hook, with {@link #gradTransform}). */
     @Override public boolean beforeStep(long step, dev.ballast.engine.data.Batch batch, Tensor loss) {
@@ -122,9 +128,9 @@ public final class RunRecorder implements BuiltinTraining.Listener, Trainer.Step
     public long divergedAt() { return divergedAt; }
 
     /**
-     * Measures the gradients on logged steps, then runs {@code then} (may be null). Runs before the trainer's step
-     * (its chain or step function); whether a logged step was skipped is read at the next iteration (or at the end)
-     * from the optimizer's step count, one host read per logged step.
+     * Notes the lr and loss scale on logged steps, then runs {@code then} (may be null). Runs before the trainer's step
+     * (its chain or step function); the monitor's reading of a logged step and whether it was skipped are taken at the
+     * next iteration (or at the end), the latter from the optimizer's step count, one host read per logged step.
      */
     public Consumer<List<Tensor>> gradTransform(Consumer<List<Tensor>> then) {
         return ps -> {
@@ -139,11 +145,35 @@ public final class RunRecorder implements BuiltinTraining.Listener, Trainer.Step
         };
     }
 
-    /** Marks the last logged step skipped when the optimizer's step count has not moved since before its step. */
-    private void settlePending() {
+    /**
+     * Takes the last logged step's gradient numbers from the monitor's reading of it, and marks it skipped when the
+     * optimizer's step count has not moved since before its step (not for a step that diverged: it never reached the
+     * optimizer).
+     */
+    private void settlePending(boolean diverged) {
         if (pendingStep == 0) return;
-        row(pendingStep).skipped = optimizer.stepCount() == pendingCount;
+        Row r = row(pendingStep);
+        HealthSnapshot reading = monitor.latest();
+        if (reading != null && reading.step() == pendingStep) fill(r, reading);
+        else {
+            r.layerNorms = new double[layers.size()];
+            java.util.Arrays.fill(r.layerNorms, Double.NaN); // the monitor did not read this step (it always should)
+        }
+        if (!diverged) r.skipped = optimizer.stepCount() == pendingCount;
         pendingStep = 0;
+    }
+
+    private void settlePending() { settlePending(false); }
+
+    /** The report's gradient numbers from a monitor reading (norms already divided by the loss scale). */
+    private void fill(Row r, HealthSnapshot reading) {
+        r.gradNorm = reading.globalGradNorm();
+        r.layerNorms = new double[layers.size()];
+        for (int i = 0; i < layers.size(); i++) {
+            ParamStats p = reading.param(layers.get(i));
+            r.layerNorms[i] = p == null ? Double.NaN : p.gradNorm(); // no gradient: no reading
+            if (i == 0 && p != null) r.extra.put(StepRecord.FIRST_LAYER_ZERO_GRADS, p.zeroFraction());
+        }
     }
 
     private boolean logged(long step) { return step % logEvery == 0 || step == maxSteps; }
@@ -151,31 +181,7 @@ public final class RunRecorder implements BuiltinTraining.Listener, Trainer.Step
     private void measure(Row r) {
         r.lr = optimizer.paramGroups().getFirst().lr();
         r.timeS = (System.nanoTime() - t0) / 1e9;
-        try (Scope s = Scope.open(); GradMode.Guard ng = GradMode.noGrad()) {
-            double scale = 1;
-            if (lossScale != null) {
-                scale = lossScale.get().item();
-                r.lossScale = scale;
-            }
-            double sq = 0;
-            r.layerNorms = new double[layers.size()];
-            int li = 0;
-            for (var e : params.entrySet()) {
-                Tensor g = e.getValue().grad();
-                boolean layer = e.getValue().rank() >= 2;
-                if (g == null) {
-                    if (layer) r.layerNorms[li++] = Double.NaN;
-                    continue;
-                }
-                double n = g.to(dev.ballast.engine.DType.F32).norm(2).item() / scale;
-                sq += n * n;
-                if (layer) {
-                    if (li == 0) r.extra.put(StepRecord.FIRST_LAYER_ZERO_GRADS, g.eq(0).sum().item() / g.numel());
-                    r.layerNorms[li++] = n;
-                }
-            }
-            r.gradNorm = Math.sqrt(sq);
-        }
+        if (lossScale != null) r.lossScale = lossScale.get().item(); // the loss-scale chart
     }
 
     private Row row(long step) { return rows.computeIfAbsent(step, k -> new Row()); }
@@ -192,7 +198,7 @@ public final class RunRecorder implements BuiltinTraining.Listener, Trainer.Step
      */
     public RunLog log(String name, String title, Map<String, Object> config, double clip, Map<String, Object> summary,
                       ModelTraits traits) {
-        if (divergedAt == 0) settlePending(); // a diverged run's last measured step never reached the optimizer
+        settlePending(divergedAt != 0); // a diverged run's last measured step never reached the optimizer
         List<StepRecord> out = new ArrayList<>();
         for (var e : rows.entrySet()) {
             Row r = e.getValue();

@@ -6,6 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ballast.engine.Tensor;
+import dev.ballast.engine.data.Batch;
+import dev.ballast.stability.monitor.GradientMonitor;
+import dev.ballast.stability.monitor.HealthSnapshot;
 import dev.ballast.train.Trainer;
 import dev.ballast.train.builtin.BuiltinTraining;
 import dev.ballast.train.builtin.TrainConfig;
@@ -20,8 +23,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The recorder on a real run: per-layer and global gradient norms on exactly the logged steps, equal to float64
- * norms of the same gradients taken independently; losses and evaluations in the right rows; the run directory's
+ * The recorder on a real run: per-layer and global gradient norms on exactly the logged steps, from the health
+ * monitor's one statistics pass per logged step (its own monitor's or a shared one's), equal to float64 norms of the
+ * same gradients taken independently; losses and evaluations in the right rows; the run directory's
  * files read back to the same log.
  */
 class RunRecorderTest {
@@ -36,11 +40,31 @@ class RunRecorderTest {
     }
 
     /** Records a run; {@code seen} gets float64 layer norms and the global norm per step, taken after the recorder's. */
-    static RunLog record(TrainConfig c, Map<Long, double[]> seen) {
+    static RunLog record(TrainConfig c, Map<Long, double[]> seen) { return record(c, seen, 0, null); }
+
+    /**
+     * As above; with {@code sharedEvery} > 0 the recorder takes its readings from a health monitor of that interval
+     * that another hook drives (as {@code ballast train --out} shares the health session's), and {@code readSteps}
+     * gets the steps that monitor read; otherwise the steps the recorder's own monitor read.
+     */
+    static RunLog record(TrainConfig c, Map<Long, double[]> seen, long sharedEvery, List<Long> readSteps) {
         try (BuiltinTraining run = BuiltinTraining.create(c)) {
             RunRecorder rec = new RunRecorder(run.model().namedParameters(), run.optimizer(), c.logEvery(), c.steps(), 0, null);
             long[] step = {0};
             Trainer.Builder b = run.trainer(rec);
+            b.hook(rec);
+            if (sharedEvery > 0) {
+                GradientMonitor shared = new GradientMonitor(run.model().namedParameters(), sharedEvery);
+                b.hook(new Trainer.StepHook() {
+                    @Override public boolean beforeStep(long s, Batch batch, Tensor loss) {
+                        shared.beforeStep(s);
+                        return true;
+                    }
+
+                    @Override public void afterStep(long s, boolean applied) { shared.afterStep(s); }
+                });
+                rec.monitor(shared);
+            }
             b.gradTransform(rec.gradTransform(params -> {
                 step[0]++;
                 List<Double> layers = new ArrayList<>();
@@ -57,14 +81,32 @@ class RunRecorderTest {
                 seen.put(step[0], out);
             }));
             Trainer.Result r = b.build().run();
-            return rec.log("tiny", "tiny run", c.toMap(), c.clip(), Map.of("steps", r.iterations()));
+            RunLog log = rec.log("tiny", "tiny run", c.toMap(), c.clip(), Map.of("steps", r.iterations()));
+            if (readSteps != null) for (HealthSnapshot h : rec.monitor().history()) readSteps.add(h.step());
+            return log;
         }
     }
 
     @Test void normsOnLoggedStepsMatchFloat64() {
+        List<Long> read = new ArrayList<>();
+        checkNorms(0, read);
+        assertEquals(List.of(5L, 10L, 15L, 20L, 23L), read, "the recorder's monitor reads each logged step once, nothing else");
+    }
+
+    /**
+     * Sharing a health monitor of another interval (7): the report is the same (float64 norms on the logged steps) and
+     * the one monitor read each step it needed once: its own every 7th and the report's logged steps, no step twice.
+     */
+    @Test void aSharedMonitorReadsTheLoggedStepsToo() {
+        List<Long> read = new ArrayList<>();
+        checkNorms(7, read);
+        assertEquals(List.of(5L, 7L, 10L, 14L, 15L, 20L, 21L, 23L), read);
+    }
+
+    private void checkNorms(long sharedEvery, List<Long> read) {
         TrainConfig c = tiny(23, Map.of());
         Map<Long, double[]> seen = new TreeMap<>();
-        RunLog log = record(c, seen);
+        RunLog log = record(c, seen, sharedEvery, read);
         assertEquals(List.of("body.0.weight", "body.2.weight", "body.4.weight", "body.6.weight", "head.weight"), log.layers());
         List<Long> steps = log.steps().stream().map(StepRecord::step).toList();
         assertEquals(List.of(5L, 10L, 15L, 20L, 23L), steps);
