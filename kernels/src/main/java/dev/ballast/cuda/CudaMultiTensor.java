@@ -15,7 +15,8 @@ import java.util.Map;
 
 /**
  * {@link MultiTensorOps} on the CUDA backend ({@code multi_tensor.cu}): each op is one launch over all its
- * tensors, driven by a cached device-side {@link ChunkTable}, plus a one-block finish kernel where a result
+ * tensors (the optimizer updates also round the new weights into the mixed-precision working copies in that
+ * launch), driven by a cached device-side {@link ChunkTable}, plus a one-block finish kernel where a result
  * must be combined (norm) or a counter moved (optimizer steps). Nothing is read back to the host and,
  * once a tensor list's table is cached, nothing is allocated or uploaded: a step can be captured in a CUDA
  * graph ({@link CudaGraph}, which keeps the tables it captured alive). At most {@value #PER_LAYOUT} tables are kept per list layout
@@ -176,39 +177,70 @@ final class CudaMultiTensor implements MultiTensorOps {
     @Override
     public void fusedAdam(List<Strided> params, List<Strided> grads, List<Strided> expAvg, List<Strided> expAvgSq,
                           AdamParams h, LrSchedule schedule, Strided coefficient, Strided skip, Strided step) {
+        fusedAdam(params, grads, expAvg, expAvgSq, h, schedule, coefficient, skip, step, null);
+    }
+
+    /** Writes the working copies inside the update kernel (list 4 of its table): no second pass. */
+    @Override
+    public boolean fusedAdam(List<Strided> params, List<Strided> grads, List<Strided> expAvg, List<Strided> expAvgSq,
+                             AdamParams h, LrSchedule schedule, Strided coefficient, Strided skip, Strided step,
+                             List<Strided> lowPrecisionCopies) {
         checkF32("fusedAdam", params, grads);
         checkF32("fusedAdam", params, expAvg);
         checkF32("fusedAdam", params, expAvgSq);
+        checkCopies("fusedAdam", params, lowPrecisionCopies);
         checkSteering("fusedAdam", coefficient, skip, step);
         host.bind();
         if (!params.isEmpty()) {
-            Resident r = table(List.of(params, grads, expAvg, expAvgSq));
+            List<List<Strided>> lists = new ArrayList<>(List.of(params, grads, expAvg, expAvgSq));
+            int copyList = withCopies(lists, lowPrecisionCopies);
+            Resident r = table(lists);
             if (r.chunks() > 0) {
                 LaunchArgs a = steering(r, params.size(), coefficient, skip, step, schedule)
-                        .f64(h.beta1()).f64(h.beta2()).f64(h.eps()).f64(h.weightDecay()).i32(h.decoupled() ? 1 : 0);
+                        .f64(h.beta1()).f64(h.beta2()).f64(h.eps()).f64(h.weightDecay()).i32(h.decoupled() ? 1 : 0)
+                        .i32(copyList);
                 host.launchGrid(FILE, "fused_adam", grid(r.chunks()), BLOCK, a);
             }
         }
         increment(skip, step);
+        return true;
     }
 
     @Override
     public void fusedSgd(List<Strided> params, List<Strided> grads, List<Strided> momentumBuffers, SgdParams h,
                          LrSchedule schedule, Strided coefficient, Strided skip, Strided step) {
+        fusedSgd(params, grads, momentumBuffers, h, schedule, coefficient, skip, step, null);
+    }
+
+    /** Writes the working copies inside the update kernel (the table's last list): no second pass. */
+    @Override
+    public boolean fusedSgd(List<Strided> params, List<Strided> grads, List<Strided> momentumBuffers, SgdParams h,
+                            LrSchedule schedule, Strided coefficient, Strided skip, Strided step, List<Strided> lowPrecisionCopies) {
         checkF32("fusedSgd", params, grads);
         if (momentumBuffers != null) checkF32("fusedSgd", params, momentumBuffers);
+        checkCopies("fusedSgd", params, lowPrecisionCopies);
         checkSteering("fusedSgd", coefficient, skip, step);
         host.bind();
         if (!params.isEmpty()) {
-            Resident r = table(momentumBuffers == null ? List.of(params, grads) : List.of(params, grads, momentumBuffers));
+            List<List<Strided>> lists = new ArrayList<>(momentumBuffers == null ? List.of(params, grads) : List.of(params, grads, momentumBuffers));
+            int copyList = withCopies(lists, lowPrecisionCopies);
+            Resident r = table(lists);
             if (r.chunks() > 0) {
                 LaunchArgs a = steering(r, params.size(), coefficient, skip, step, schedule)
                         .f64(h.momentum()).f64(h.dampening()).f64(h.weightDecay()).i32(h.nesterov() ? 1 : 0)
-                        .i32(momentumBuffers == null ? 0 : 1);
+                        .i32(momentumBuffers == null ? 0 : 1).i32(copyList);
                 host.launchGrid(FILE, "fused_sgd", grid(r.chunks()), BLOCK, a);
             }
         }
         increment(skip, step);
+        return true;
+    }
+
+    /** Appends the working copies (if any) as the table's last list; returns that list's index, or -1 for none. */
+    private static int withCopies(List<List<Strided>> lists, List<Strided> copies) {
+        if (copies == null) return -1;
+        lists.add(copies);
+        return lists.size() - 1;
     }
 
     /** The arguments every optimizer kernel starts with: table, device scalars, schedule. */
@@ -244,6 +276,18 @@ final class CudaMultiTensor implements MultiTensorOps {
                     throw new IllegalArgumentException("cuda " + op + ": tensor " + i + " has " + x.numel()
                             + " elements but its companion has " + y.numel());
             }
+        }
+    }
+
+    private static void checkCopies(String op, List<Strided> params, List<Strided> copies) {
+        if (copies == null) return;
+        if (copies.size() != params.size())
+            throw new IllegalArgumentException("cuda " + op + ": " + copies.size() + " working copies for " + params.size() + " parameters");
+        for (int i = 0; i < copies.size(); i++) {
+            Strided c = copies.get(i);
+            if (!c.dtype().isHalf() || !c.isContiguous() || c.numel() != params.get(i).numel())
+                throw new IllegalArgumentException("cuda " + op + ": working copy " + i + " must be a contiguous f16 or bf16 tensor of "
+                        + params.get(i).numel() + " elements, got " + c);
         }
     }
 

@@ -266,6 +266,13 @@ class KernelParameterLayoutTest {
                     coef0, skip, step);
             fused.fusedSgd(params, grads, m, new SgdParams(0.9, 0, 1e-4, true), LrSchedule.constant(0.1), null, null, step);
             fused.fusedSgd(params, grads, null, new SgdParams(0, 0, 0, false), LrSchedule.step(0.1, 10, 0.5), coef0, skip, step);
+            // with the mixed-precision working copies written in the same pass
+            List<Strided> f16 = List.of(tensor(DType.F16, 70_001), tensor(DType.F16, 33));
+            List<Strided> bf16 = List.of(tensor(DType.BF16, 70_001), tensor(DType.BF16, 33));
+            fused.fusedAdam(params, grads, m, v, new AdamParams(0.9, 0.999, 1e-8, 0, false), LrSchedule.constant(1e-3),
+                    coef0, skip, step, f16);
+            fused.fusedSgd(params, grads, m, new SgdParams(0.9, 0, 0, false), LrSchedule.constant(0.1), null, null, step, bf16);
+            fused.fusedSgd(params, grads, null, new SgdParams(0, 0, 0, false), LrSchedule.constant(0.1), coef0, skip, step, f16);
         }
     }
 }

@@ -1,5 +1,6 @@
 // Fused multi-tensor kernels: the gradient norm with its non-finite count, the clip coefficient,
-// in-place scaling and the Adam/SGD updates, each ONE launch over any number of tensors.
+// in-place scaling and the Adam/SGD updates (which also write the mixed-precision working copies),
+// each ONE launch over any number of tensors.
 // The tensors are described by a device-side table (built and cached by dev.ballast.cuda.ChunkTable):
 // one TensorRef per tensor (k lists of n tensors: list j's tensor i at j * n + i) and one Chunk per
 // CHUNK elements of the first list. A block takes whole chunks, so results never depend on grid size.
@@ -208,12 +209,22 @@ extern "C" __global__ void step_increment(double* step, const void* skip, int sk
     step[0] = step[0] + 1.0;
 }
 
-// Lists: params [0, n), grads [n, 2n), exp_avg [2n, 3n), exp_avg_sq [3n, 4n).
+// The F16/BF16 working copy of a weight the update just wrote, rounded to nearest even (the CPU twin's
+// Float.floatToFloat16 / HalfFloats.floatToBf16, and copy.cu's casts), stored in the update's own pass so
+// mixed-precision runs need no second pass over the weights to refresh them.
+__device__ __forceinline__ void store_copy(const TensorRef& c, i64 i, float x) {
+    if (c.dtype == DT_F16) ((__half*)c.ptr)[i] = __float2half_rn(x);
+    else                   ((__nv_bfloat16*)c.ptr)[i] = __float2bfloat16_rn(x);
+}
+
+// Lists: params [0, n), grads [n, 2n), exp_avg [2n, 3n), exp_avg_sq [3n, 4n); when copy_list >= 0 the working
+// copies are list copy_list (4), [4n, 5n), each F16 or BF16 as its TensorRef says.
 extern "C" __global__ void fused_adam(const TensorRef* tensors, const Chunk* chunks, i64 nchunks, i64 n,
                                       const void* coef_p, int coef_dt, const void* skip, int skip_dt,
                                       const double* step, int sched, double lr0, i64 warmup, i64 step_size,
                                       double gamma, i64 t_max, double eta_min,
-                                      double beta1, double beta2, double eps_d, double wd_d, int decoupled) {
+                                      double beta1, double beta2, double eps_d, double wd_d, int decoupled,
+                                      int copy_list) {
     if (load_scalar(skip, skip_dt, 0.0f) != 0.0f) return; // skipped: write nothing
     float coef = load_scalar(coef_p, coef_dt, 1.0f);
     i64 t = (i64)(step[0] + 1.0);
@@ -230,6 +241,8 @@ extern "C" __global__ void fused_adam(const TensorRef* tensors, const Chunk* chu
         const float* g = (const float*)tensors[n + ch.tensor].ptr + ch.start;
         float* m = (float*)tensors[2 * n + ch.tensor].ptr + ch.start;
         float* v = (float*)tensors[3 * n + ch.tensor].ptr + ch.start;
+        bool copy = copy_list >= 0;
+        TensorRef c = tensors[copy ? copy_list * n + ch.tensor : ch.tensor];
         for (int e = threadIdx.x; e < ch.length; e += blockDim.x) {
             float pv = p[e];
             float gv = __fmul_rn(g[e], coef);
@@ -239,19 +252,23 @@ extern "C" __global__ void fused_adam(const TensorRef* tensors, const Chunk* chu
             mv = __fadd_rn(mv, __fmul_rn(one_b1, __fsub_rn(gv, mv)));
             float vv = __fadd_rn(__fmul_rn(v[e], b2), __fmul_rn(__fmul_rn(one_b2, gv), gv));
             float denom = __fadd_rn(__fdiv_rn(__fsqrt_rn(vv), bc2_sqrt), eps);
-            p[e] = __fsub_rn(pv, __fmul_rn(step_size_f, __fdiv_rn(mv, denom)));
+            float pn = __fsub_rn(pv, __fmul_rn(step_size_f, __fdiv_rn(mv, denom)));
+            p[e] = pn;
+            if (copy) store_copy(c, ch.start + e, pn);
             m[e] = mv;
             v[e] = vv;
         }
     }
 }
 
-// Lists: params [0, n), grads [n, 2n), momentum buffers [2n, 3n) when has_buf.
+// Lists: params [0, n), grads [n, 2n), momentum buffers [2n, 3n) when has_buf; the working copies, when
+// copy_list >= 0, are list copy_list (3 with buffers, else 2).
 extern "C" __global__ void fused_sgd(const TensorRef* tensors, const Chunk* chunks, i64 nchunks, i64 n,
                                      const void* coef_p, int coef_dt, const void* skip, int skip_dt,
                                      const double* step, int sched, double lr0, i64 warmup, i64 step_size,
                                      double gamma, i64 t_max, double eta_min,
-                                     double momentum, double dampening, double wd_d, int nesterov, int has_buf) {
+                                     double momentum, double dampening, double wd_d, int nesterov, int has_buf,
+                                     int copy_list) {
     if (load_scalar(skip, skip_dt, 0.0f) != 0.0f) return; // skipped: write nothing
     float coef = load_scalar(coef_p, coef_dt, 1.0f);
     i64 t = (i64)(step[0] + 1.0);
@@ -264,6 +281,8 @@ extern "C" __global__ void fused_sgd(const TensorRef* tensors, const Chunk* chun
         float* p = (float*)tensors[ch.tensor].ptr + ch.start;
         const float* g = (const float*)tensors[n + ch.tensor].ptr + ch.start;
         float* b = has_buf ? (float*)tensors[2 * n + ch.tensor].ptr + ch.start : nullptr;
+        bool copy = copy_list >= 0;
+        TensorRef c = tensors[copy ? copy_list * n + ch.tensor : ch.tensor];
         for (int e = threadIdx.x; e < ch.length; e += blockDim.x) {
             float pv = p[e];
             float d = __fmul_rn(g[e], coef);
@@ -273,7 +292,9 @@ extern "C" __global__ void fused_sgd(const TensorRef* tensors, const Chunk* chun
                 b[e] = buf;
                 d = nesterov ? __fadd_rn(d, __fmul_rn(mu, buf)) : buf;
             }
-            p[e] = __fsub_rn(pv, __fmul_rn(lr, d));
+            float pn = __fsub_rn(pv, __fmul_rn(lr, d));
+            p[e] = pn;
+            if (copy) store_copy(c, ch.start + e, pn);
         }
     }
 }
