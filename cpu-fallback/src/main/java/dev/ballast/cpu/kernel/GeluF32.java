@@ -1,11 +1,7 @@
 package dev.ballast.cpu.kernel;
 
 import java.lang.foreign.MemorySegment;
-import java.nio.ByteOrder;
 import jdk.incubator.vector.DoubleVector;
-import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.LongVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -19,38 +15,22 @@ import jdk.incubator.vector.VectorSpecies;
  * a degree-16 polynomial in {@code y = 2(t - t0)/(1 - t0) - 1} interpolating {@code erfc(z) exp(z^2)/t} at
  * Chebyshev nodes on {@code z in [0, 10.5]} ({@code t0 = 0.16}; computed with numpy from {@code math.erfc};
  * maximum relative error 1.6e-13; past 10.5, where the float result is below the smallest subnormal, {@code z} is
- * clamped). {@code exp(-x^2/2)} also gives the density for the gradient. {@code exp} is evaluated here with
- * Cody-Waite reduction and a degree-12 Taylor polynomial, built from adds, multiplies, fmas and bit operations
- * only: the vector math library's {@code exp} differs in the last bits from the per-lane fallback the Vector API
- * runs before C2 compiles the loop, and a step's bits must not depend on the JIT tier (a resumed run must match
- * an uninterrupted one).
+ * clamped). {@code exp(-x^2/2)} also gives the density for the gradient; it comes from {@link VecExp}, whose bits
+ * do not depend on the JIT tier (the vector math library's {@code exp} would make them depend on it).
  *
  * <p>Loops live in small methods (C2 keeps vectors in registers only within one compilation unit).
  */
 final class GeluF32 {
     private GeluF32() {}
 
-    private static final VectorSpecies<Double> D = DoubleVector.SPECIES_PREFERRED;
-    /** Floats as many as {@link #D} has doubles. */
-    private static final VectorSpecies<Float> FH = VectorSpecies.of(float.class,
-            jdk.incubator.vector.VectorShape.forBitSize(D.vectorBitSize() / 2));
-    private static final int L = FH.length();
-    private static final ByteOrder NO = ByteOrder.nativeOrder();
+    private static final VectorSpecies<Double> D = F32Rows.D;
+    private static final int L = F32Rows.L;
 
     private static final double INV_SQRT2 = 0.70710678118654752440;
     private static final double INV_SQRT_2PI = 0.39894228040143267794;
     private static final double Z_MAX = 10.5;
     /** y = A t + B maps t in [0.16, 1] to [-1, 1]. */
     private static final double A = 2.380952380952381, B = -1.380952380952381;
-
-    // exp: k = round(a log2 e), r = a - k ln2 (two-part ln2), exp(a) = 2^k (1 + r + r^2/2! + ... + r^12/12!)
-    private static final double LOG2E = 1.4426950408889634;
-    private static final double LN2_HI = 6.93147180369123816490e-01, LN2_LO = 1.90821492927058770002e-10;
-    /** 1.5 * 2^52: adding it rounds a double of magnitude below 2^51 to an integer, held in the low mantissa bits. */
-    private static final double ROUNDER = 6755399441055744.0;
-    private static final long ROUNDER_BITS = Double.doubleToRawLongBits(ROUNDER);
-    /** exp's argument floor: e^-700 is far below any float, and 2^k stays a normal double. */
-    private static final double EXP_FLOOR = -700;
 
     /** Elements per pass: the work arrays of a chunk stay in the L1 cache. */
     static final int CHUNK = 512;
@@ -63,51 +43,32 @@ final class GeluF32 {
     /** {@code out[i] = gelu(x[i])} for {@code n} floats at byte addresses {@code xb}, {@code ob}. */
     static void forward(Work w, MemorySegment x, long xb, MemorySegment out, long ob, int n) {
         for (int c = 0; c < n; c += CHUNK) {
-            int m = Math.min(CHUNK, n - c), padded = (m + L - 1) / L * L;
-            widen(x, xb + 4L * c, w.x, m, padded);
-            expHalfSquare(w.x, w.e, padded);
+            int m = Math.min(CHUNK, n - c), padded = F32Rows.padded(m);
+            F32Rows.widen(x, xb + 4L * c, w.x, m, padded);
+            minusHalfSquare(w.x, w.e, padded);
+            VecExp.exp(w.e, w.e, padded);
             halfErfc(w.x, w.e, w.h, padded);
             values(w.x, w.h, padded);
-            narrow(w.h, out, ob + 4L * c, m);
+            F32Rows.narrow(w.h, out, ob + 4L * c, m);
         }
     }
 
     /** {@code out[i] = g[i] gelu'(x[i])} for {@code n} floats at byte addresses {@code xb}, {@code gb}, {@code ob}. */
     static void backward(Work w, MemorySegment x, long xb, MemorySegment g, long gb, MemorySegment out, long ob, int n) {
         for (int c = 0; c < n; c += CHUNK) {
-            int m = Math.min(CHUNK, n - c), padded = (m + L - 1) / L * L;
-            widen(x, xb + 4L * c, w.x, m, padded);
-            widen(g, gb + 4L * c, w.g, m, padded);
-            expHalfSquare(w.x, w.e, padded);
+            int m = Math.min(CHUNK, n - c), padded = F32Rows.padded(m);
+            F32Rows.widen(x, xb + 4L * c, w.x, m, padded);
+            F32Rows.widen(g, gb + 4L * c, w.g, m, padded);
+            minusHalfSquare(w.x, w.e, padded);
+            VecExp.exp(w.e, w.e, padded);
             halfErfc(w.x, w.e, w.h, padded);
             gradients(w.x, w.g, w.e, w.h, padded);
-            narrow(w.h, out, ob + 4L * c, m);
+            F32Rows.narrow(w.h, out, ob + 4L * c, m);
         }
     }
 
     /** {@code v} in every lane. */
     private static DoubleVector k(double v) { return DoubleVector.broadcast(D, v); }
-
-    /** {@code m} floats at byte address {@code at} into {@code d} as doubles, zero-padded to {@code padded}. */
-    private static void widen(MemorySegment s, long at, double[] d, int m, int padded) {
-        int i = 0;
-        for (int up = FH.loopBound(m); i < up; i += L)
-            ((DoubleVector) FloatVector.fromMemorySegment(FH, s, at + 4L * i, NO).convertShape(VectorOperators.F2D, D, 0)).intoArray(d, i);
-        if (i < padded) {
-            VectorMask<Float> mask = FH.indexInRange(i, m);
-            ((DoubleVector) FloatVector.fromMemorySegment(FH, s, at + 4L * i, NO, mask).convertShape(VectorOperators.F2D, D, 0)).intoArray(d, i);
-        }
-    }
-
-    /** The first {@code m} doubles of {@code d} rounded to float, stored at byte address {@code at}. */
-    private static void narrow(double[] d, MemorySegment out, long at, int m) {
-        int i = 0;
-        for (int up = FH.loopBound(m); i < up; i += L)
-            DoubleVector.fromArray(D, d, i).convertShape(VectorOperators.D2F, FH, 0).intoMemorySegment(out, at + 4L * i, NO);
-        if (i < m)
-            ((FloatVector) DoubleVector.fromArray(D, d, i).convertShape(VectorOperators.D2F, FH, 0))
-                    .intoMemorySegment(out, at + 4L * i, NO, FH.indexInRange(i, m));
-    }
 
     /** {@code h = x Phi(x)}, where {@code h} holds {@code erfc(|x|/sqrt 2)/2}; -0 at -inf (the formula gives -inf times a tiny value). */
     private static void values(double[] x, double[] h, int n) {
@@ -146,20 +107,11 @@ final class GeluF32 {
         }
     }
 
-    /** {@code e = exp(-x^2/2)} (argument floored at -700; NaN stays NaN). */
-    private static void expHalfSquare(double[] x, double[] e, int n) {
+    /** {@code e = -x^2/2}, the argument of the density's exp. */
+    private static void minusHalfSquare(double[] x, double[] e, int n) {
         for (int i = 0; i < n; i += L) {
             DoubleVector xv = DoubleVector.fromArray(D, x, i);
-            DoubleVector a = xv.mul(xv).mul(-0.5).max(EXP_FLOOR);
-            DoubleVector shifted = a.fma(LOG2E, ROUNDER);
-            DoubleVector kd = shifted.sub(ROUNDER); // k as a double
-            DoubleVector r = kd.fma(k(-LN2_LO), kd.fma(k(-LN2_HI), a));
-            DoubleVector p = r.fma(1.0 / 479001600, 1.0 / 39916800).fma(r, k(1.0 / 3628800)).fma(r, k(1.0 / 362880))
-                    .fma(r, k(1.0 / 40320)).fma(r, k(1.0 / 5040)).fma(r, k(1.0 / 720)).fma(r, k(1.0 / 120)).fma(r, k(1.0 / 24))
-                    .fma(r, k(1.0 / 6)).fma(r, k(0.5)).fma(r, k(1.0)).fma(r, k(1.0));
-            LongVector kBits = (LongVector) shifted.reinterpretAsLongs();
-            DoubleVector scale = kBits.sub(ROUNDER_BITS - 1023).lanewise(VectorOperators.LSHL, 52).reinterpretAsDoubles();
-            p.mul(scale).intoArray(e, i);
+            xv.mul(xv).mul(-0.5).intoArray(e, i);
         }
     }
 }
