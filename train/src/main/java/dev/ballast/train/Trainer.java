@@ -74,7 +74,11 @@ public final class Trainer {
         default void onLog(long step, Map<String, Object> line) {}
     }
 
-    /** What a run did. {@code iterations} counts batches consumed in total (including an earlier run resumed from). */
+    /**
+     * What a run did. {@code iterations} counts batches consumed in total (including an earlier run resumed from);
+     * {@code optimizerSteps} is the optimizer's step count at the end (a guard's rollback moves it back: it counts the
+     * updates in effect); {@code skippedSteps} the steps this run kept out (a hook's or the chain's skips).
+     */
     public record Result(long iterations, long optimizerSteps, long skippedSteps, double lastLoss,
                          Map<String, Double> lastEval, double seconds) {}
 
@@ -156,7 +160,9 @@ public final class Trainer {
         long t0 = System.nanoTime();
         if (schedule != null) optimizer.setSchedule(schedule); // evaluated by the step itself: no per-iteration read
         long startSteps = optimizer.stepCount();
-        long attempted = 0;
+        // with a chain, skipped steps are the chain's count (a rollback also moves the optimizer's count back)
+        long startChainSkips = chain == null ? 0 : chainSkips();
+        long attempted = 0, hookSkips = 0;
         double lastLoss = Double.NaN;
         Map<String, Double> lastEval = Map.of();
         boolean root = dataParallel == null || dataParallel.isRoot();
@@ -207,6 +213,7 @@ public final class Trainer {
                         else stepFunction.run();
                     }
                     for (StepHook h : hooks) h.afterStep(iteration + 1, apply);
+                    if (!apply) hookSkips++;
                     attempted++;
                     if (log) {
                         StepStats.Values v = stats == null ? null : stats.read(); // throws when the skip limit was reached
@@ -266,7 +273,8 @@ public final class Trainer {
                 if (log && root) progress.update(iteration, status(lastLoss, t0, attempted));
             }
             if (root) progress.finish();
-            return new Result(iteration, optimizer.stepCount(), attempted - (optimizer.stepCount() - startSteps), lastLoss,
+            long skippedSteps = chain == null ? attempted - (optimizer.stepCount() - startSteps) : hookSkips + chainSkips() - startChainSkips;
+            return new Result(iteration, optimizer.stepCount(), skippedSteps, lastLoss,
                     lastEval, (System.nanoTime() - t0) / 1e9);
         } catch (IOException e) {
             throw new UncheckedIOException("trainer: writing metrics or a checkpoint failed: " + e.getMessage(), e);
@@ -282,6 +290,9 @@ public final class Trainer {
         }
     }
 
+    /** The chain's count of skipped steps (a host read). */
+    private long chainSkips() { return (long) chain.stateDict().get("skips.total").item(); }
+
     private String status(double loss, long t0, long done) {
         double secs = (System.nanoTime() - t0) / 1e9;
         return String.format(Locale.ROOT, "loss %.4g lr %.3g %.1f it/s", loss, optimizer.paramGroups().getFirst().lr(),
@@ -295,7 +306,10 @@ public final class Trainer {
         }
     }
 
-    /** The global L2 norm of the gradients before the transform, read on the host. */
+    /**
+     * The global L2 norm of the gradients before the transform, read on the host; with a loss scaler, divided by the
+     * scale the gradients carry (the scaler's scale now: the chain updates it only later in the step).
+     */
     private double hostGradNorm() {
         double sq = 0;
         try (GradMode.Guard ng = GradMode.noGrad()) {
@@ -306,7 +320,7 @@ public final class Trainer {
                 sq += n * n;
             }
         }
-        return Math.sqrt(sq);
+        return Math.sqrt(sq) / (lossScaler == null ? 1 : lossScaler.scale().item());
     }
 
     /** The loss as the chain's links see it: detached, and under data-parallel the mean over the ranks, on the device. */

@@ -110,6 +110,39 @@ class TrainerTest {
         }
     }
 
+    /**
+     * {@code trackGradNorm} reports the norm of the unscaled gradients when a loss scaler scales the loss: the same
+     * run with and without a scale of 2^10 (torch's scaler.step / update flow; a power of two, so training is the same
+     * bits) logs the same gradient norms, not 1024 times larger ones.
+     */
+    @Test
+    void trackedGradNormIsDividedByTheLossScale() {
+        List<List<Double>> runs = new ArrayList<>();
+        for (boolean scaled : new boolean[] {false, true}) {
+            try (Dataset data = TeacherStudent.generate(CPU, 128, 3, 4, 1, 0.0, 21)) {
+                Map<String, Tensor> m = linear(3, 1, 8);
+                List<Tensor> params = List.copyOf(m.values());
+                StringWriter metrics = new StringWriter();
+                try (SGD opt = new SGD(params, 0.05);
+                     dev.ballast.stability.scale.GradScaler sc = new dev.ballast.stability.scale.GradScaler(CPU, 1024, 2, 0.5, 2000)) {
+                    Trainer.Builder b = Trainer.builder(params, opt, new DataLoader(data, 16, false, false, 0), mse(m, null))
+                            .maxSteps(8).logEvery(2).trackGradNorm(true).metrics(metrics);
+                    if (scaled) b.lossScaler(sc).stepFunction(() -> {
+                        sc.step(opt);
+                        sc.update();
+                    });
+                    b.build().run();
+                }
+                List<Double> norms = new ArrayList<>();
+                for (String l : metrics.toString().split("\n")) norms.add(((Number) Json.parseObject(l).get("grad_norm")).doubleValue());
+                runs.add(norms);
+            }
+        }
+        assertEquals(4, runs.get(0).size());
+        for (int i = 0; i < 4; i++)
+            assertEquals(runs.get(0).get(i), runs.get(1).get(i), 1e-6 * runs.get(0).get(i), "logged grad_norm " + i + ": " + runs);
+    }
+
     @Test
     void skippedStepsAreCountedAndMetricsGoToAFile() throws IOException {
         try (Dataset data = TeacherStudent.generate(CPU, 64, 3, 4, 1, 0.0, 9)) {

@@ -69,6 +69,18 @@ final class FusedDispatch implements AutoCloseable {
         return (long) deviceSteps[0].item();
     }
 
+    /** The device step count (group 0's counter, F64 0-d; every group counts the same steps), or null when none. */
+    Tensor counter() { return deviceSteps == null ? null : deviceSteps[0]; }
+
+    /**
+     * Writes {@code saved} (F64 0-d) into every group's counter where {@code flag} (0-d) is set, on the device; the host
+     * learns the count at its next {@link #read()}. Only while the counters exist ({@link #counter()} not null).
+     */
+    void restore(Tensor saved, Tensor flag) {
+        for (Tensor t : deviceSteps) t.copyFrom(Tensor.where(flag, saved, t));
+        pending = true;
+    }
+
     /** Drops the counters after the host count moved without them (a composed step, loaded state). */
     void drop() {
         if (deviceSteps == null) return;

@@ -1,5 +1,7 @@
 package dev.ballast.engine.optim;
 
+import dev.ballast.engine.DType;
+import dev.ballast.engine.Device;
 import dev.ballast.engine.Scope;
 import dev.ballast.engine.Tensor;
 import dev.ballast.engine.autograd.GradMode;
@@ -150,7 +152,7 @@ public abstract class Optimizer implements AutoCloseable {
      * parameters outside the optimizer, {@link #refreshWorkingCopies()} (until then the layers cast, so nothing stale
      * is ever read).
      */
-    public void keepWorkingCopies(dev.ballast.engine.DType dtype) {
+    public void keepWorkingCopies(DType dtype) {
         checkOpen();
         if (workingCopies != null) workingCopies.close();
         workingCopies = null;
@@ -240,6 +242,70 @@ public abstract class Optimizer implements AutoCloseable {
     public Map<String, Tensor> stateTensors() {
         checkOpen();
         return state().live();
+    }
+
+    /** An empty snapshot of this optimizer's state, to keep current with {@link #saveState}. */
+    public OptimizerSnapshot newSnapshot() {
+        checkOpen();
+        return new OptimizerSnapshot(params.isEmpty() ? Device.auto() : params.getFirst().device(), params.size());
+    }
+
+    /**
+     * Copies the whole state (every state tensor, the step count and each parameter's own count) into {@code snapshot}
+     * where {@code take} (0-d, on the device) is set, with no host read. A state tensor the snapshot does not hold yet
+     * was zeros when it was last saved (optimizers start their moments and buffers at zero).
+     */
+    public void saveState(OptimizerSnapshot snapshot, Tensor take) {
+        checkOpen();
+        checkScalar(take, "take");
+        try (Scope scope = Scope.open(); GradMode.Guard ng = GradMode.noGrad()) {
+            for (var e : state().live().entrySet()) {
+                Tensor copy = snapshot.getOrZeros(e.getKey(), e.getValue());
+                copy.copyFrom(Tensor.where(take, e.getValue(), copy));
+            }
+            Tensor counter = fused.counter();
+            Tensor now, perParam;
+            if (counter != null) {
+                // fused steps: every parameter has taken the device count (FusedDispatch.eligible)
+                now = counter;
+                perParam = counter.reshape(1).expand(snapshot.paramSteps.shape());
+            } else {
+                now = Tensor.scalar(snapshot.steps.device(), DType.F64, steps);
+                double[] per = new double[(int) snapshot.paramSteps.numel()];
+                for (int i = 0; i < paramSteps.length; i++) per[i] = paramSteps[i];
+                perParam = Tensor.fromArray(snapshot.steps.device(), DType.F64, per, per.length);
+            }
+            snapshot.steps.copyFrom(Tensor.where(take, now, snapshot.steps));
+            snapshot.paramSteps.copyFrom(Tensor.where(take, perParam, snapshot.paramSteps));
+        }
+    }
+
+    /**
+     * Writes {@code snapshot} back where {@code flag} (0-d, on the device) is set: state tensors (zeros for state made
+     * after the snapshot), the step count and with it the schedule's position and Adam's bias correction. On the fused
+     * path this is all on the device; on the composed path, which keeps the counts on the host and reads a skip flag
+     * there at every step anyway, the flag is read. Working copies of the parameters are cast again (the caller
+     * restores the parameters first).
+     */
+    public void restoreState(OptimizerSnapshot snapshot, Tensor flag) {
+        checkOpen();
+        checkScalar(flag, "flag");
+        try (Scope scope = Scope.open(); GradMode.Guard ng = GradMode.noGrad()) {
+            for (var e : state().live().entrySet()) {
+                Tensor copy = snapshot.get(e.getKey());
+                Tensor back = copy != null ? copy : Tensor.zeros(e.getValue().device(), e.getValue().dtype(), e.getValue().shape());
+                e.getValue().copyFrom(Tensor.where(flag, back, e.getValue()));
+            }
+            if (fused.counter() != null) {
+                fused.restore(snapshot.steps, flag);
+            } else if (flag.item() != 0) {
+                steps = (long) snapshot.steps.item();
+                double[] per = snapshot.paramSteps.toDoubleArray();
+                for (int i = 0; i < paramSteps.length; i++) paramSteps[i] = (long) per[i];
+                updateGroupLrs();
+            }
+        }
+        if (workingCopies != null) workingCopies.refreshAll();
     }
 
     /**

@@ -94,6 +94,29 @@ public final class GradientChain implements Link, AutoCloseable {
         return false;
     }
 
+    @Override public boolean restoresState() {
+        for (Link l : links) if (l.restoresState()) return true;
+        return false;
+    }
+
+    /**
+     * The live training state of every link (their state less their {@link Link#counters()}), keyed as in
+     * {@link #stateDict()} without the {@code link.} prefix.
+     */
+    private static void trainingState(List<Link> links, LinkState state, String prefix, Map<String, Tensor> out) {
+        for (int i = 0; i < links.size(); i++) {
+            Link l = links.get(i);
+            LinkState s = state.children().get(i);
+            if (l instanceof GradientChain c) {
+                trainingState(c.links, s, prefix + i + ".", out);
+                continue;
+            }
+            java.util.Set<String> counters = l.counters();
+            for (var e : s.tensors().entrySet())
+                if (!counters.contains(e.getKey())) out.put(prefix + i + "." + e.getKey(), e.getValue());
+        }
+    }
+
     @Override public NonFiniteSteps nonFiniteSteps() {
         NonFiniteSteps out = NonFiniteSteps.APPLIED;
         for (Link l : links) out = out.max(l.nonFiniteSteps());
@@ -150,8 +173,15 @@ public final class GradientChain implements Link, AutoCloseable {
         ensureState(params, device);
         Tensor values;
         try (GradMode.Guard ng = GradMode.noGrad(); Scope scope = Scope.open()) {
+            Map<String, Tensor> live = null, entry = null;
+            if (restoresState()) {
+                live = new LinkedHashMap<>();
+                trainingState(links, state, "", live);
+                entry = new LinkedHashMap<>();
+                for (var e : live.entrySet()) entry.put(e.getKey(), e.getValue().copy());
+            }
             Gradients g = new Gradients(device, params, readsNorm().orElse(2), limit.maxConsecutiveSkips() > 0, loss,
-                    ++hostSteps, optimizer);
+                    ++hostSteps, optimizer, live, entry);
             update(g, state);
             if (!g.applied()) throw new IllegalStateException("the chain ended without applying the optimizer");
             values = Scope.keep(record(g, device));

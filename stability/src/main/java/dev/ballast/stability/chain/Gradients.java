@@ -9,6 +9,7 @@ import dev.ballast.engine.optim.Optimizer;
 import dev.ballast.stability.clip.GradNorm;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The gradients at one point of a {@link GradientChain}, as a {@link Link} sees them: each link transforms them
@@ -41,9 +42,12 @@ public final class Gradients {
     private final Tensor loss;            // 0-d, as given to the chain's step (may be null)
     private final long step;              // 1-based count of the chain's steps, on the host
     private final Optimizer optimizer;    // the chain's, applied by its last link
+    private final Map<String, Tensor> chainState, chainStateAtEntry; // null unless a link restores state
 
     Gradients(Device device, List<Tensor> params, double entryNormType, boolean perTensor, Tensor loss, long step,
-              Optimizer optimizer) {
+              Optimizer optimizer, Map<String, Tensor> chainState, Map<String, Tensor> chainStateAtEntry) {
+        this.chainState = chainState;
+        this.chainStateAtEntry = chainStateAtEntry;
         this.device = device;
         this.params = List.copyOf(params);
         this.loss = loss == null ? null : checkScalar(loss.detach(), "loss");
@@ -87,6 +91,20 @@ public final class Gradients {
      * (read them with {@code optimizer.stateTensors()}, which does not sync).
      */
     public Optimizer optimizer() { return optimizer; }
+
+    /**
+     * The live training state of every link of the chain (each link's state less its {@link Link#counters()}), keyed
+     * {@code <i>.<name>} as in the chain's state dict: what a rollback restores besides weights and optimizer state.
+     * Given only to chains with a link that {@link Link#restoresState()}; otherwise empty.
+     */
+    public Map<String, Tensor> chainState() { return chainState == null ? Map.of() : chainState; }
+
+    /**
+     * Copies of {@link #chainState()} as they were when this step began, before any link updated its state (a loss
+     * scaler's unscale link moves its scale before later links run): the consistent state to snapshot with the
+     * weights. Empty unless a link {@link Link#restoresState()}.
+     */
+    public Map<String, Tensor> chainStateAtEntry() { return chainStateAtEntry == null ? Map.of() : chainStateAtEntry; }
 
     /** The parameters the gradients belong to (the optimizer's), in order; some may have no gradient. */
     public List<Tensor> params() { return params; }

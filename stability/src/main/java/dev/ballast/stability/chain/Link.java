@@ -5,6 +5,7 @@ import dev.ballast.engine.optim.Optimizer;
 import dev.ballast.stability.scale.GradScaler;
 import java.util.List;
 import java.util.OptionalDouble;
+import java.util.Set;
 
 /**
  * One gradient transformation in a {@link GradientChain}, with explicit state as in optax: {@link #init} makes the
@@ -55,6 +56,20 @@ public interface Link {
      * averages the loss over the ranks on the device before the chain runs, so every rank decides alike.
      */
     default boolean readsLoss() { return false; }
+
+    /**
+     * The names of this link's state entries that count what happened (events, skipped steps) rather than shape the
+     * steps to come: a rollback to an earlier training state leaves them as they are. Everything else in the state
+     * (scales, averages, histories) is training state and is rolled back with the weights.
+     */
+    default Set<String> counters() { return Set.of(); }
+
+    /**
+     * Whether this link may restore an earlier training state (a rollback): the chain then gives it copies of every
+     * link's training state as it was when the step began ({@link Gradients#chainStateAtEntry()}), since the links
+     * before it update theirs during the step.
+     */
+    default boolean restoresState() { return false; }
 
     /** What a chain does with a step whose gradients or loss are NaN or infinite. */
     enum NonFiniteSteps {

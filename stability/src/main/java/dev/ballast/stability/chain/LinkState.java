@@ -21,6 +21,7 @@ import java.util.Map;
 public final class LinkState implements AutoCloseable {
     private final Map<String, Tensor> tensors;
     private final Map<String, Tensor> scratch = new LinkedHashMap<>(); // owned, never checkpointed
+    private final Map<String, AutoCloseable> attachments = new LinkedHashMap<>(); // owned, never checkpointed
     private final List<LinkState> children;
     private final boolean owned;
 
@@ -74,6 +75,17 @@ public final class LinkState implements AutoCloseable {
         return t;
     }
 
+    /**
+     * Scratch memory that is not a tensor (e.g. an optimizer's state snapshot), made by {@code make} at the first call
+     * for {@code name}: owned like scratch tensors, closed by {@link #close()}, never checkpointed.
+     */
+    public <T extends AutoCloseable> T attachment(String name, Class<T> type, java.util.function.Supplier<T> make) {
+        return type.cast(attachments.computeIfAbsent(name, k -> make.get()));
+    }
+
+    /** Whether attachment {@code name} was made. */
+    public boolean hasAttachment(String name) { return attachments.containsKey(name); }
+
     /** The named tensors of this link (not of nested links), in insertion order. */
     public Map<String, Tensor> tensors() { return java.util.Collections.unmodifiableMap(tensors); }
 
@@ -117,6 +129,14 @@ public final class LinkState implements AutoCloseable {
         if (owned) for (Tensor t : tensors.values()) t.close();
         for (Tensor t : scratch.values()) t.close();
         scratch.clear();
+        for (AutoCloseable a : attachments.values()) {
+            try {
+                a.close();
+            } catch (Exception e) {
+                throw new IllegalStateException("closing link state attachment: " + e.getMessage(), e);
+            }
+        }
+        attachments.clear();
         for (LinkState c : children) c.close();
     }
 }

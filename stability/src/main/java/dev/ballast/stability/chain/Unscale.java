@@ -23,5 +23,8 @@ public record Unscale(GradScaler scaler) implements Link {
         scaler.update(overflow);
     }
 
+    /** The count of overflow steps is the run's record, kept by a rollback; the scale and its counters roll back. */
+    @Override public java.util.Set<String> counters() { return java.util.Set.of("skipped_steps"); }
+
     @Override public NonFiniteSteps nonFiniteSteps() { return NonFiniteSteps.SKIPPED; }
 }

@@ -11,6 +11,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalDouble;
+import java.util.Set;
 
 /**
  * The explosion guard as a link of the gradient chain: watches each step's loss ({@link Gradients#loss()}) and the
@@ -21,7 +22,7 @@ import java.util.OptionalDouble;
  * <ul>
  * <li>A non-finite loss or gradient is never applied: the step is skipped, or rolled back with {@code rollback}.</li>
  * <li>{@code skip}: a spiking step is skipped (weights and optimizer state bit-identical).</li>
- * <li>{@code rollback}: weights and optimizer state are restored from the last good snapshot, device copies refreshed
+ * <li>{@code rollback}: the training state is restored from the last good snapshot ({@link Snapshot}), device copies refreshed
  *     every {@code snapshotEvery} steps when that many steps and the present one passed without an event, and the
  *     batch is skipped.</li>
  * <li>{@code backoff:F:N}: the updates times F for the event's step and the N steps after it, on the device: the
@@ -42,8 +43,12 @@ import java.util.OptionalDouble;
  * steps applied since the snapshot), {@code by_cause}, the step of the snapshot, and a ring {@code log} of the last
  * {@value #LOG_SIZE} events (step, cause, value, z, action, snapshot step; all finite, as checkpoints require: the
  * value of a non-finite cause and the z of a non-spike are written as 0). The snapshot itself is scratch memory, not
- * checkpointed: a restored run takes a fresh one from the weights it resumed from. The optimizer's step count is not
- * rolled back (it counts every update applied), so Adam's bias correction and a schedule move on.
+ * checkpointed: a restored run takes a fresh one from the weights it resumed from. A rollback restores the whole
+ * training state, as a run that never took the undone steps would have it: weights, the optimizer's moments, buffers and
+ * step count (so Adam's bias correction and the learning-rate schedule are where they were), and every link's training
+ * state (a loss scaler's scale and growth tracker, adaptive clipping's averages); counters of what happened (the
+ * scaler's overflow count, the chain's skip counts) and the guard's own state (its averages are observations of the
+ * run's noise, see {@link #counters()}) are kept.
  */
 public final class ExplosionGuard implements Link {
     /** Events kept in the device-side log between two reads; older ones are counted but their details dropped. */
@@ -105,6 +110,19 @@ public final class ExplosionGuard implements Link {
 
     @Override public NonFiniteSteps nonFiniteSteps() { return NonFiniteSteps.RECOVERED; }
 
+    /**
+     * All of the guard's state is kept by its own rollbacks: besides its counters, its averages are observations of
+     * the run's noise, not training state: the steps a rollback undoes were real draws of the loss and gradient norm,
+     * and a guard rolled back to a shorter history would judge the next steps against a too narrow spread (spurious
+     * events). The training it guards still continues exactly as a run that never took the undone steps.
+     */
+    @Override public Set<String> counters() { return STATE; }
+
+    private static final Set<String> STATE = Set.of("loss_mean", "loss_var", "loss_seen", "grad_mean", "grad_var", "grad_seen",
+            "steps", "quiet", "backoff_left", "log_next", "snapshot_step", "counts", "by_cause", "log");
+
+    @Override public boolean restoresState() { return rollback; }
+
     @Override public LinkState init(List<Tensor> params) {
         Device d = params.isEmpty() ? Device.auto() : params.getFirst().device();
         Map<String, Tensor> m = new LinkedHashMap<>();
@@ -138,6 +156,10 @@ public final class ExplosionGuard implements Link {
         Tensor cause = Tensor.where(lossBad, Tensor.scalar(d, DType.F64, 1), Tensor.where(gradBad, Tensor.scalar(d, DType.F64, 2),
                 Tensor.where(lossSpike, Tensor.scalar(d, DType.F64, 3), Tensor.where(gradSpike, Tensor.scalar(d, DType.F64, 4), zero))));
         Tensor event = cause.gt(0).to(DType.F64);
+        Tensor steps = s.get("steps"), quiet = s.get("quiet"), counts = s.get("counts");
+        Tensor stepBefore = steps.copy(), quietBefore = quiet.copy();
+        // the snapshot is refreshed before this step changes any state (the guard's own averages included)
+        Tensor taken = rollback ? Snapshot.refresh(g, s, quietBefore, event, settings.snapshotEvery()) : null;
         if (loss != null) observe(lossX, lm, lv, ls, good.mul(lossSpike.rsub(1)));
         observe(gradX, gm, gv, gs, good.mul(gradSpike.rsub(1)));
 
@@ -157,12 +179,9 @@ public final class ExplosionGuard implements Link {
         }
         g.skipIf(keepOut);
 
-        Tensor steps = s.get("steps"), quiet = s.get("quiet"), counts = s.get("counts");
-        Tensor stepBefore = steps.copy(), quietBefore = quiet.copy();
         Tensor snapshotStep = s.get("snapshot_step");
         if (rollback) {
             Tensor sinceSnapshot = counts.select(0, SINCE_SNAPSHOT);
-            Tensor taken = Snapshot.refresh(g, s, quietBefore, event, settings.snapshotEvery());
             snapshotStep.copyFrom(Tensor.where(taken, stepBefore, snapshotStep));
             Tensor since = Tensor.where(taken, zero, sinceSnapshot);
             Snapshot.restore(g, s, rolledBack);

@@ -210,7 +210,8 @@ public final class Diagnosis {
         int count = 0;
         for (ParamStats p : layers(s)) {
             if (!(p.maxAbsGrad() > 0)) continue;
-            int top = Math.getExponent(p.maxAbsGrad());
+            // in the histogram's terms: its values carry h.scale() (1, unless a static loss scale was not a power of two)
+            int top = Math.getExponent(p.maxAbsGrad() * p.histogram().scale());
             int below = Math.max(-126, top - SATURATION_OCTAVES);
             double f = p.histogram().fractionBelow(below);
             if (f >= SATURATED_FRACTION) {

@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 
 /**
  * Watches gradient health every {@code every} steps. Around a due step: {@link #beforeStep} (after backward, before
@@ -19,6 +20,14 @@ import java.util.Map;
  * and returns the {@link HealthSnapshot}. Other steps cost nothing: no pass, no host sync. {@link #inspect} reads the
  * current gradients at once (for a step that went wrong), and {@link #firstNonFinite()} keeps the first
  * {@link NonFiniteOrigin} seen.
+ *
+ * <p>Under fp16 mixed precision the gradients it reads carry the loss scale (the trainer's hooks run after backward
+ * and before the chain's {@code unscale} link): give the scale with {@link #lossScale} and every reading copies the
+ * scale of its step on the device (no host sync) and is divided by it when read back: norms and the largest |g|
+ * divided, histograms moved back by {@code log2(scale)} bins for a power-of-two scale (dynamic loss scaling always
+ * uses one), or kept as the scaled values' bins and marked with the scale otherwise ({@link Log2Histogram#scale}).
+ * So fp16 readings compare with fp32 ones. The fp16 underflow watch asks the unscaled reading about the flush
+ * threshold at the loss scale ({@code UnderflowWatch.of}), so it keeps meaning "flushes to zero in fp16 at this scale".
  *
  * <p>History keeps at most {@value #MAX_HISTORY} snapshots; past that every other one is dropped, so a long run keeps
  * an evenly thinned record from start to end.
@@ -33,6 +42,7 @@ public final class GradientMonitor {
     private List<Tensor> before;
     private long pendingStep = -1;
     private NonFiniteOrigin firstNonFinite;
+    private Supplier<Tensor> lossScale;
 
     /** Monitors {@code params} (name to tensor, in model order) every {@code every} steps (>= 1). */
     public GradientMonitor(Map<String, Tensor> params, long every) {
@@ -43,6 +53,15 @@ public final class GradientMonitor {
 
     public long every() { return every; }
 
+    /**
+     * The gradients this monitor reads at {@link #beforeStep} carry the loss scale {@code scale} gives (a 0-d device
+     * tensor such as {@code GradScaler.scale()}, live; null: none). Returns this monitor.
+     */
+    public GradientMonitor lossScale(Supplier<Tensor> scale) {
+        this.lossScale = scale;
+        return this;
+    }
+
     /** Whether step {@code step} (1-based) is read. */
     public boolean due(long step) { return step % every == 0; }
 
@@ -51,9 +70,10 @@ public final class GradientMonitor {
         if (!due(step)) return;
         discardPending();
         try (GradMode.Guard ng = GradMode.noGrad()) {
-            pending = GradStats.compute(params);
+            pending = GradStats.compute(params, lossScale == null ? null : lossScale.get());
             Scope.detachFromScopes(pending.stats());
             Scope.detachFromScopes(pending.histogram());
+            if (pending.scale() != null) Scope.detachFromScopes(pending.scale());
             before = new ArrayList<>();
             for (String name : pending.names()) before.add(Scope.detachFromScopes(params.get(name).copy()));
             pendingStep = step;
@@ -80,9 +100,15 @@ public final class GradientMonitor {
         }
     }
 
-    /** Reads the current gradients now (a sync), without update ratios; records the snapshot. */
-    public HealthSnapshot inspect(long step) {
-        try (GradMode.Guard ng = GradMode.noGrad(); GradStats.Pending p = GradStats.compute(params)) {
+    /**
+     * Reads the current gradients now (a sync), without update ratios; records the snapshot. The gradients are taken
+     * as they are (no loss scale: e.g. a replayed backward of an unscaled loss); see {@link #inspect(long, Tensor)}.
+     */
+    public HealthSnapshot inspect(long step) { return inspect(step, null); }
+
+    /** {@link #inspect(long)} of gradients that carry the loss scale {@code lossScale} (0-d device tensor; null: none). */
+    public HealthSnapshot inspect(long step, Tensor lossScale) {
+        try (GradMode.Guard ng = GradMode.noGrad(); GradStats.Pending p = GradStats.compute(params, lossScale)) {
             HealthSnapshot snap = new HealthSnapshot(step, p.read());
             record(snap);
             return snap;

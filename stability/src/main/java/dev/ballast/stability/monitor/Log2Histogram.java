@@ -8,14 +8,57 @@ import java.util.Arrays;
  * {@code b} in 1..254 holds {@code 2^(b-127) <= |x| < 2^(b-126)}, bin 0 holds zeros and float32 subnormals, bin 255
  * infinities and NaN. {@code zeros} (exact zeros, counted separately) splits bin 0, so questions such as "which
  * fraction of the non-zero values would flush to zero in fp16" have exact answers.
+ *
+ * <p>{@code scale} is the factor the counted values carry: 1 when the bins hold the gradients' own magnitudes. The
+ * monitor reads fp16 gradients before the chain unscales them (they are {@code g * lossScale}) and moves the bins back
+ * with {@link #unscaled}: for a power-of-two scale (dynamic loss scaling always uses one) that is an exact shift by
+ * {@code log2(scale)} whole bins, and the result has scale 1. For a static scale that is not a power of two no whole
+ * shift is exact, so the bins stay those of the scaled values and {@code scale} says so: every exponent a caller
+ * passes ({@link #countBelow}, {@link #fractionBelow}, {@link #quantileUpperEdge}) is then in scaled terms, i.e. ask
+ * about {@code |g| < 2^e} with {@code e + log2(scale)}; the TensorBoard histogram shifts its bucket edges by the
+ * fractional {@code log2(scale)}, which is exact.
  */
-public record Log2Histogram(long[] counts, long zeros) {
+public record Log2Histogram(long[] counts, long zeros, double scale) {
     public Log2Histogram {
         if (counts.length != GradStatsLayout.BINS)
             throw new IllegalArgumentException("a log2 histogram has " + GradStatsLayout.BINS + " bins, got " + counts.length);
         if (zeros < 0 || zeros > counts[GradStatsLayout.BIN_ZERO])
             throw new IllegalArgumentException("zeros (" + zeros + ") must be within bin 0's count " + counts[GradStatsLayout.BIN_ZERO]);
+        if (!(scale > 0) || Double.isInfinite(scale))
+            throw new IllegalArgumentException("a histogram's scale must be finite and > 0, got " + scale);
         counts = counts.clone();
+    }
+
+    /** A histogram of the values' own magnitudes (scale 1). */
+    public Log2Histogram(long[] counts, long zeros) { this(counts, zeros, 1); }
+
+    /** Whether {@code s} is a power of two, so that dividing by it moves every normal float32 magnitude by whole bins. */
+    public static boolean powerOfTwo(double s) {
+        return s > 0 && !Double.isInfinite(s) && s == Math.scalb(1.0, Math.getExponent(s));
+    }
+
+    /**
+     * The histogram of the values divided by {@code factor} (the loss scale they were read at). A power-of-two factor
+     * {@code 2^k} moves every bin 1..254 down by {@code k}, exactly what the statistics pass would have counted for the
+     * divided float32 values: bins that fall below 1 join bin 0 (float32 subnormals), bins that would pass 254 stay at
+     * 254 (a divided value past float32's range; only a scale below 1 does that). Zeros, non-finite values and, for a
+     * factor above 1, float32 subnormals keep their bins; for a factor below 1 the subnormals stay in bin 0 too (their
+     * binade is not known: a lower bound). Any other factor leaves the bins as they are and multiplies {@link #scale}.
+     */
+    public Log2Histogram unscaled(double factor) {
+        if (!(factor > 0) || Double.isInfinite(factor))
+            throw new IllegalArgumentException("unscale factor must be finite and > 0, got " + factor);
+        if (factor == 1) return this;
+        if (!powerOfTwo(factor)) return new Log2Histogram(counts, zeros, scale * factor);
+        int k = Math.getExponent(factor);
+        long[] c = new long[GradStatsLayout.BINS];
+        c[GradStatsLayout.BIN_ZERO] = counts[GradStatsLayout.BIN_ZERO];
+        c[GradStatsLayout.BIN_NON_FINITE] = counts[GradStatsLayout.BIN_NON_FINITE];
+        for (int b = 1; b < GradStatsLayout.BIN_NON_FINITE; b++) {
+            int to = Math.clamp((long) b - k, 0, GradStatsLayout.BIN_NON_FINITE - 1);
+            c[to] += counts[b];
+        }
+        return new Log2Histogram(c, zeros, scale);
     }
 
     @Override public long[] counts() { return counts.clone(); }
@@ -59,11 +102,13 @@ public record Log2Histogram(long[] counts, long zeros) {
     public Log2Histogram plus(Log2Histogram o) {
         long[] c = counts.clone();
         for (int b = 0; b < c.length; b++) c[b] += o.counts[b];
-        return new Log2Histogram(c, zeros + o.zeros);
+        if (scale != o.scale && total() > 0 && o.total() > 0)
+            throw new IllegalArgumentException("cannot add histograms of values at different scales (" + scale + " and " + o.scale + ")");
+        return new Log2Histogram(c, zeros + o.zeros, total() > 0 ? scale : o.scale);
     }
 
     /** The empty histogram. */
-    public static Log2Histogram empty() { return new Log2Histogram(new long[GradStatsLayout.BINS], 0); }
+    public static Log2Histogram empty() { return new Log2Histogram(new long[GradStatsLayout.BINS], 0, 1); }
 
     /**
      * The magnitude {@code 2^e} below which a fraction {@code q} (0..1) of the non-zero finite values lie, read at bin

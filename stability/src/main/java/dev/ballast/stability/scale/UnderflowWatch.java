@@ -41,16 +41,28 @@ public final class UnderflowWatch {
      */
     public static List<Underflow> measure(Map<String, Tensor> named, double scale) {
         if (!(scale > 0) || Double.isInfinite(scale)) throw new IllegalArgumentException("scale must be finite and > 0, got " + scale);
-        int exponent = (int) Math.floor(FP16_FLUSH_EXPONENT - Math.log(scale) / Math.log(2) + 1e-9);
-        exponent = Math.max(-126, Math.min(128, exponent));
         List<Underflow> out = new ArrayList<>();
         try (GradStats.Pending p = GradStats.compute(named)) {
-            for (ParamStats s : p.read()) {
-                Log2Histogram h = s.histogram();
-                out.add(new Underflow(s.name(), s.numel(), h.countBelow(exponent), s.zeros()));
-            }
+            for (ParamStats s : p.read()) out.add(of(s, scale));
         }
         return out;
+    }
+
+    /**
+     * One parameter's underflow from a monitor reading ({@code GradientMonitor}, {@code GradStats}): the values that
+     * flush to zero in fp16 at the loss scale {@code lossScale}. The reading's histogram holds the gradients divided by
+     * the scale they were read at (or, for a scale that is not a power of two, the scaled values, marked with
+     * {@link Log2Histogram#scale}); either way a value flushes when its true magnitude times {@code lossScale} is at
+     * most 2^-25, so the same question is asked of both.
+     */
+    public static Underflow of(ParamStats s, double lossScale) {
+        if (!(lossScale > 0) || Double.isInfinite(lossScale))
+            throw new IllegalArgumentException("scale must be finite and > 0, got " + lossScale);
+        Log2Histogram h = s.histogram();
+        double factor = lossScale / h.scale(); // from the histogram's values to their fp16 form
+        int exponent = (int) Math.floor(FP16_FLUSH_EXPONENT - Math.log(factor) / Math.log(2) + 1e-9);
+        exponent = Math.max(-126, Math.min(128, exponent));
+        return new Underflow(s.name(), s.numel(), h.countBelow(exponent), s.zeros());
     }
 
     /** {@link #measure} with the scaler's current scale, for unscaled gradients. */

@@ -62,6 +62,8 @@ public final class HealthSession implements AutoCloseable {
     /** Adds the hooks to {@code b}; guard events are printed to {@code log} when the trainer reads them. */
     public static HealthSession install(BuiltinTraining run, Trainer.Builder b, Options o, PrintWriter log) {
         MonitorHook m = o.monitorEvery() > 0 ? new MonitorHook(new GradientMonitor(run.model().namedParameters(), o.monitorEvery())) : null;
+        var lossScaler = run.lossScaler();
+        if (m != null && lossScaler != null) m.monitor().lossScale(lossScaler::scale); // fp16: read before the chain unscales
         ExplosionGuard eg = find(run.chain());
         GuardReportHook g = eg == null ? null
                 : new GuardReportHook(new GuardLog(eg, run.chain().stateOf(eg)), log);

@@ -12,7 +12,8 @@ import java.util.Map;
 /**
  * The {@link GradientMonitor} as a trainer hook: due steps are read after the optimizer ran, and the next metrics line
  * carries the reading under {@code health} (per parameter: grad_norm, weight_norm, update_ratio, max_abs_grad,
- * zero_fraction, non_finite_fraction) with {@code health_step} and {@code grad_global_norm}.
+ * zero_fraction, non_finite_fraction) with {@code health_step} and {@code grad_global_norm}. Under fp16 the monitor
+ * divides its readings by the loss scale of their step ({@code GradientMonitor.lossScale}, set by the health session).
  */
 final class MonitorHook implements Trainer.StepHook {
     private final GradientMonitor monitor;

@@ -85,9 +85,14 @@ public final class RunRecorder implements BuiltinTraining.Listener, Trainer.Step
         if (drivesMonitor) monitor.afterStep(step);
     }
 
-    /** The loss scale the run's steps use (a 0-d device tensor, read on logged steps); null for none. */
+    /**
+     * The loss scale the run's steps use (a 0-d device tensor, read on logged steps); null for none. This recorder's
+     * own monitor divides its readings by it too; a monitor shared through {@link #monitor(GradientMonitor)} is told
+     * by its owner ({@code GradientMonitor.lossScale}).
+     */
     public RunRecorder lossScale(Supplier<Tensor> scale) {
         this.lossScale = scale;
+        if (drivesMonitor) monitor.lossScale(scale);
         return this;
     }
 

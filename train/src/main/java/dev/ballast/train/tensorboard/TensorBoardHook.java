@@ -15,7 +15,11 @@ import java.util.function.Supplier;
  * {@code amp/loss_scale} (when a loss scale is given), and from each new gradient-monitor reading
  * {@code grad/global_norm}, {@code grad/norm/<parameter>} and the histogram {@code grad/<parameter>}. The histogram is
  * the monitor's log2-magnitude histogram: it shows the distribution of {@code log2 |g|} over the non-zero finite
- * gradient values, one bucket per power of two (sum and sum of squares from bucket midpoints).
+ * gradient values, one bucket per power of two (sum and sum of squares from bucket midpoints). Under fp16 loss scaling
+ * the monitor's readings are already divided by the scale (norms, and histograms moved back by whole bins for a
+ * power-of-two scale); a histogram still marked with a scale (a static scale that is not a power of two, see
+ * {@code Log2Histogram}) has its bucket edges shifted by {@code -log2(scale)}, which is exact, so every histogram
+ * shows {@code log2 |g|} of the unscaled gradients.
  */
 public final class TensorBoardHook implements Trainer.StepHook, AutoCloseable {
     private final EventFileWriter writer;
@@ -70,12 +74,13 @@ public final class TensorBoardHook implements Trainer.StepHook, AutoCloseable {
         if (subnormal > 0) lo = 0;
         if (lo < 0) return; // no non-zero finite values: nothing to draw
         int n = hi < 0 ? 1 : hi - lo + 1;
+        double shift = -Math.log(h.scale()) / Math.log(2); // 0 for a histogram of the gradients' own magnitudes
         double[] edges = new double[n], counts = new double[n];
         double sum = 0, sumSq = 0, num = 0;
         for (int i = 0; i < n; i++) {
             int b = lo + i;
             long k = b == 0 ? subnormal : c[b];
-            double low = b == 0 ? -149 : b - 127, high = b == 0 ? -126 : b - 126;
+            double low = (b == 0 ? -149 : b - 127) + shift, high = (b == 0 ? -126 : b - 126) + shift;
             edges[i] = high;
             counts[i] = k;
             double mid = (low + high) / 2;
@@ -83,7 +88,7 @@ public final class TensorBoardHook implements Trainer.StepHook, AutoCloseable {
             sumSq += k * mid * mid;
             num += k;
         }
-        double min = lo == 0 ? -149 : lo - 127, max = edges[n - 1];
+        double min = (lo == 0 ? -149 : lo - 127) + shift, max = edges[n - 1];
         writer.histogram(tag, step, min, max, num, sum, sumSq, edges, counts);
     }
 
