@@ -9,8 +9,7 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * Softmax and log-softmax of contiguous F32 rows, and their gradients, with vector loops: a row is widened to
  * double, computed there ({@link VecExp}'s {@code exp}, whose bits do not depend on the JIT tier) and rounded once
- * on store. Sums run in a fixed order for a given vector width (lane accumulators, then the lanes in order), so
- * results do not depend on the thread count. Each pass is its own small loop method (C2 keeps vectors in
+ * on store. Sums come from {@link VecRows} (a fixed order), so results do not depend on the thread count. Each pass is its own small loop method (C2 keeps vectors in
  * registers only within one compilation unit).
  */
 final class SoftmaxF32 {
@@ -35,11 +34,11 @@ final class SoftmaxF32 {
         double[] v = w.a, e = w.b;
         F32Rows.widen(x, xb, v, n, p);
         Arrays.fill(v, n, p, Double.NEGATIVE_INFINITY); // padding: never the maximum, exp gives 0
-        add(v, -max(v, p), p);
+        VecRows.add(v, -max(v, p), p);
         VecExp.exp(v, e, p);
-        double sum = sum(e, p);
+        double sum = VecRows.sum(e, p);
         if (log) {
-            add(v, -Math.log(sum), p);
+            VecRows.add(v, -Math.log(sum), p);
             F32Rows.narrow(v, out, ob, n);
         } else {
             divide(e, sum, p);
@@ -57,12 +56,12 @@ final class SoftmaxF32 {
         F32Rows.widen(y, yb, yv, n, p);
         F32Rows.widen(g, gb, gv, n, p); // zero padding: the padded lanes add nothing to the sums
         if (log) {
-            double s = sum(gv, p);
+            double s = VecRows.sum(gv, p);
             VecExp.exp(yv, yv, p);
             minusScaled(gv, yv, s, p);
             F32Rows.narrow(yv, out, ob, n);
         } else {
-            double dot = dot(yv, gv, p);
+            double dot = VecRows.dot(yv, gv, p);
             productOfDifference(yv, gv, dot, p);
             F32Rows.narrow(yv, out, ob, n);
         }
@@ -72,29 +71,6 @@ final class SoftmaxF32 {
         DoubleVector m = DoubleVector.broadcast(D, Double.NEGATIVE_INFINITY);
         for (int i = 0; i < n; i += L) m = m.max(DoubleVector.fromArray(D, v, i));
         return m.reduceLanes(VectorOperators.MAX); // max is exact in any order (NaN propagates)
-    }
-
-    private static double sum(double[] v, int n) {
-        DoubleVector s = DoubleVector.zero(D);
-        for (int i = 0; i < n; i += L) s = s.add(DoubleVector.fromArray(D, v, i));
-        return lanesInOrder(s);
-    }
-
-    private static double dot(double[] a, double[] b, int n) {
-        DoubleVector s = DoubleVector.zero(D);
-        for (int i = 0; i < n; i += L) s = DoubleVector.fromArray(D, a, i).fma(DoubleVector.fromArray(D, b, i), s);
-        return lanesInOrder(s);
-    }
-
-    /** The lanes of {@code s} added first to last (a floating reduceLanes may add in any order). */
-    private static double lanesInOrder(DoubleVector s) {
-        double t = 0;
-        for (double lane : s.toArray()) t += lane;
-        return t;
-    }
-
-    private static void add(double[] v, double c, int n) {
-        for (int i = 0; i < n; i += L) DoubleVector.fromArray(D, v, i).add(c).intoArray(v, i);
     }
 
     private static void divide(double[] v, double c, int n) {
