@@ -145,6 +145,34 @@ public abstract class Optimizer implements AutoCloseable {
     }
 
     /**
+     * {@link #stepAsync(Tensor, Tensor)} with the learning rate times {@code lrFactor} (0-d, on the device; null = 1)
+     * for this step, with no host read: the update every parameter takes is scaled by the factor, as torch's step with
+     * {@code lr * factor} in every group would make it (SGD, Adam and AdamW take steps linear in lr; their moments and
+     * momentum buffers do not depend on lr, so they are exactly what a step with the full lr leaves). A factor of 1
+     * leaves the step bit-identical to the plain one. Costs a device copy of the parameters and one blending pass.
+     */
+    public void stepAsync(Tensor coefficient, Tensor skip, Tensor lrFactor) {
+        if (lrFactor == null) {
+            stepAsync(coefficient, skip);
+            return;
+        }
+        checkOpen();
+        checkScalar(lrFactor, "lrFactor");
+        try (Scope scope = Scope.open(); GradMode.Guard ng = GradMode.noGrad()) {
+            List<Tensor> before = new ArrayList<>(params.size());
+            for (Tensor p : params) before.add(p.detach().copy());
+            stepAsync(coefficient, skip);
+            Tensor f = lrFactor.reshape(), cut = f.ne(1);
+            for (int i = 0; i < params.size(); i++) {
+                Tensor p = params.get(i), b = before.get(i);
+                // p_before + f * (p_after - p_before): the update times f; where f is 1, the step as it was
+                p.copyFrom(Tensor.where(cut, b.add(p.detach().sub(b).mul(f.to(p.dtype()))), p.detach()));
+            }
+        }
+        if (workingCopies != null) workingCopies.refreshAll();
+    }
+
+    /**
      * Keeps an F16 or BF16 copy of every F32 parameter for mixed-precision forward passes: under
      * {@code Autocast.enable(dtype)} the layers take the copy ({@code Autocast.weight}) instead of casting the master
      * weight at every use. The fused update writes the copies in its own pass over the weights (backends whose kernel

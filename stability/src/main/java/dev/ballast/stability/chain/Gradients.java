@@ -33,6 +33,7 @@ public final class Gradients {
     private Tensor factor;                // pending scalar factor (0-d F32), null = 1
     private Tensor clipProduct;           // product of the coefficients applied by clip(), null = 1
     private Tensor skip;                  // 0-d F32, 1 = skip the step; null = never
+    private Tensor lrFactor;              // 0-d F32, the learning rate times this for the step; null = 1
     private Tensor inverseLossScale;      // set by a loss-scaling link, for StepStats.norm
     private boolean applied;
     // the last read pass over the gradients as they are in memory (factor not included)
@@ -171,16 +172,30 @@ public final class Gradients {
         return skip == null ? Tensor.zeros(device, DType.F32) : skip;
     }
 
+    /**
+     * Multiplies this step's learning rate by {@code factor} (0-d device tensor): the optimizer's update is scaled, not
+     * the gradients, so moments and momentum buffers take the gradients as they are (an lr backoff, not a gradient
+     * scale: Adam would all but cancel a gradient scale). Factors from several links multiply.
+     */
+    public void scaleLearningRate(Tensor factor) {
+        checkNotApplied();
+        Tensor f = checkScalar(factor, "learning-rate factor");
+        lrFactor = lrFactor == null ? f : lrFactor.mul(f);
+    }
+
     /** Marks the pending factor as unscaling by {@code inverseScale}: {@code StepStats.norm} is divided by the scale. */
     public void unscale(Tensor inverseScale) {
         scale(inverseScale);
         inverseLossScale = checkScalar(inverseScale, "inverse scale");
     }
 
-    /** Steps {@code optimizer} with the pending factor as its coefficient and the skip flag, all on the device. */
+    /**
+     * Steps {@code optimizer} with the pending factor as its coefficient, the skip flag and the learning-rate factor,
+     * all on the device.
+     */
     public void applyTo(Optimizer optimizer) {
         checkNotApplied();
-        optimizer.stepAsync(factor, skip);
+        optimizer.stepAsync(factor, skip, lrFactor);
         applied = true;
     }
 

@@ -25,20 +25,24 @@ import java.util.Set;
  * <li>{@code rollback}: the training state is restored from the last good snapshot ({@link Snapshot}), device copies refreshed
  *     every {@code snapshotEvery} steps when that many steps and the present one passed without an event, and the
  *     batch is skipped.</li>
- * <li>{@code backoff:F:N}: the updates times F for the event's step and the N steps after it, on the device: the
- *     gradients are scaled by F (a pending factor folded into the optimizer's pass). For SGD that is the learning rate
- *     times F; with momentum it is once the buffer holds only scaled gradients; for Adam and AdamW it is while the
- *     second moment still remembers the unscaled ones (N well under 1 / (1 - beta2), 1,000 steps for 0.999); decoupled
- *     weight decay is not scaled. Alone (without skip or rollback) a spiking step is applied, its gradient norm also
- *     clipped to the spike threshold (mean + z * std of the norm's average); a non-finite one is skipped.</li>
+ * <li>{@code backoff:F:N}: an lr backoff as {@code ReduceLROnPlateau} users know it, on the device: each event cuts the
+ *     effective learning rate by F from its step on ({@link Gradients#scaleLearningRate}: the optimizer's update is
+ *     scaled, so momentum buffers and Adam's moments take the gradients as they are and the cut is exact for SGD, Adam and
+ *     AdamW alike); cuts compound when events follow each other (down to {@value #MIN_LR_FACTOR}); after N steps
+ *     without an event one cut is undone, and again after every N quiet steps, back to the full rate. Alone (without
+ *     skip or rollback) a spiking step is applied with its gradient norm clipped to the spike threshold (mean + z * std
+ *     of the norm's average), so the momentum buffer takes a gradient of the usual size, not the spike, and the spike is
+ *     folded into the averages at the threshold (as ZClip does), so a level that has really moved stops counting as
+ *     spikes; a non-finite step is skipped.</li>
  * </ul>
- * Values judged spikes, and steps with a non-finite value, are not folded into the averages, so one spike does not
- * raise the bar for the next. A step that an earlier link already skips (an fp16 overflow caught by the loss
+ * Values judged spikes (except under backoff alone, above), and steps with a non-finite value, are not folded into the
+ * averages, so one spike does not raise the bar for the next. A step that an earlier link already skips (an fp16 overflow caught by the loss
  * scaler's unscale link) is left to that link: no event, nothing folded in. Under data-parallel training the chain
  * sees the averaged gradients and the trainer passes the loss averaged over the ranks, so every rank decides alike.
  *
  * <p>State (saved with the chain in checkpoints): the two averages ({@code loss_mean}, {@code loss_var},
- * {@code loss_seen}, {@code grad_*}), {@code steps}, {@code quiet} (steps since the last event), {@code backoff_left},
+ * {@code loss_seen}, {@code grad_*}), {@code steps}, {@code quiet} (steps since the last event), {@code lr_factor} and
+ * {@code backoff_left} (quiet steps until one cut is undone),
  * {@code counts} (events, steps kept out, rollbacks, spiking steps applied clipped, steps a rollback undid,
  * steps applied since the snapshot), {@code by_cause}, the step of the snapshot, and a ring {@code log} of the last
  * {@value #LOG_SIZE} events (step, cause, value, z, action, snapshot step; all finite, as checkpoints require: the
@@ -119,7 +123,10 @@ public final class ExplosionGuard implements Link {
     @Override public Set<String> counters() { return STATE; }
 
     private static final Set<String> STATE = Set.of("loss_mean", "loss_var", "loss_seen", "grad_mean", "grad_var", "grad_seen",
-            "steps", "quiet", "backoff_left", "log_next", "snapshot_step", "counts", "by_cause", "log");
+            "steps", "quiet", "backoff_left", "log_next", "snapshot_step", "lr_factor", "counts", "by_cause", "log");
+
+    /** The smallest learning-rate factor compounding backoffs reach (keeps a run that spikes on and on moving). */
+    static final double MIN_LR_FACTOR = 1e-3;
 
     @Override public boolean restoresState() { return rollback; }
 
@@ -130,6 +137,7 @@ public final class ExplosionGuard implements Link {
                 "backoff_left", "log_next"))
             m.put(k, Tensor.zeros(d, DType.F64));
         m.put("snapshot_step", Tensor.zeros(d, DType.F64));
+        m.put("lr_factor", Tensor.ones(d, DType.F64));
         m.put("counts", Tensor.zeros(d, DType.F64, COUNTS));
         m.put("by_cause", Tensor.zeros(d, DType.F64, CAUSES.size()));
         m.put("log", Tensor.zeros(d, DType.F64, LOG_SIZE, LOG_COLUMNS));
@@ -160,22 +168,33 @@ public final class ExplosionGuard implements Link {
         Tensor stepBefore = steps.copy(), quietBefore = quiet.copy();
         // the snapshot is refreshed before this step changes any state (the guard's own averages included)
         Tensor taken = rollback ? Snapshot.refresh(g, s, quietBefore, event, settings.snapshotEvery()) : null;
-        if (loss != null) observe(lossX, lm, lv, ls, good.mul(lossSpike.rsub(1)));
-        observe(gradX, gm, gv, gs, good.mul(gradSpike.rsub(1)));
-
         // what to do: keep the step out, roll back, or (backoff alone, on a spike) apply it with its gradient norm
-        // clipped to the spike threshold; a backoff scales the updates of the event's step and the N after it
+        // clipped to the spike threshold; a backoff cuts the learning rate
         boolean clipSpikes = backoff != null && !rollback && !skip;
+        Tensor lossThreshold = lm.add(spread(lm, lv).mul(settings.zThreshold()));
+        Tensor gradThreshold = gm.add(spread(gm, gv).mul(settings.zThreshold()));
+        if (clipSpikes) {
+            // a spike that is applied (clipped) is folded in at the threshold, as ZClip does: the averages follow a
+            // level that has really moved (an event at every step forever would freeze the run at the smallest lr)
+            if (loss != null) observe(Tensor.where(lossSpike, lossThreshold, lossX), lm, lv, ls, good);
+            observe(Tensor.where(gradSpike, gradThreshold, gradX), gm, gv, gs, good);
+        } else {
+            if (loss != null) observe(lossX, lm, lv, ls, good.mul(lossSpike.rsub(1)));
+            observe(gradX, gm, gv, gs, good.mul(gradSpike.rsub(1)));
+        }
+
         Tensor keepOut = clipSpikes ? bad : event;
         Tensor rolledBack = rollback ? event : zero;
         Tensor clipped = clipSpikes ? event.mul(bad.rsub(1)) : zero;
+        Tensor lrFactor = null;
         if (backoff != null) {
             Tensor one = Tensor.ones(d, DType.F64);
-            Tensor threshold = gm.add(spread(gm, gv).mul(settings.zThreshold()));
-            Tensor spikeClip = Tensor.where(clipped, threshold.div(gradX.add(1e-6)).minimum(1.0), one);
-            Tensor backingOff = s.get("backoff_left").gt(0).add(event).gt(0);
-            Tensor factor = Tensor.where(backingOff, Tensor.scalar(d, DType.F64, backoff.factor()), one);
-            g.clip(spikeClip.mul(factor).to(DType.F32));
+            if (clipSpikes) g.clip(Tensor.where(clipped, gradThreshold.div(gradX.add(1e-6)).minimum(1.0), one).to(DType.F32));
+            // ReduceLROnPlateau-like: each event cuts the learning rate by F (cuts compound, down to MIN_LR_FACTOR); after
+            // N steps without an event one cut is undone, and again every N quiet steps, back to the full rate
+            Tensor factor = s.get("lr_factor");
+            lrFactor = Tensor.where(event, factor.mul(backoff.factor()).maximum(MIN_LR_FACTOR), factor);
+            g.scaleLearningRate(lrFactor.to(DType.F32));
         }
         g.skipIf(keepOut);
 
@@ -196,8 +215,14 @@ public final class ExplosionGuard implements Link {
         steps.copyFrom(steps.add(1));
         quiet.copyFrom(Tensor.where(event, zero, quiet.add(1)));
         if (backoff != null) {
-            Tensor left = s.get("backoff_left");
-            left.copyFrom(Tensor.where(event, Tensor.scalar(d, DType.F64, backoff.steps()), left.sub(1).maximum(0)));
+            Tensor left = s.get("backoff_left"), n = Tensor.scalar(d, DType.F64, backoff.steps());
+            Tensor counted = left.sub(1).maximum(0);
+            Tensor raise = event.eq(0).mul(counted.eq(0)).mul(lrFactor.lt(1)).gt(0);
+            Tensor raised = lrFactor.div(backoff.factor());
+            raised = Tensor.where(raised.gt(1 - 1e-9), Tensor.ones(d, DType.F64), raised);
+            Tensor next = Tensor.where(raise, raised, lrFactor);
+            s.get("lr_factor").copyFrom(next);
+            left.copyFrom(Tensor.where(event, n, Tensor.where(raise, Tensor.where(next.lt(1), n, zero), counted)));
         }
         Tensor byCause = s.get("by_cause");
         byCause.copyFrom(byCause.add(Tensor.arange(d, DType.F64, 0, CAUSES.size(), 1).eq(cause).mul(event)));
@@ -253,7 +278,7 @@ public final class ExplosionGuard implements Link {
             case SKIPPED -> "skipped the step";
             default -> "applied with the gradient norm clipped to the spike threshold";
         });
-        if (backoff != null) did.add("updates x" + backoff.factor() + " for " + backoff.steps() + " steps");
+        if (backoff != null) did.add("lr x" + backoff.factor() + " (one cut undone per " + backoff.steps() + " quiet steps)");
         return String.join(", ", did);
     }
 

@@ -14,9 +14,12 @@ import java.util.Map;
  * It changes nothing: the guard's decisions, backoff included, are made and applied on the device.
  */
 public final class GuardLog {
-    /** The counters at one read. */
+    /**
+     * The counters at one read; {@code lrFactor} is the learning-rate factor of the backoff for the next step (1 when
+     * none is on) and {@code backoffLeft} the quiet steps until one cut is undone.
+     */
     public record Reading(long steps, long events, long keptOut, long rollbacks, long clipped, long undone,
-                          Map<String, Long> byCause, long backoffLeft, List<double[]> log, long logNext) {
+                          Map<String, Long> byCause, long backoffLeft, double lrFactor, List<double[]> log, long logNext) {
         /** Steps whose update was applied (some later undone by a rollback: {@link #undone}). */
         public long applied() { return steps - keptOut; }
     }
@@ -35,14 +38,14 @@ public final class GuardLog {
 
     /** Reads the counters and log of a guard's state: one host read. */
     static Reading read(LinkState s) {
-        List<String> small = List.of("steps", "backoff_left", "log_next");
+        List<String> small = List.of("steps", "backoff_left", "log_next", "lr_factor");
         List<Tensor> parts = new ArrayList<>();
         for (String k : small) parts.add(s.get(k).reshape(1));
         parts.add(s.get("counts"));
         parts.add(s.get("by_cause"));
         parts.add(s.get("log").reshape(ExplosionGuard.LOG_SIZE * ExplosionGuard.LOG_COLUMNS));
         double[] v = Tensor.concat(parts.stream().map(t -> t.to(DType.F64)).toList(), 0).toDoubleArray();
-        int o = 3;
+        int o = small.size();
         long[] c = new long[ExplosionGuard.COUNTS];
         for (int i = 0; i < c.length; i++) c[i] = (long) v[o + i];
         o += c.length;
@@ -56,7 +59,7 @@ public final class GuardLog {
             log.add(row);
         }
         return new Reading((long) v[0], c[ExplosionGuard.EVENTS], c[ExplosionGuard.KEPT_OUT], c[ExplosionGuard.ROLLBACKS],
-                c[ExplosionGuard.CLIPPED], c[ExplosionGuard.UNDONE], byCause, (long) v[1], log, (long) v[2]);
+                c[ExplosionGuard.CLIPPED], c[ExplosionGuard.UNDONE], byCause, (long) v[1], v[3], log, (long) v[2]);
     }
 
     /**

@@ -6,7 +6,7 @@ import java.util.Locale;
 
 /**
  * What the guard does about a spike or a non-finite value. A closed set: {@link Skip} the step, {@link Backoff} (the
- * learning rate times {@code factor} for {@code steps} steps), {@link Rollback} (restore the last good snapshot and
+ * learning rate times {@code factor} from the event on, cuts compounding, one cut undone after every {@code steps} quiet steps), {@link Rollback} (restore the last good snapshot and
  * skip the offending batch). Parsed from {@code skip}, {@code backoff:F:N}, {@code rollback}, comma-separated.
  */
 public sealed interface GuardPolicy {
@@ -21,7 +21,7 @@ public sealed interface GuardPolicy {
 
     record Rollback() implements GuardPolicy {}
 
-    String ALLOWED = "skip, backoff:F:N (lr times F in (0,1) for N steps; backoff alone is backoff:0.5:100), rollback";
+    String ALLOWED = "skip, backoff:F:N (lr times F in (0,1) per event, one cut undone per N quiet steps; backoff alone is backoff:0.5:100), rollback";
 
     /** Parses a comma-separated list such as {@code rollback,backoff:0.5:100}; throws naming what is allowed. */
     static List<GuardPolicy> parse(String spec) {

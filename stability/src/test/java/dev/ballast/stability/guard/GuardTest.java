@@ -213,8 +213,27 @@ class GuardTest {
         }
     }
 
-    /** Backoff alone: the event's step and the N after it are applied with their gradients times F, on the device. */
-    @Test void backoffScalesTheUpdatesOfTheEventAndTheNStepsAfterIt() {
+    /** The learning-rate factor plain SGD (lr 0.1) applied at the last step: the update over lr * coefficient * g. */
+    static double appliedFactor(List<Tensor> params, List<double[]> before, StepStats.Values v) {
+        double dot = 0, gg = 0;
+        for (int i = 0; i < params.size(); i++) {
+            double[] now = params.get(i).toDoubleArray(), was = before.get(i), g = params.get(i).grad().toDoubleArray();
+            for (int k = 0; k < g.length; k++) {
+                dot += (was[k] - now[k]) * g[k];
+                gg += g[k] * g[k];
+            }
+        }
+        return dot / (0.1 * v.coefficient() * gg);
+    }
+
+    static List<double[]> weights(List<Tensor> params) { return params.stream().map(Tensor::toDoubleArray).toList(); }
+
+    /**
+     * Backoff alone: an event cuts the learning rate by F from its step on, a second event while it is on cuts again,
+     * and every N quiet steps one cut is undone, back to the full rate; the optimizer's update is scaled (the gradient
+     * is not, beyond a spike's clip to the threshold), and the host's lr is never touched.
+     */
+    @Test void backoffCutsTheLearningRateAndUndoesOneCutPerNQuietSteps() {
         try (Scope sc = Scope.open()) {
             List<Tensor> params = params(new Generator(3));
             SGD opt = new SGD(params, 0.1);
@@ -222,25 +241,35 @@ class GuardTest {
             try (GradientChain chain = GradientChain.of(guard, Link.apply(opt))) {
                 GuardLog log = new GuardLog(guard, chain.stateOf(guard));
                 double[][] s = stream(3, 80);
+                s[32][0] = 40; // a second loss spike two steps after the first (step 31): the cuts compound
                 Generator gen = new Generator(4);
-                for (int i = 0; i < 30; i++) assertEquals(1.0, step(chain, gen, params, s[i]).coefficient(), "quiet step " + (i + 1));
-                StepStats.Values spike = step(chain, gen, params, s[30]);
-                assertFalse(spike.skipped(), "backoff alone applies a spiking step");
-                assertEquals(0.25, spike.coefficient(), 1e-7, "a loss spike with a usual gradient norm: only the backoff factor");
-                for (int i = 31; i < 36; i++)
-                    assertEquals(0.25, step(chain, gen, params, s[i]).coefficient(), 1e-7, "step " + (i + 1) + " is backed off");
-                assertEquals(1.0, step(chain, gen, params, s[36]).coefficient(), "the N steps after the event have passed");
+                double[] want = new double[80];
+                java.util.Arrays.fill(want, 1);
+                for (int i = 30; i < 33; i++) want[i] = 0.25;  // steps 31, 32: one cut
+                for (int i = 32; i < 38; i++) want[i] = 0.0625; // step 33 cuts again, held for 5 quiet steps
+                for (int i = 38; i < 43; i++) want[i] = 0.25;   // one cut undone, for 5 more
+                for (int i = 45; i < 51; i++) want[i] = 0.25;   // the norm spike at 46
+                want[30] = 0.25;
+                want[31] = 0.25;
+                for (int i = 0; i < 55; i++) {
+                    List<double[]> before = weights(params);
+                    StepStats.Values v = step(chain, gen, params, s[i]);
+                    assertFalse(v.skipped(), "step " + (i + 1) + ": backoff alone applies spiking steps");
+                    assertEquals(want[i], appliedFactor(params, before, v), 1e-4 * want[i], "lr factor at step " + (i + 1));
+                    if (i == 45) {
+                        double clippedNorm = v.coefficient() * v.norm();
+                        assertTrue(v.norm() > 29 && clippedNorm > 1 && clippedNorm < 2,
+                                "the norm spike (30) is clipped to about the usual norm (1 + 6 std): " + clippedNorm);
+                    } else {
+                        assertEquals(1.0, v.coefficient(), 1e-7, "step " + (i + 1) + ": only spikes are clipped");
+                    }
+                }
                 List<GuardEvent> events = log.poll();
-                assertEquals(1, events.size());
-                assertTrue(events.getFirst().action().contains("updates x0.25 for 5 steps"), events.getFirst().line());
+                assertEquals(List.of(31L, 33L, 46L), events.stream().map(GuardEvent::step).toList());
+                assertTrue(events.getFirst().action().contains("lr x0.25"), events.getFirst().line());
                 assertEquals(0.1, opt.paramGroups().getFirst().lr(), 0, "the host's lr is never touched");
-                for (int i = 37; i < 45; i++) step(chain, gen, params, s[i]);
-                StepStats.Values gradSpike = step(chain, gen, params, s[45]);
-                double clippedNorm = gradSpike.coefficient() / 0.25 * gradSpike.norm();
-                assertFalse(gradSpike.skipped());
-                assertTrue(gradSpike.norm() > 29 && clippedNorm > 1 && clippedNorm < 2,
-                        "the norm spike (30) is clipped to about the usual norm (1 + 6 std) before the factor: " + clippedNorm);
-                assertTrue(log.poll().getFirst().action().contains("clipped to the spike threshold"));
+                assertEquals(1.0, log.last().lrFactor(), "the full rate is back");
+                assertEquals(3, log.last().clipped());
             }
         }
     }

@@ -32,6 +32,7 @@ final class GuardReportHook implements Trainer.StepHook {
         m.put("kept_out", r.keptOut());
         m.put("rollbacks", r.rollbacks());
         m.put("backoff_left", r.backoffLeft());
+        m.put("lr_factor", r.lrFactor());
         line.put("guard", m);
     }
 }

@@ -11,6 +11,7 @@ import dev.ballast.stability.chain.Link;
 import dev.ballast.stability.guard.ExplosionGuard;
 import dev.ballast.stability.guard.GuardEvent;
 import dev.ballast.stability.guard.GuardLog;
+import dev.ballast.stability.guard.GuardPolicy;
 import dev.ballast.stability.monitor.Diagnosis;
 import dev.ballast.stability.monitor.Finding;
 import dev.ballast.stability.monitor.GradientMonitor;
@@ -149,6 +150,9 @@ public final class HealthSession implements AutoCloseable {
         out.add(String.format(Locale.ROOT, "guard steps applied: %d of %d (%d kept out; %d rollbacks undid %d applied steps%s)",
                 r.applied(), iterations, r.keptOut(), r.rollbacks(), r.undone(),
                 r.clipped() > 0 ? "; " + r.clipped() + " spiking steps applied clipped to the threshold" : ""));
+        if (g.guard().policies().stream().anyMatch(p -> p instanceof GuardPolicy.Backoff))
+            out.add(String.format(Locale.ROOT, "guard lr backoff: factor %.4g at the end%s", r.lrFactor(),
+                    r.lrFactor() < 1 ? " (one cut undone after " + r.backoffLeft() + " more quiet steps)" : ""));
         return out;
     }
 
