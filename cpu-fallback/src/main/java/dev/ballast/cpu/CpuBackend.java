@@ -7,10 +7,12 @@ import dev.ballast.cpu.fused.CpuMultiTensorOps;
 import dev.ballast.cpu.kernel.Parallel;
 import dev.ballast.cpu.fused.CpuFusedActivations;
 import dev.ballast.cpu.fused.CpuFusedCells;
+import dev.ballast.cpu.fused.CpuFusedNorms;
 import dev.ballast.cpu.fused.CpuFusedRecurrentLayers;
 import dev.ballast.engine.backend.FusedActivations;
 import dev.ballast.engine.backend.FusedRecurrentLayers;
 import dev.ballast.engine.backend.FusedCells;
+import dev.ballast.engine.backend.FusedNorms;
 import dev.ballast.engine.backend.MultiTensorOps;
 import java.util.List;
 import dev.ballast.cpu.kernel.RandomFill;
@@ -66,6 +68,7 @@ public final class CpuBackend implements Backend {
     private final CpuFusedCells cells;
     private final CpuFusedRecurrentLayers layers;
     private final CpuFusedActivations activations;
+    private final CpuFusedNorms norms;
     private final AtomicLong allocated = new AtomicLong();
 
     /** A backend with the configured thread count. */
@@ -86,6 +89,7 @@ public final class CpuBackend implements Backend {
         this.cells = new CpuFusedCells(par);
         this.layers = new CpuFusedRecurrentLayers(par);
         this.activations = new CpuFusedActivations(par);
+        this.norms = new CpuFusedNorms(par);
     }
 
     /** The fused multi-tensor kernels on this backend's pool ({@link CpuMultiTensorOps}). */
@@ -99,6 +103,9 @@ public final class CpuBackend implements Backend {
 
     /** The fused activation gradients on this backend's pool ({@link CpuFusedActivations}). */
     @Override public Optional<FusedActivations> fusedActivations() { return Optional.of(activations); }
+
+    /** Fused layer normalization on this backend's pool ({@link CpuFusedNorms}). */
+    @Override public Optional<FusedNorms> fusedNorms() { return Optional.of(norms); }
 
     /** The thread count from {@value #THREADS_PROPERTY}, {@value #THREADS_ENV}, or the processor count. */
     public static int configuredThreads() {

@@ -14,8 +14,12 @@ import dev.ballast.engine.backend.Strided;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
-/** The fused GELU gradient against a float64 reference built from an independently written erfc. */
+/** The fused GELU gradient (and the F32 one-pass GELU) against a float64 reference built from an independently written erfc. */
 class GeluKernelTest {
+
+    private static double refValue(double x) {
+        return x == Double.NEGATIVE_INFINITY ? -0.0 : 0.5 * x * ReferenceErf.erfc(-x / Math.sqrt(2));
+    }
 
     private static double refGrad(double x) {
         double cdf = 0.5 * ReferenceErf.erfc(-x / Math.sqrt(2));
@@ -81,5 +85,52 @@ class GeluKernelTest {
             double xi = (float) xv[2 * i];
             assertEquals(0.5 * refGrad(xi), got[i], 1e-6, "at x=" + xi);
         }
+    }
+
+    @Test void f32GeluIsWithinAnUlpOutToWhereItUnderflowsAndHandlesRaggedLengths() {
+        // the one-pass F32 kernel: values in the far negative tail are float subnormals (x < -13.2) and then 0;
+        // lengths that are not a multiple of the vector width take the masked tail
+        long seed = 20261201L;
+        System.out.println("GeluKernelTest f32 seed " + seed);
+        Random rnd = new Random(seed);
+        for (int n : new int[] {1, 7, 9, 513, 40_003}) {
+            double[] xv = new double[n], gv = new double[n];
+            for (int i = 0; i < n; i++) {
+                xv[i] = i % 3 == 0 ? rnd.nextDouble(-16, -11) : rnd.nextGaussian() * 4;
+                gv[i] = rnd.nextDouble(-2, 2);
+            }
+            xv = representable(DType.F32, xv);
+            gv = representable(DType.F32, gv);
+            Strided x = tensor(DType.F32, xv, n), g = tensor(DType.F32, gv, n), out = empty(DType.F32, n), dx = empty(DType.F32, n);
+            CPU.unary(dev.ballast.engine.backend.UnaryOp.GELU, x, out);
+            CPU.fusedActivations().orElseThrow().geluBackward(x, g, dx);
+            double[] got = read(out), gotDx = read(dx);
+            for (int i = 0; i < n; i++) {
+                double ref = refValue(xv[i]), refDx = gv[i] * refGrad(xv[i]);
+                int k = i;
+                double[] xs = xv;
+                assertTrue(TestSupport.ulps(DType.F32, got[i], ref) <= 1.0,
+                        () -> "gelu at x=" + xs[k] + ": got " + got[k] + ", reference " + ref);
+                assertTrue(TestSupport.ulps(DType.F32, gotDx[i], refDx) <= 1.0,
+                        () -> "gelu' at x=" + xs[k] + ": got " + gotDx[k] + ", reference " + refDx);
+            }
+        }
+    }
+
+    @Test void f32GeluTakesTheLimitsAtTheInfinitiesAndKeepsNaN() {
+        double[] xv = {Double.POSITIVE_INFINITY, Double.NEGATIVE_INFINITY, Double.NaN, 0.0, -0.0, 40.0, -40.0, Float.MAX_VALUE,
+            -Float.MAX_VALUE};
+        Strided x = tensor(DType.F32, xv, xv.length), out = empty(DType.F32, xv.length);
+        CPU.unary(dev.ballast.engine.backend.UnaryOp.GELU, x, out);
+        double[] got = read(out);
+        assertEquals(Double.POSITIVE_INFINITY, got[0]);
+        assertEquals(-0.0, got[1]);
+        assertTrue(Double.isNaN(got[2]), "NaN stays NaN: " + got[2]);
+        assertEquals(0.0, got[3]);
+        assertEquals(-0.0, got[4]);
+        assertEquals(40.0, got[5]);
+        assertEquals(-0.0, got[6]);
+        assertEquals((double) Float.MAX_VALUE, got[7]);
+        assertEquals(-0.0, got[8]);
     }
 }

@@ -53,6 +53,28 @@ class AutogradTest {
         assertArrayEquals(new double[]{20, 20}, x.grad().toDoubleArray(), "the hook's result is what accumulates");
     }
 
+    @Test void backwardFreesEachNodesGradientOnceItIsDone() {
+        // a chain of 40 ops on a 4 MB tensor: the forward outputs stay (the caller's scope owns them), but by the time
+        // the gradient reaches x only a few gradients are alive, not one per op
+        int n = 1 << 20;
+        Tensor x = Tensor.fromArray(CPU, DType.F32, new double[n], n).requiresGrad(true);
+        Tensor y = x;
+        for (int i = 0; i < 40; i++) y = y.mul(1.01).add(i % 2 == 0 ? y : y.neg());
+        long[] atLeaf = new long[1];
+        x.registerHook(g -> {
+            atLeaf[0] = CPU.backend().allocatedBytes();
+            return g;
+        });
+        Tensor loss = y.sum();
+        long before = CPU.backend().allocatedBytes();
+        loss.backward();
+        long bytes = 4L * n;
+        assertTrue(atLeaf[0] - before < 8 * bytes, "live backward memory at the leaf: " + (atLeaf[0] - before) / bytes
+                + " tensors of 4 MB (about 100 when every gradient lived until backward returned)");
+        assertEquals(Math.pow(2.01, 20) * Math.pow(0.01, 20), x.grad().toDoubleArray()[0], 1e-3 * Math.pow(2.01, 20) * Math.pow(0.01, 20),
+                "d/dx of the chain");
+    }
+
     @Test void retainGradKeepsANonLeafGradient() {
         Tensor x = leaf(1, 2);
         Tensor y = x.mul(3).retainGrad();

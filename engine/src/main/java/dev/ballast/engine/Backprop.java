@@ -13,9 +13,10 @@ import java.util.Set;
 /**
  * Reverse-mode differentiation over the recorded graph. Visits tensors in reverse topological order, runs
  * each tensor's hooks on its gradient, accumulates into leaves' {@code grad} (taking a private contiguous copy
- * the first time, so a gradient never aliases a temporary) and frees the graph unless retained. All
- * temporaries live in a scope that closes when backward returns. A leaf's post-accumulate hooks run as soon as
- * its gradient is accumulated, which is final then: every consumer of the leaf was visited before it.
+ * the first time, so a gradient never aliases a temporary) and frees the graph unless retained. Temporaries live
+ * in a scope that closes when backward returns; each node's are freed as soon as nothing pending holds them. A
+ * leaf's post-accumulate hooks run as soon as its gradient is accumulated, which is final then: every consumer of
+ * the leaf was visited before it.
  */
 final class Backprop {
     private Backprop() {}
@@ -51,10 +52,15 @@ final class Backprop {
                 if (t.gradFn == null && t.postAccumulateHooks != null)
                     for (var hook : List.copyOf(t.postAccumulateHooks)) hook.accept(t);
                 Node node = t.gradFn;
-                if (node == null) continue;
+                if (node == null) { // a leaf: its gradient was copied into grad
+                    freeDone(scope, scope.size(), grads, t.hooks == null ? g : null, null);
+                    continue;
+                }
                 Tensor[] inputs = node.inputs();
                 if (inputs == null) node.apply(g); // throws the "second backward" message
+                int mark = scope.size();
                 Tensor[] ig = applyNode(node, g);
+                List<Tensor> replaced = null;
                 for (int i = 0; i < inputs.length; i++) {
                     Tensor in = inputs[i];
                     if (in == null || !in.requiresGrad || ig[i] == null) continue;
@@ -63,12 +69,30 @@ final class Backprop {
                     if (GradMode.isAnomalyEnabled()) checkInModule(ig[i], node);
                     Tensor prev = grads.get(in);
                     grads.put(in, prev == null ? ig[i] : prev.add(ig[i]));
+                    if (prev != null) (replaced == null ? replaced = new ArrayList<>() : replaced).add(prev);
                 }
                 if (!retainGraph) node.free();
+                freeDone(scope, mark, grads, t.hooks == null ? g : null, replaced);
             }
         } finally {
             running[0] = wasRunning;
         }
+    }
+
+    /**
+     * Frees, as soon as a node is done, what no pending gradient holds: the temporaries its backward function made
+     * (everything the scope came to own after {@code mark}), the gradient it consumed ({@code g}; null when hooks saw
+     * it, since a hook may keep it) and partial sums that a new sum replaced. Without this every gradient and
+     * temporary of the step lived until backward returned, and a large model's step needed about twice its memory.
+     * Only tensors this backward's scope owns are closed; a view keeps its storage alive on its own.
+     */
+    private static void freeDone(Scope scope, int mark, Map<Tensor, Tensor> grads, Tensor g, List<Tensor> replaced) {
+        Set<Tensor> live = Collections.newSetFromMap(new IdentityHashMap<>());
+        live.addAll(grads.values());
+        scope.closeSince(mark, live);
+        if (g != null && !live.contains(g)) scope.closeIfOwned(g);
+        if (replaced != null)
+            for (Tensor p : replaced) if (!live.contains(p) && p != g) scope.closeIfOwned(p);
     }
 
     /** Anomaly check of a gradient, reported against the module that recorded {@code node}. */

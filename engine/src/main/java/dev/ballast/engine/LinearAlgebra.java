@@ -1,5 +1,6 @@
 package dev.ballast.engine;
 
+import dev.ballast.engine.backend.FusedActivations;
 import dev.ballast.engine.backend.Gemm;
 import java.util.Arrays;
 
@@ -124,7 +125,16 @@ final class LinearAlgebra {
             }
         }
         Tensor res = out;
+        boolean lastAxis = a == last;
         return Ops.recordSaving(out, log ? "log_softmax" : "softmax", new Tensor[]{res}, g -> {
+            if (lastAxis && g.dtype == res.dtype && (res.dtype == DType.F32 || res.dtype == DType.F64)
+                    && res.backend().fusedActivations().orElse(null) instanceof FusedActivations f) {
+                // one pass per row instead of a product, a row sum, a difference and a product, each with a temporary
+                Tensor gc = g.contiguous(), rc = res.contiguous();
+                Tensor dx = Tensor.empty(res.device, res.dtype, res.shape);
+                f.softmaxBackward(rc.view(), gc.view(), rows, n, log, dx.view());
+                return new Tensor[]{dx};
+            }
             if (log) return new Tensor[]{g.sub(res.exp().mul(g.sum(a, true)))};
             return new Tensor[]{res.mul(g.sub(g.mul(res).sum(a, true)))};
         }, x);

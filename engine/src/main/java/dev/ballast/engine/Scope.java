@@ -4,6 +4,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
+import java.util.Set;
 
 /**
  * Frees every tensor created inside it when closed, on the thread that opened it. Scopes nest;
@@ -53,6 +54,31 @@ public final class Scope implements AutoCloseable {
 
     /** Number of tensors this scope will free. */
     public int size() { return owned.size(); }
+
+    /**
+     * Closes now the tensors this scope came to own after its first {@code mark} ones, except those in {@code keep}
+     * (identity), and forgets them (engine use: backward frees a node's temporaries as soon as the node is done).
+     */
+    void closeSince(int mark, Set<Tensor> keep) {
+        int w = mark;
+        for (int i = mark; i < owned.size(); i++) {
+            Tensor t = owned.get(i);
+            if (keep.contains(t)) owned.set(w++, t);
+            else t.close();
+        }
+        owned.subList(w, owned.size()).clear();
+    }
+
+    /** Closes {@code t} now if this scope owns it (searching from the newest), and forgets it; returns whether it did. */
+    boolean closeIfOwned(Tensor t) {
+        for (int i = owned.size() - 1; i >= 0; i--)
+            if (owned.get(i) == t) {
+                owned.remove(i);
+                t.close();
+                return true;
+            }
+        return false;
+    }
 
     @Override
     public void close() {

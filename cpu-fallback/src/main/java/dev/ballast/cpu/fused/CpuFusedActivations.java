@@ -3,12 +3,13 @@ package dev.ballast.cpu.fused;
 import dev.ballast.cpu.CpuStorage;
 import dev.ballast.cpu.kernel.Gelu;
 import dev.ballast.cpu.kernel.Parallel;
+import dev.ballast.cpu.kernel.Softmax;
 import dev.ballast.cpu.kernel.View;
 import dev.ballast.engine.backend.FusedActivations;
 import dev.ballast.engine.backend.Strided;
 import java.lang.ref.Reference;
 
-/** The CPU backend's {@link FusedActivations}: the {@link Gelu} kernels on its pool. */
+/** The CPU backend's {@link FusedActivations}: the {@link Gelu} and {@link Softmax} gradient kernels on its pool. */
 public final class CpuFusedActivations implements FusedActivations {
     private final Parallel par;
 
@@ -26,6 +27,19 @@ public final class CpuFusedActivations implements FusedActivations {
             Gelu.backward(par, view(x), view(g), view(out));
         } finally {
             Reference.reachabilityFence(x);
+            Reference.reachabilityFence(g);
+            Reference.reachabilityFence(out);
+        }
+    }
+
+    @Override public void softmaxBackward(Strided y, Strided g, long rows, long n, boolean log, Strided out) {
+        for (Strided s : new Strided[] {y, g, out})
+            if (!s.isContiguous()) throw new IllegalArgumentException("softmax backward takes contiguous operands, got strides "
+                    + java.util.Arrays.toString(s.strides()) + " for shape " + java.util.Arrays.toString(s.shape()));
+        try {
+            Softmax.backward(par, view(y), view(g), rows, n, log, view(out));
+        } finally {
+            Reference.reachabilityFence(y);
             Reference.reachabilityFence(g);
             Reference.reachabilityFence(out);
         }

@@ -1,11 +1,13 @@
 package dev.ballast.cpu.kernel;
 
+import dev.ballast.engine.DType;
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The exact (erf) GELU and its gradient over strided operands, vectorized through {@link VecErfc}: operands are
+ * The exact (erf) GELU and its gradient over strided operands. Contiguous F32 rows take {@link GeluF32}'s one-pass
+ * loops; everything else (F64, strided rows) is vectorized through {@link VecErfc}: operands are
  * loaded a chunk at a time into double work arrays ({@link Buffers}), computed in double with vector loops and
  * rounded once on store, as the scalar ops are. {@code gelu(x) = 0.5 x erfc(-x/sqrt 2)};
  * {@code gelu'(x) = Phi(x) + x phi(x)} with {@code Phi(x) = 0.5 erfc(-x/sqrt 2)} and
@@ -26,6 +28,14 @@ public final class Gelu {
         Elementwise.checkShape("gelu", x, out);
         Rows.Plan p = Rows.plan(out.shape(), x.strides(), out.strides());
         long xs = p.inner(0), os = p.inner(1);
+        if (x.dtype() == DType.F32 && out.dtype() == DType.F32 && xs == 1 && os == 1) {
+            Rows.run(par, p, new long[] {x.offset(), out.offset()},
+                    () -> {
+                        GeluF32.Work w = new GeluF32.Work();
+                        return (offs, len) -> GeluF32.forward(w, x.seg(), offs[0] * 4, out.seg(), offs[1] * 4, len);
+                    });
+            return;
+        }
         Rows.run(par, p, new long[] {x.offset(), out.offset()}, () -> {
             double[] bx = new double[CHUNK], bu = new double[CHUNK], be = new double[CHUNK];
             return (offs, len) -> {
@@ -48,6 +58,14 @@ public final class Gelu {
         Elementwise.checkShape("gelu backward", g, out);
         Rows.Plan p = Rows.plan(out.shape(), x.strides(), g.strides(), out.strides());
         long xs = p.inner(0), gs = p.inner(1), os = p.inner(2);
+        if (x.dtype() == DType.F32 && g.dtype() == DType.F32 && out.dtype() == DType.F32 && xs == 1 && gs == 1 && os == 1) {
+            Rows.run(par, p, new long[] {x.offset(), g.offset(), out.offset()},
+                    () -> {
+                        GeluF32.Work w = new GeluF32.Work();
+                        return (offs, len) -> GeluF32.backward(w, x.seg(), offs[0] * 4, g.seg(), offs[1] * 4, out.seg(), offs[2] * 4, len);
+                    });
+            return;
+        }
         Rows.run(par, p, new long[] {x.offset(), g.offset(), out.offset()}, () -> {
             double[] bx = new double[CHUNK], bg = new double[CHUNK], bu = new double[CHUNK], be = new double[CHUNK];
             return (offs, len) -> {

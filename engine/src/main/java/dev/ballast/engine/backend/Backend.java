@@ -54,6 +54,12 @@ public interface Backend {
      */
     default Optional<FusedActivations> fusedActivations() { return Optional.empty(); }
 
+    /**
+     * Fused layer normalization (one pass per row forward and backward, saved row statistics) when this backend has
+     * it; empty (the default) makes LayerNorm compose it from reductions and elementwise ops.
+     */
+    default Optional<FusedNorms> fusedNorms() { return Optional.empty(); }
+
     /** Whether {@link #matmul} accepts F16 and BF16 operands (accumulating in F32); otherwise the engine casts to F32. */
     default boolean supportsHalfMatmul() { return false; }
 

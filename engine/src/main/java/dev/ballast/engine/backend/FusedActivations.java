@@ -2,9 +2,9 @@ package dev.ballast.engine.backend;
 
 /**
  * Activation gradients in one pass: what the engine otherwise composes from a dozen elementwise ops (GELU's
- * gradient needs erf, exp, squares and products, each a pass over memory and a temporary). A {@link Backend} may
- * offer it through {@link Backend#fusedActivations()}; the engine then calls it from autograd. Operands share one
- * shape (any strides), in a floating dtype.
+ * gradient needs erf, exp, squares and products, each a pass over memory and a temporary; softmax's a product, a
+ * row sum, a difference and another product). A {@link Backend} may offer it through
+ * {@link Backend#fusedActivations()}; the engine then calls it from autograd. Operands are in a floating dtype.
  */
 public interface FusedActivations {
 
@@ -13,4 +13,11 @@ public interface FusedActivations {
      * normal CDF {@code Phi} and density {@code phi}; the limits at the infinities (1 at +inf, 0 at -inf).
      */
     void geluBackward(Strided x, Strided g, Strided out);
+
+    /**
+     * The gradient of {@link Backend#softmax} over {@code rows} rows of length {@code n}, given the forward output
+     * {@code y} and the output's gradient {@code g}: {@code out = y (g - sum_row(g y))}, or for log-softmax
+     * {@code out = g - exp(y) sum_row(g)}. {@code y}, {@code g} and {@code out} are contiguous, of one dtype.
+     */
+    void softmaxBackward(Strided y, Strided g, long rows, long n, boolean log, Strided out);
 }

@@ -1,12 +1,14 @@
 package dev.ballast.engine.nn;
 
+import dev.ballast.engine.Normalization;
 import dev.ballast.engine.Tensor;
 import java.util.Arrays;
 
 /**
  * Layer normalization over the last {@code normalizedShape.length} axes, as torch.nn.LayerNorm:
  * {@code (x - mean) / sqrt(var + eps) * weight + bias} with the biased variance; weight starts at ones and bias
- * at zeros, both of {@code normalizedShape}, present only when {@code affine}.
+ * at zeros, both of {@code normalizedShape}, present only when {@code affine}. Runs as one fused op where the
+ * backend offers it ({@link Normalization#layerNorm}).
  */
 public final class LayerNorm extends Module {
     private final long[] normalizedShape;
@@ -41,13 +43,6 @@ public final class LayerNorm extends Module {
         if (s.length < k || !Arrays.equals(Arrays.copyOfRange(s, s.length - k, s.length), normalizedShape))
             throw new IllegalArgumentException("LayerNorm at '" + path() + "': input shape " + Arrays.toString(s)
                     + " must end in " + Arrays.toString(normalizedShape));
-        int[] axes = new int[k];
-        for (int i = 0; i < k; i++) axes[i] = s.length - k + i;
-        Tensor mean = x.mean(axes, true);
-        Tensor centered = x.sub(mean);
-        Tensor var = centered.square().mean(axes, true);
-        Tensor y = centered.mul(var.add(eps).rsqrt());
-        if (weight != null) y = y.mul(weight).add(bias);
-        return y;
+        return Normalization.layerNorm(x, k, weight, bias, eps);
     }
 }
