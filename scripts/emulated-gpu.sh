@@ -40,7 +40,7 @@ rm -rf ./*/target/surefire-reports
 t0=$SECONDS
 cache="$WORK/cache-tests"
 rc=0
-scripts/test.sh -q -Dgroups=gpu -Dballast.test.excludedGroups=none -Dballast.test.requireGpu=true \
+scripts/test.sh -q -Dgroups=gpu,emulated-gpu -Dballast.test.excludedGroups=none -Dballast.test.requireGpu=true \
     -Dballast.cache.dir="$cache" -Dsurefire.failIfNoSpecifiedTests=false "$@" || rc=$?
 # What ran, from the surefire reports: the tests the emulator cannot run (scripts/emulator-cannot-run.txt) are listed
 # with the reason; any other skip fails the stage, as a failure does.

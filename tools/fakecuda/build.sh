@@ -2,7 +2,8 @@
 # build.sh OUT_DIR: builds the emulated CUDA stack into OUT_DIR, a writable folder: the driver (libcuda.so.1) with
 # the kernel build helpers in OUT_DIR, the toolkit libraries (libnvrtc.so.13, its libnvrtc-builtins.so.13.0,
 # libcublas.so.13 and its libcublasLt.so.13) in OUT_DIR/toolkit, which is meant to be found through BALLAST_CUDA_LIB_DIRS, not the loader
-# path, as NVRTC in a pip wheel or an unregistered toolkit is on a real machine. Needs g++ (C++20) and the CUDA headers of the
+# path, as NVRTC in a pip wheel or an unregistered toolkit is on a real machine; and NCCL (libnccl.so.2, fake_nccl.cpp) beside
+# the driver, on the loader path like a system install. Needs g++ (C++20) and the CUDA headers of the
 # local toolkit (/usr/local/cuda/include: cuda_fp16.h, cuda_bf16.h, vector_types.h).
 set -euo pipefail
 here="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)"
@@ -24,5 +25,8 @@ echo 'extern "C" int fake_cublasLt_version() { return 130000; }' > "$out/toolkit
 rm "$out/toolkit/cublasLt.cpp"
 "$CXX" -std=c++20 -O2 -g -fPIC -shared -pthread -w "$here/fake_cublas.cpp" -o "$out/toolkit/libcublas.so.13" -L"$out" -l:libcuda.so.1 \
     -Wl,--no-as-needed -L"$out/toolkit" -l:libcublasLt.so.13 -Wl,-rpath,"$out"
+# NCCL sits beside the driver, on the loader path, where a system install puts it (Ballast finds libnccl.so.2 by soname).
+"$CXX" -std=c++20 -O2 -g -fPIC -shared -pthread -w -Wl,-soname,libnccl.so.2 "$here/fake_nccl.cpp" -o "$out/libnccl.so.2" -L"$out" -l:libcuda.so.1 \
+    -Wl,-rpath,"$out" -lrt
 echo "built the emulated CUDA stack in $out"
 echo "use: LD_LIBRARY_PATH=$out BALLAST_CUDA_LIB_DIRS=$out/toolkit FAKECUDA_HOME=$out FAKECUDA_BUILD=$out/kernels <command>"

@@ -145,6 +145,9 @@ static CUresult enqueue(void* s, std::function<void()> f, bool pageableHost) {
 // For the fake cuBLAS: work queued on a stream (recorded while capturing), and whether a stream is capturing.
 int fakecuda_stream_capturing(void* s) { return s && ((Stream*)s)->capturing ? 1 : 0; }
 int fakecuda_enqueue(void* s, void (*fn)(void*), void* arg) { return enqueue(s, [=] { fn(arg); }, false); }
+// For the fake NCCL: whether [p, p + n) lies in one device allocation, and whether this thread has a current context.
+int fakecuda_in_device(unsigned long long p, size_t n) { return in_device((uintptr_t)p, n) ? 1 : 0; }
+int fakecuda_has_context() { return t_current == &g_ctx_token ? 1 : 0; }
 CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr d, const void* h, size_t n, void* s) {
     NEED_CTX();
     if (!in_device(d, n)) { fail("HtoD destination outside any allocation"); return INVALID_VALUE; }

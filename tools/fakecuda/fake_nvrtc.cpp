@@ -11,6 +11,8 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <dlfcn.h>
+#include <sys/file.h>
+#include <fcntl.h>
 struct Prog { std::string src, name, log, cubin; std::vector<std::pair<std::string, std::string>> headers; bool ptx = false; };
 extern "C" {
 int nvrtcVersion(int* ma, int* mi) { *ma = 13; *mi = 0; return 0; }
@@ -70,6 +72,10 @@ int nvrtcCompileProgram(void* prog, int nopt, const char* const* opts) {
     mkdir(base.substr(0, base.rfind('/')).c_str(), 0755);
     mkdir(base.c_str(), 0755);
     std::string so = base + "/" + p->name + ".so";
+    // Several processes (ranks under mpirun) may compile the same program at once: one builds, the others wait for it.
+    int lock = open((base + "/.lock").c_str(), O_CREAT | O_RDWR, 0644);
+    if (lock >= 0) flock(lock, LOCK_EX);
+    struct Unlock { int fd; ~Unlock() { if (fd >= 0) { flock(fd, LOCK_UN); close(fd); } } } unlock{lock};
     if (access(so.c_str(), R_OK) != 0) {
         std::ofstream(base + "/" + p->name) << p->src;
         for (auto& h : p->headers) std::ofstream(base + "/" + h.first) << h.second;

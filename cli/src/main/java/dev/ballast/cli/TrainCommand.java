@@ -106,9 +106,17 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--nproc", paramLabel = "N", description = {"Data-parallel on N processes of this machine, started with "
             + "Open MPI's mpirun; --batch stays the global batch. Under mpirun or srun the ranks are found without it."})
     Integer nproc;
+    @Option(names = "--bucket-mb", paramLabel = "MB", description = {"Data-parallel: all-reduce the gradients in buckets of "
+            + "about MB megabytes, each started as soon as backward has finished its gradients, while backward goes on "
+            + "(PyTorch DDP's bucket_cap_mb; default ${DEFAULT-VALUE}); 0 = one all-reduce after backward."}, defaultValue = "25")
+    double bucketMb;
 
     @Override public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
+        if (!(bucketMb >= 0) || Double.isInfinite(bucketMb)) {
+            err.println("ballast train: --bucket-mb must be a number of megabytes >= 0 (0 = one all-reduce after backward), got " + bucketMb);
+            return 2;
+        }
         if (nproc != null && !Communicators.launchedByMpi()) return launchRanks(err);
         try (Communicator comm = Communicators.fromEnvironment()) {
             try {
@@ -216,7 +224,7 @@ public final class TrainCommand implements Callable<Integer> {
                 err.flush();
                 return 2;
             }
-            DataParallel dp = comm.size() > 1 ? new DataParallel(devComm, run.model().parameters()) : null;
+            DataParallel dp = comm.size() > 1 ? new DataParallel(devComm, run.model().parameters(), bucketMb) : null;
             RunRecorder recorder = this.out == null || !root ? null // the report is the root rank's
                     : new RunRecorder(run.model().namedParameters(), run.optimizer(), c.logEvery(), c.steps(), 0, progress);
             Trainer.Builder b = run.trainer(recorder != null ? recorder : progress, dp);
@@ -249,8 +257,9 @@ public final class TrainCommand implements Callable<Integer> {
             if (dp != null) {
                 double stepMs = 1e3 * r.seconds() / Math.max(1, r.iterations()), syncMs = dp.gradientSyncMillis();
                 out.println("ranks: " + ranks(devComm));
-                out.println(String.format(Locale.ROOT, "gradient all-reduce: %.3f ms/step (%.1f%% of the step, waiting for the "
-                        + "slowest rank included)", syncMs, 100 * syncMs / Math.max(1e-9, stepMs)));
+                out.println(String.format(Locale.ROOT, "gradient all-reduce: %.3f ms/step after backward (%.1f%% of the step, waiting "
+                        + "for the slowest rank included)", syncMs, 100 * syncMs / Math.max(1e-9, stepMs)));
+                out.println(buckets(dp));
             }
             if (recorder != null) writeReport(recorder, c, run, r, err);
             out.flush();
@@ -261,6 +270,15 @@ public final class TrainCommand implements Callable<Integer> {
         } finally {
             if (devComm != null && devComm != comm) devComm.close();
         }
+    }
+
+    /** The summary line of the gradient buckets: how many, and how much of their communication ran during backward. */
+    static String buckets(DataParallel dp) {
+        if (dp.bucketCount() == 0) return "gradient buckets: none (--bucket-mb 0: one all-reduce after backward)";
+        DataParallel.Overlap o = dp.overlap();
+        return String.format(Locale.ROOT, "gradient buckets: %d; all-reduces started during backward: %d of %d, running when backward "
+                + "returned: %d, finished by then: %d", dp.bucketCount(), o.startedInBackward(), o.buckets(), o.runningAtBackwardEnd(),
+                o.doneAtBackwardEnd());
     }
 
     /**

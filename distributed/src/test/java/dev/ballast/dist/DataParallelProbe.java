@@ -45,24 +45,35 @@ import java.util.regex.Pattern;
 public final class DataParallelProbe {
     static final int GLOBAL_BATCH = 64;
 
-    /** What a run ends with: the logged (rank-averaged) loss per step, the final weights, optimizer and skipped steps. */
-    record Result(double[] losses, float[] weights, long optimizerSteps, long skipped) {}
+    /**
+     * What a run ends with: the logged (rank-averaged) loss per step, the final weights, optimizer and skipped steps,
+     * and how the gradient buckets overlapped backward.
+     */
+    record Result(double[] losses, float[] weights, long optimizerSteps, long skipped, DataParallel.Overlap overlap) {}
 
     static Result train(Communicator comm, String optimizerName, int steps, long injectStep, int injectRank) {
         return train(comm, optimizerName, steps, injectStep, injectRank, null, null);
     }
 
-    /**
-     * As above; with {@code checkpoint} the run saves model and optimizer there at the end (rank 0 only, after a
-     * barrier), with {@code resumeFrom} it starts from such a checkpoint and its step.
-     */
     static Result train(Communicator comm, String optimizerName, int steps, long injectStep, int injectRank, Path checkpoint,
                         Path resumeFrom) {
+        return train(comm, optimizerName, steps, injectStep, injectRank, checkpoint, resumeFrom, DataParallel.DEFAULT_BUCKET_MB, 32, 1);
+    }
+
+    /**
+     * As above; with {@code checkpoint} the run saves model and optimizer there at the end (rank 0 only, after a
+     * barrier), with {@code resumeFrom} it starts from such a checkpoint and its step. {@code bucketMb}: the gradient
+     * bucket size (0: one all-reduce after backward); {@code width}: the hidden layers' width; {@code square}: how many
+     * width x width layers.
+     */
+    static Result train(Communicator comm, String optimizerName, int steps, long injectStep, int injectRank, Path checkpoint,
+                        Path resumeFrom, double bucketMb, int width, int square) {
         Device cpu = Device.cpu();
-        try (Dataset data = TwoSpirals.generate(cpu, 256, 0.05, 7);
-             Module model = new Sequential(new Linear(2, 32, new ParamSpec(cpu, DType.F32, new Generator(3 + comm.rank()))),
-                     new Tanh(), new Linear(32, 32, new ParamSpec(cpu, DType.F32, new Generator(5 + comm.rank()))), new Tanh(),
-                     new Linear(32, 2, new ParamSpec(cpu, DType.F32, new Generator(9 + comm.rank()))))) {
+        List<Module> layers = new ArrayList<>(List.of(new Linear(2, width, new ParamSpec(cpu, DType.F32, new Generator(3 + comm.rank()))), new Tanh()));
+        for (int i = 0; i < square; i++)
+            layers.addAll(List.of(new Linear(width, width, new ParamSpec(cpu, DType.F32, new Generator(5 + 100L * i + comm.rank()))), new Tanh()));
+        layers.add(new Linear(width, 2, new ParamSpec(cpu, DType.F32, new Generator(9 + comm.rank()))));
+        try (Dataset data = TwoSpirals.generate(cpu, 256, 0.05, 7); Module model = new Sequential(layers.toArray(Module[]::new))) {
             // each rank starts from different weights on purpose: the broadcast from rank 0 must make them equal
             List<Tensor> params = model.parameters();
             Optimizer opt = optimizerName.equals("sgd") ? new SGD(params, 0.05, 0.9, 0, 0, false)
@@ -88,6 +99,7 @@ public final class DataParallelProbe {
                 }
             }
             step[0] = start;
+            DataParallel dp = new DataParallel(comm, params, bucketMb);
             Trainer.Builder tb = Trainer.builder(params, opt, loader, b -> {
                         step[0]++;
                         Tensor loss = Losses.crossEntropy(model.call(b.inputs()), b.targets());
@@ -96,7 +108,7 @@ public final class DataParallelProbe {
                     })
                     .maxSteps(steps > 0 ? steps : Long.MAX_VALUE / 2).logEvery(1).metrics(metrics)
                     .startIteration(start).progress(new ProgressReporter(System.err, 1, false))
-                    .dataParallel(new DataParallel(comm, params));
+                    .dataParallel(dp);
             if (guarded) tb.chain(chain);
             else tb.stepFunction(chain::step);
             if (checkpoint != null) tb.checkpoint(steps, checkpoint, model.stateDict(), null);
@@ -107,7 +119,9 @@ public final class DataParallelProbe {
             float[] weights = flatten(params);
             chain.close();
             opt.close();
-            return new Result(losses.stream().mapToDouble(Double::doubleValue).toArray(), weights, r.optimizerSteps(), r.skippedSteps());
+            dp.close();
+            return new Result(losses.stream().mapToDouble(Double::doubleValue).toArray(), weights, r.optimizerSteps(), r.skippedSteps(),
+                    dp.overlap());
         }
     }
 
@@ -125,7 +139,8 @@ public final class DataParallelProbe {
     }
 
     /**
-     * {@code main(outDir, scenario...)}: each scenario is {@code optimizer:steps:injectStep:injectRank[:checkpointFile]} and writes
+     * {@code main(outDir, scenario...)}: each scenario is {@code optimizer[@bucketMb[@width@square]]:steps:injectStep:injectRank[:checkpointFile]}
+     * (bucket size 25 MB, width 32 and one square layer unless given) and writes
      * {@code outDir/rank<r>-<i>.bin}; {@code collectives} runs {@link CollectivesProbe} into {@code rank<r>-<i>.txt};
      * {@code forever} writes {@code rank<r>.pid} and trains until killed.
      */
@@ -144,7 +159,11 @@ public final class DataParallelProbe {
                 }
                 String[] f = args[i].split(":");
                 Path ckpt = f.length > 4 ? out.resolve(f[4]) : null;
-                Result r = train(comm, f[0], Integer.parseInt(f[1]), Long.parseLong(f[2]), Integer.parseInt(f[3]), ckpt, null);
+                String[] opt = f[0].split("@");
+                double bucketMb = opt.length > 1 ? Double.parseDouble(opt[1]) : DataParallel.DEFAULT_BUCKET_MB;
+                int width = opt.length > 2 ? Integer.parseInt(opt[2]) : 32, square = opt.length > 3 ? Integer.parseInt(opt[3]) : 1;
+                Result r = train(comm, opt[0], Integer.parseInt(f[1]), Long.parseLong(f[2]), Integer.parseInt(f[3]), ckpt, null, bucketMb,
+                        width, square);
                 try (var o = new DataOutputStream(Files.newOutputStream(out.resolve("rank" + comm.rank() + "-" + i + ".bin")))) {
                     write(o, r);
                 }
@@ -159,6 +178,9 @@ public final class DataParallelProbe {
         for (double v : r.losses()) o.writeDouble(v);
         o.writeInt(r.weights().length);
         for (float v : r.weights()) o.writeFloat(v);
+        DataParallel.Overlap ov = r.overlap();
+        for (long v : new long[]{ov.steps(), ov.buckets(), ov.startedInBackward(), ov.runningAtBackwardEnd(), ov.doneAtBackwardEnd()})
+            o.writeLong(v);
     }
 
     static Result read(Path p) throws IOException {
@@ -168,7 +190,8 @@ public final class DataParallelProbe {
             for (int i = 0; i < losses.length; i++) losses[i] = in.readDouble();
             float[] w = new float[in.readInt()];
             for (int i = 0; i < w.length; i++) w[i] = in.readFloat();
-            return new Result(losses, w, steps, skipped);
+            var ov = new DataParallel.Overlap(in.readLong(), in.readLong(), in.readLong(), in.readLong(), in.readLong());
+            return new Result(losses, w, steps, skipped, ov);
         }
     }
 }

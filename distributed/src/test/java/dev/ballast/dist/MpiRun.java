@@ -29,7 +29,10 @@ final class MpiRun {
         if ("root".equals(System.getProperty("user.name"))) cmd.add("--allow-run-as-root");
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
         cmd.addAll(List.of("--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC",
-                "-Xmx512m", "-Dballast.threads=1", "-cp", System.getProperty("java.class.path"), mainClass.getName()));
+                "-Xmx512m", "-Dballast.threads=1"));
+        String cache = System.getProperty("ballast.cache.dir"); // the emulated stage's fresh kernel cache, where it sets one
+        if (cache != null) cmd.add("-Dballast.cache.dir=" + cache);
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), mainClass.getName()));
         cmd.addAll(List.of(args));
         return cmd;
     }

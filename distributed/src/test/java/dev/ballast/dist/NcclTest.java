@@ -20,7 +20,10 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
-/** NCCL's place: only for CUDA tensors of a multi-rank job; with one GPU it runs with one rank. */
+/**
+ * NCCL's place: only for CUDA tensors of a multi-rank job; with one GPU it runs with one rank (on a real GPU with
+ * NCCL, and on the emulated device with tools/fakecuda's NCCL stand-in). Two ranks: {@link NcclTwoRanksTest}.
+ */
 class NcclTest {
     @Test
     void cpuTensorsAndSingleProcessesKeepTheirCommunicator() {
@@ -45,6 +48,10 @@ class NcclTest {
                     Tensor.randn(gen, cuda, 4).to(DType.BF16), Tensor.randn(gen, cuda, 2).to(DType.F64)));
             List<double[]> before = ts.stream().map(Tensor::toDoubleArray).toList();
             nccl.allReduce(ts, Communicator.Op.SUM);
+            nccl.allReduceAsync(ts.subList(0, 2), Communicator.Op.SUM).join();
+            Communicator.Pending rest = nccl.allReduceAsync(ts.subList(2, 4), Communicator.Op.SUM);
+            rest.join();
+            rest.join(); // a second join returns at once
             nccl.allReduce(ts, Communicator.Op.MAX);
             nccl.broadcast(ts, 0);
             nccl.barrier();

@@ -14,7 +14,8 @@ import java.util.Set;
  * Reverse-mode differentiation over the recorded graph. Visits tensors in reverse topological order, runs
  * each tensor's hooks on its gradient, accumulates into leaves' {@code grad} (taking a private contiguous copy
  * the first time, so a gradient never aliases a temporary) and frees the graph unless retained. All
- * temporaries live in a scope that closes when backward returns.
+ * temporaries live in a scope that closes when backward returns. A leaf's post-accumulate hooks run as soon as
+ * its gradient is accumulated, which is final then: every consumer of the leaf was visited before it.
  */
 final class Backprop {
     private Backprop() {}
@@ -47,6 +48,8 @@ final class Backprop {
                 if (t.hooks != null) for (var hook : t.hooks) g = hook.apply(g);
                 if (GradMode.isAnomalyEnabled() && t.gradFn != null) checkInModule(g, t.gradFn);
                 if (t.gradFn == null || t.retainsGrad) accumulate(t, g);
+                if (t.gradFn == null && t.postAccumulateHooks != null)
+                    for (var hook : List.copyOf(t.postAccumulateHooks)) hook.accept(t);
                 Node node = t.gradFn;
                 if (node == null) continue;
                 Tensor[] inputs = node.inputs();

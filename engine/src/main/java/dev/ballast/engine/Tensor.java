@@ -40,6 +40,7 @@ public final class Tensor implements AutoCloseable {
     Node gradFn;
     boolean retainsGrad;
     List<UnaryOperator<Tensor>> hooks;
+    List<java.util.function.Consumer<Tensor>> postAccumulateHooks;
     Tensor workingCopy; // low-precision copy for autocast, kept by an optimizer (see Autocast.setWorkingCopy)
     long workingCopyVersion; // this tensor's version when workingCopy was last made equal to it
     private boolean closed;
@@ -314,6 +315,30 @@ public final class Tensor implements AutoCloseable {
         if (hooks == null) hooks = new ArrayList<>();
         hooks.add(hook);
         return this;
+    }
+
+    /**
+     * Registers a hook run during backward right after this leaf's gradient has been accumulated into
+     * {@link #grad()}, with this tensor as argument (PyTorch's {@code register_post_accumulate_grad_hook}). Backward
+     * visits a tensor after every op that consumes it, so when the hook runs the gradient of this backward is final:
+     * data-parallel training starts the all-reduce of a gradient bucket from here while backward goes on. Closing the
+     * returned handle removes the hook.
+     */
+    public HookHandle registerPostAccumulateGradHook(java.util.function.Consumer<Tensor> hook) {
+        if (gradFn != null) throw new IllegalStateException("post-accumulate-grad hooks are for leaf tensors; this one is the output of '"
+                + gradFn.op() + "'");
+        java.util.Objects.requireNonNull(hook, "hook");
+        if (postAccumulateHooks == null) postAccumulateHooks = new ArrayList<>();
+        postAccumulateHooks.add(hook);
+        return () -> {
+            if (postAccumulateHooks != null) postAccumulateHooks.remove(hook);
+        };
+    }
+
+    /** Removes a registered hook when closed. */
+    @FunctionalInterface
+    public interface HookHandle extends AutoCloseable {
+        @Override void close();
     }
 
     /** A tensor sharing storage with this one, cut from the graph. */

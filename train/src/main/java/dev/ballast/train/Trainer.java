@@ -199,6 +199,7 @@ public final class Trainer {
                             nonFiniteLosses.addInPlace(l.isFinite().rsub(1).reshape());
                         }
                     }
+                    if (dataParallel != null) dataParallel.beforeBackward(); // buckets start their all-reduces from backward
                     (lossScaler == null ? l : lossScaler.scaleLoss(l)).backward();
                     if (dataParallel != null) dataParallel.averageGradients(); // before the chain: every rank decides alike
                     Double gradNorm = trackGradNorm ? hostGradNorm() : null;

@@ -30,7 +30,9 @@ final class Mpi {
 
     final String library;
     final MemorySegment commWorld, errorsReturn, opSum, opMax, typeFloat, typeDouble, typeInt32, typeInt64;
-    private final MethodHandle initialized, finalized, init, finalizeMpi, commRank, commSize, allreduce, bcast, barrier,
+    /** MPI_THREAD_FUNNELED (mpi.h): only the thread that initialized MPI calls it, as Ballast's communication thread does. */
+    static final int THREAD_FUNNELED = 1;
+    private final MethodHandle initialized, finalized, initThread, finalizeMpi, commRank, commSize, allreduce, bcast, barrier,
             setErrhandler, errorString, abort, libraryVersion;
 
     private Mpi(String library, SymbolLookup lib) {
@@ -46,7 +48,7 @@ final class Mpi {
         typeInt64 = symbol(lib, "ompi_mpi_int64_t");
         initialized = fn(linker, lib, "MPI_Initialized", FunctionDescriptor.of(INT, ADDR));
         finalized = fn(linker, lib, "MPI_Finalized", FunctionDescriptor.of(INT, ADDR));
-        init = fn(linker, lib, "MPI_Init", FunctionDescriptor.of(INT, ADDR, ADDR));
+        initThread = fn(linker, lib, "MPI_Init_thread", FunctionDescriptor.of(INT, ADDR, ADDR, INT, ADDR));
         finalizeMpi = fn(linker, lib, "MPI_Finalize", FunctionDescriptor.of(INT));
         commRank = fn(linker, lib, "MPI_Comm_rank", FunctionDescriptor.of(INT, ADDR, ADDR));
         commSize = fn(linker, lib, "MPI_Comm_size", FunctionDescriptor.of(INT, ADDR, ADDR));
@@ -124,13 +126,19 @@ final class Mpi {
         }
     }
 
-    void init() {
-        try {
-            check((int) init.invokeExact(MemorySegment.NULL, MemorySegment.NULL), "MPI_Init");
+    /**
+     * MPI_Init_thread at {@link #THREAD_FUNNELED}, on the thread that will make every later call; returns the level
+     * the library provides.
+     */
+    int init() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment provided = a.allocate(INT);
+            check((int) initThread.invokeExact(MemorySegment.NULL, MemorySegment.NULL, THREAD_FUNNELED, provided), "MPI_Init_thread");
+            return provided.get(INT, 0);
         } catch (MpiException e) {
             throw e;
         } catch (Throwable t) {
-            throw new MpiException("MPI_Init failed: " + t, t);
+            throw new MpiException("MPI_Init_thread failed: " + t, t);
         }
     }
 

@@ -74,9 +74,34 @@ public final class NcclCommunicator implements Communicator {
     @Override public String name() { return "nccl " + nccl.version() + " (" + nccl.origin + ")"; }
 
     @Override public void allReduce(List<Tensor> tensors, Op op) {
+        allReduceAsync(tensors, op).join();
+    }
+
+    /**
+     * Queues the packing, {@code ncclAllReduce} and unpacking on the backend's stream and returns; {@link Pending#join()}
+     * waits for the stream under the watchdog. The host goes on queueing backward's kernels meanwhile; on the one
+     * stream the device runs them after the reduction (NCCL on a stream of its own would overlap there too).
+     */
+    @Override public Pending allReduceAsync(List<Tensor> tensors, Op op) {
         Communicator.checkTensors("allReduce", tensors);
         int ncclOp = op == Op.SUM ? Nccl.SUM : Nccl.MAX;
-        run("ncclAllReduce", tensors, true, (ptr, count, type) -> nccl.allReduce(ptr, count, type, ncclOp, comm, backend.stream()));
+        enqueue("ncclAllReduce", tensors, true, (ptr, count, type) -> nccl.allReduce(ptr, count, type, ncclOp, comm, backend.stream()));
+        return new Pending() {
+            private boolean joined;
+
+            @Override public void join() {
+                if (!joined) {
+                    joined = true;
+                    synchronize("ncclAllReduce");
+                }
+            }
+
+            /** Queued on the stream, which runs it in order: started as far as the host can tell. */
+            @Override public boolean started() { return true; }
+
+            /** Known only once joined (a stream query per bucket would cost a driver call each). */
+            @Override public boolean done() { return joined; }
+        };
     }
 
     @Override public void broadcast(List<Tensor> tensors, int root) {
@@ -93,6 +118,19 @@ public final class NcclCommunicator implements Communicator {
 
     /** Packs each dtype group into one flat device tensor, runs the collective on it, unpacks, then waits under the watchdog. */
     private void run(String call, List<Tensor> tensors, boolean pack, DeviceCollective collective) {
+        enqueue(call, tensors, pack, collective);
+        synchronize(call);
+    }
+
+    private void synchronize(String call) {
+        try (Watchdog.Guard w = watchdog.enter(call)) {
+            backend.bind();
+            backend.synchronize();
+        }
+    }
+
+    /** Queues on the stream: each dtype group packed into one flat device tensor, the collective on it, the unpacking. */
+    private void enqueue(String call, List<Tensor> tensors, boolean pack, DeviceCollective collective) {
         checkOpen(call);
         Map<DType, List<Tensor>> groups = new LinkedHashMap<>();
         for (Tensor t : tensors) {
@@ -126,9 +164,6 @@ public final class NcclCommunicator implements Communicator {
                     }
                 }
             }
-        }
-        try (Watchdog.Guard w = watchdog.enter(call)) {
-            backend.synchronize();
         }
     }
 

@@ -28,6 +28,33 @@ public interface Communicator extends AutoCloseable {
     /** Replaces every tensor by the element-wise {@code op} of that tensor over all ranks. */
     void allReduce(List<Tensor> tensors, Op op);
 
+    /**
+     * Starts an all-reduce of {@code tensors} and returns at once (PyTorch's {@code all_reduce(..., async_op=True)}):
+     * the tensors hold the result once {@link Pending#join()} returned, and must not be read or written before.
+     * Collectives started this way run in the order they were started, before any collective called later, so
+     * every rank must start them in the same order. The default runs the all-reduce before returning.
+     */
+    default Pending allReduceAsync(List<Tensor> tensors, Op op) {
+        allReduce(tensors, op);
+        return Pending.DONE;
+    }
+
+    /** A collective in flight. */
+    @FunctionalInterface
+    interface Pending {
+        /** A collective that already finished. */
+        Pending DONE = () -> {};
+
+        /** Waits for the collective and writes its result into its tensors; a second call returns at once. */
+        void join();
+
+        /** True once the collective is running or has finished (not only queued behind others). */
+        default boolean started() { return true; }
+
+        /** True once the collective has finished ({@link #join()} may still have to unpack its result). */
+        default boolean done() { return true; }
+    }
+
     /** Replaces every tensor by rank {@code root}'s values. */
     void broadcast(List<Tensor> tensors, int root);
 
