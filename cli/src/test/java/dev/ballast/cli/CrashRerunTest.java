@@ -30,8 +30,14 @@ class CrashRerunTest {
 
     /** {@code ballast ARGS} in a fresh JVM with {@code crash} (may be null) as the crash hook property. */
     static Result child(String crash, String... args) throws IOException, InterruptedException {
+        return child(List.of(), crash, args);
+    }
+
+    /** {@link #child(String, String...)} with extra JVM options (e.g. a JIT setting). */
+    static Result child(List<String> jvmOptions, String crash, String... args) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Xmx512m"));
+        cmd.addAll(jvmOptions);
         if (crash != null) cmd.add("-D" + CrashHook.PROPERTY + "=" + crash);
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
         cmd.addAll(List.of(args));

@@ -7,7 +7,9 @@ import dev.ballast.cpu.fused.CpuMultiTensorOps;
 import dev.ballast.cpu.kernel.Parallel;
 import dev.ballast.cpu.fused.CpuFusedActivations;
 import dev.ballast.cpu.fused.CpuFusedCells;
+import dev.ballast.cpu.fused.CpuFusedRecurrentLayers;
 import dev.ballast.engine.backend.FusedActivations;
+import dev.ballast.engine.backend.FusedRecurrentLayers;
 import dev.ballast.engine.backend.FusedCells;
 import dev.ballast.engine.backend.MultiTensorOps;
 import java.util.List;
@@ -62,6 +64,7 @@ public final class CpuBackend implements Backend {
     private final Parallel par;
     private final CpuMultiTensorOps fused;
     private final CpuFusedCells cells;
+    private final CpuFusedRecurrentLayers layers;
     private final CpuFusedActivations activations;
     private final AtomicLong allocated = new AtomicLong();
 
@@ -81,6 +84,7 @@ public final class CpuBackend implements Backend {
         this.par = new Parallel(pool, threads);
         this.fused = new CpuMultiTensorOps(par);
         this.cells = new CpuFusedCells(par);
+        this.layers = new CpuFusedRecurrentLayers(par);
         this.activations = new CpuFusedActivations(par);
     }
 
@@ -89,6 +93,9 @@ public final class CpuBackend implements Backend {
 
     /** The fused LSTM and RNN cells on this backend's pool ({@link CpuFusedCells}). */
     @Override public Optional<FusedCells> fusedCells() { return Optional.of(cells); }
+
+    /** Whole LSTM and RNN layers per call, weight packed once, batch rows split over the pool ({@link CpuFusedRecurrentLayers}). */
+    @Override public Optional<FusedRecurrentLayers> fusedRecurrentLayers() { return Optional.of(layers); }
 
     /** The fused activation gradients on this backend's pool ({@link CpuFusedActivations}). */
     @Override public Optional<FusedActivations> fusedActivations() { return Optional.of(activations); }

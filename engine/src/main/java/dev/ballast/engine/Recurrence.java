@@ -2,7 +2,9 @@ package dev.ballast.engine;
 
 import dev.ballast.engine.autograd.GradMode;
 import dev.ballast.engine.backend.FusedCells;
+import dev.ballast.engine.backend.FusedRecurrentLayers;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * Whole recurrent layers as single autograd ops, on backends with {@link FusedCells}: the time loop runs outside
@@ -16,6 +18,10 @@ import java.util.List;
  * accumulate in F32, their results rounded to the low precision as every autocast product's are, then widened for
  * the F32 cell kernels: the same arithmetic as the unrolled graph under autocast. The mode is the one in force when
  * the layer runs forward; backward uses it too, although autograd's backward itself runs with autocast off.
+ *
+ * <p>Where the backend has {@link FusedRecurrentLayers} (and autocast is off), the whole time loop is one backend call
+ * forward and one backward instead: the backend packs {@code W_hh} once per layer and call, and splits the batch across
+ * its threads for the whole loop. The arithmetic, and so every bit of the result, is the step-by-step path's.
  */
 public final class Recurrence {
     private Recurrence() {}
@@ -43,6 +49,16 @@ public final class Recurrence {
         DType low = Autocast.dtype();
         Tensor out = Tensor.empty(xw.device, xw.dtype, b, t, 2 * h);
         Tensor gates = Tensor.empty(xw.device, xw.dtype, b, t, 4 * h);
+        Optional<FusedRecurrentLayers> whole = layers(low, xw, wHh, bHh, h0, c0);
+        if (whole.isPresent()) {
+            FusedRecurrentLayers f = whole.get();
+            Tensor hh0 = unitColumns(h0), cc0 = unitColumns(c0), bias = bHh == null ? null : unitColumns(bHh);
+            try (GradMode.Guard ng = GradMode.noGrad(); Tensor work = Tensor.empty(xw.device, xw.dtype, b, 4 * h)) {
+                f.lstmForward(unitColumns(xw).view(), wHh.view(), bias == null ? null : bias.view(), hh0.view(), cc0.view(),
+                        gates.view(), out.view(), work.view());
+            }
+            return Ops.record(out, "lstm", g -> lstmLayerBackward(f, g, xw, wHh, bHh, h0, c0, out, gates), xw, wHh, bHh, h0, c0);
+        }
         try (GradMode.Guard ng = GradMode.noGrad(); Autocast.Guard off = Autocast.disable()) {
             Tensor wT = lowWeight(wHh, low).mT().contiguous(); // packed fast by every step's matmul (a transposed view is gathered element by element)
             for (long s = 0; s < t; s++) {
@@ -80,6 +96,35 @@ public final class Recurrence {
         return new Tensor[]{xw.requiresGrad ? dPre : null, dW, dB, h0.requiresGrad ? dhNext : null, c0.requiresGrad ? dc : null};
     }
 
+    private static Tensor[] lstmLayerBackward(FusedRecurrentLayers f, Tensor g, Tensor xw, Tensor wHh, Tensor bHh, Tensor h0,
+                                              Tensor c0, Tensor out, Tensor gates) {
+        long b = xw.size(0), t = xw.size(1), h = wHh.size(1);
+        Tensor dPre = Tensor.empty(xw.device, xw.dtype, b, t, 4 * h);
+        Tensor dc = Tensor.empty(xw.device, xw.dtype, b, h);
+        Tensor dh0 = h0.requiresGrad ? Tensor.empty(xw.device, xw.dtype, b, h) : null;
+        try (Tensor work = Tensor.empty(xw.device, xw.dtype, b, h)) {
+            f.lstmBackward(wHh.view(), gates.view(), out.view(), unitColumns(h0).view(), unitColumns(c0).view(),
+                    unitColumns(g).view(), dPre.view(), dc.view(), dh0 == null ? null : dh0.view(), work.view());
+        }
+        Tensor dW = wHh.requiresGrad ? weightGrad(dPre, h0, out.narrow(2, 0, h), null) : null;
+        Tensor dB = bHh != null && bHh.requiresGrad ? dPre.sum(new int[]{0, 1}, false) : null;
+        return new Tensor[]{xw.requiresGrad ? dPre : null, dW, dB, dh0, c0.requiresGrad ? dc : null};
+    }
+
+    /** The backend's whole-layer loops when they serve these operands (all of one dtype) and autocast is off. */
+    private static Optional<FusedRecurrentLayers> layers(DType low, Tensor xw, Tensor... others) {
+        if (low != null) return Optional.empty();
+        Optional<FusedRecurrentLayers> f = xw.backend().fusedRecurrentLayers();
+        if (f.isEmpty() || !f.get().serves(xw.dtype)) return Optional.empty();
+        for (Tensor o : others) if (o != null && (o.dtype != xw.dtype || o.device != xw.device)) return Optional.empty();
+        return f;
+    }
+
+    /** {@code t}, or a contiguous copy where its last dimension is not unit-strided (the layer kernels read rows). */
+    private static Tensor unitColumns(Tensor t) {
+        return t.strides[t.strides.length - 1] == 1 || t.size(t.rank() - 1) <= 1 ? t : t.contiguous();
+    }
+
     /** {@code sum_t dPre_t^T h_{t-1}} as one matmul: the previous states of every step, h0 first, stacked to [B*T, H]. */
     private static Tensor weightGrad(Tensor dPre, Tensor h0, Tensor hs, DType low) {
         long b = dPre.size(0), t = dPre.size(1), g = dPre.size(2), h = h0.size(1);
@@ -111,6 +156,15 @@ public final class Recurrence {
         long t = xw.size(1), h = wHh.size(1);
         DType low = Autocast.dtype();
         Tensor out = Tensor.empty(xw.device, xw.dtype, xw.size(0), t, h);
+        Optional<FusedRecurrentLayers> whole = layers(low, xw, wHh, bHh, h0);
+        if (whole.isPresent()) {
+            FusedRecurrentLayers f = whole.get();
+            Tensor hh0 = unitColumns(h0), bias = bHh == null ? null : unitColumns(bHh);
+            try (GradMode.Guard ng = GradMode.noGrad(); Tensor work = Tensor.empty(xw.device, xw.dtype, xw.size(0), h)) {
+                f.rnnForward(unitColumns(xw).view(), wHh.view(), bias == null ? null : bias.view(), hh0.view(), out.view(), work.view());
+            }
+            return Ops.record(out, "rnn", g -> rnnLayerBackward(f, g, xw, wHh, bHh, h0, out), xw, wHh, bHh, h0);
+        }
         try (GradMode.Guard ng = GradMode.noGrad(); Autocast.Guard off = Autocast.disable()) {
             Tensor wT = lowWeight(wHh, low).mT().contiguous(); // packed fast by every step's matmul (a transposed view is gathered element by element)
             for (long s = 0; s < t; s++) {
@@ -140,5 +194,19 @@ public final class Recurrence {
         Tensor dW = wHh.requiresGrad ? weightGrad(dPre, h0, out, low) : null;
         Tensor dB = bHh != null && bHh.requiresGrad ? dPre.sum(new int[]{0, 1}, false) : null;
         return new Tensor[]{xw.requiresGrad ? dPre : null, dW, dB, h0.requiresGrad ? dhNext : null};
+    }
+
+    private static Tensor[] rnnLayerBackward(FusedRecurrentLayers f, Tensor g, Tensor xw, Tensor wHh, Tensor bHh, Tensor h0,
+                                             Tensor out) {
+        long b = xw.size(0), t = xw.size(1), h = wHh.size(1);
+        Tensor dPre = Tensor.empty(xw.device, xw.dtype, b, t, h);
+        Tensor dh0 = h0.requiresGrad ? Tensor.empty(xw.device, xw.dtype, b, h) : null;
+        try (Tensor work = Tensor.empty(xw.device, xw.dtype, b, h)) {
+            f.rnnBackward(wHh.view(), out.view(), unitColumns(h0).view(), unitColumns(g).view(), dPre.view(),
+                    dh0 == null ? null : dh0.view(), work.view());
+        }
+        Tensor dW = wHh.requiresGrad ? weightGrad(dPre, h0, out, null) : null;
+        Tensor dB = bHh != null && bHh.requiresGrad ? dPre.sum(new int[]{0, 1}, false) : null;
+        return new Tensor[]{xw.requiresGrad ? dPre : null, dW, dB, dh0};
     }
 }

@@ -6,13 +6,13 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
  * The CPU's fused recurrent cells ({@link dev.ballast.engine.backend.FusedCells}): each row of the batch is one pass
- * over its gate blocks, F32 with Vector API loops (exp and tanh lanewise, as PyTorch's vectorized CPU kernels do;
- * results may differ from the double-rounded elementwise ops by an ulp or two), F64 in scalar double. Rows are
+ * over its gate blocks, F32 with Vector API loops whose exp, sigmoid and tanh are {@link VecMath}'s (float lanes, as
+ * PyTorch's vectorized CPU kernels; the same bits interpreted or compiled, and in the scalar tail; they may differ
+ * from the double-rounded elementwise ops by an ulp or two), F64 in scalar double. Rows are
  * split over the pool in tasks of at least {@link #GRAIN} elements.
  */
 public final class RecurrentCells {
@@ -47,13 +47,11 @@ public final class RecurrentCells {
         par.forEachUnit(batch, rowsPerTask, row);
     }
 
-    private static FloatVector sigmoid(FloatVector x) {
-        return ONE.div(x.neg().lanewise(VectorOperators.EXP).add(1f));
-    }
+    private static FloatVector sigmoid(FloatVector x) { return VecMath.sigmoid(x); }
 
     private static double sigmoid(double x) { return 1 / (1 + Math.exp(-x)); }
 
-    private static float sigmoid(float x) { return 1f / (1f + (float) Math.exp(-x)); }
+    private static float sigmoid(float x) { return VecMath.sigmoid(x); }
 
     /** See {@link dev.ballast.engine.backend.FusedCells#lstmCellForward}; {@code bias} may be null. */
     public static void lstmForward(Parallel par, int batch, int hidden, Rows xw, Rows hw, Rows bias, Rows cPrev, Rows gates,
@@ -83,7 +81,8 @@ public final class RecurrentCells {
         sigmoidInPlace(gates, b, hh, up);
         tanhInPlace(gates, b, 2 * hh, up);
         sigmoidInPlace(gates, b, 3 * hh, up);
-        lstmStates(b, hh, up, cPrev, gates, h, c);
+        cellStates(b, hh, up, cPrev, gates, c);
+        hiddenStates(b, hh, up, gates, c, h);
         return up;
     }
 
@@ -101,16 +100,17 @@ public final class RecurrentCells {
     }
 
     private static void tanhInPlace(Rows r, long b, int from, int n) {
-        for (int j = from, end = from + n; j < end; j += L) r.v(b, j, r.v(b, j).lanewise(VectorOperators.TANH));
+        for (int j = from, end = from + n; j < end; j += L) r.v(b, j, VecMath.tanh(r.v(b, j)));
     }
 
-    /** {@code c = f * cPrev + i * g}, {@code h = o * tanh(c)} from the activations in {@code gates}. */
-    private static void lstmStates(long b, int hh, int n, Rows cPrev, Rows gates, Rows h, Rows c) {
-        for (int j = 0; j < n; j += L) {
-            FloatVector cn = gates.v(b, hh + j).mul(cPrev.v(b, j)).add(gates.v(b, j).mul(gates.v(b, 2 * hh + j)));
-            c.v(b, j, cn);
-            h.v(b, j, gates.v(b, 3 * hh + j).mul(cn.lanewise(VectorOperators.TANH)));
-        }
+    /** {@code c = f * cPrev + i * g} from the activations in {@code gates}. */
+    private static void cellStates(long b, int hh, int n, Rows cPrev, Rows gates, Rows c) {
+        for (int j = 0; j < n; j += L) c.v(b, j, gates.v(b, hh + j).mul(cPrev.v(b, j)).add(gates.v(b, j).mul(gates.v(b, 2 * hh + j))));
+    }
+
+    /** {@code h = o * tanh(c)}: a loop of its own, so that C2 keeps the inlined tanh within its node budget. */
+    private static void hiddenStates(long b, int hh, int n, Rows gates, Rows c, Rows h) {
+        for (int j = 0; j < n; j += L) h.v(b, j, gates.v(b, 3 * hh + j).mul(VecMath.tanh(c.v(b, j))));
     }
 
     private static void lstmForwardTail(long b, int j, int hh, Rows xw, Rows hw, Rows bias, Rows cPrev, Rows gates, Rows h, Rows c) {
@@ -123,14 +123,14 @@ public final class RecurrentCells {
                 pg += bias.f(0, 2 * hh + j);
                 po += bias.f(0, 3 * hh + j);
             }
-            float i = sigmoid(pi), f = sigmoid(pf), g = (float) Math.tanh(pg), o = sigmoid(po);
+            float i = sigmoid(pi), f = sigmoid(pf), g = VecMath.tanh(pg), o = sigmoid(po);
             float cn = f * cPrev.f(b, j) + i * g;
             gates.f(b, j, i);
             gates.f(b, hh + j, f);
             gates.f(b, 2 * hh + j, g);
             gates.f(b, 3 * hh + j, o);
             c.f(b, j, cn);
-            h.f(b, j, o * (float) Math.tanh(cn));
+            h.f(b, j, o * VecMath.tanh(cn));
         }
     }
 
@@ -166,17 +166,25 @@ public final class RecurrentCells {
     private static int lstmBackwardVector(long b, int hh, Rows gates, Rows cPrev, Rows c, Rows dhOut, Rows dhNext, Rows dcOut,
                                           Rows dc, Rows dPre) {
         int up = S.loopBound(hh);
-        cellGradient(b, hh, up, gates, c, dhOut, dhNext, dcOut, dc, dPre);
+        tanhInto(c, b, up, dPre, 3 * hh);
+        cellGradient(b, hh, up, gates, dhOut, dhNext, dcOut, dc, dPre);
         gateGradients(b, hh, up, gates, cPrev, dc, dPre);
         return up;
     }
 
-    /** {@code dc := dcT = dcOut + dc + dh o (1 - tanh(c)^2)} and the o block of dPre, {@code dh tanh(c) o (1 - o)}. */
-    private static void cellGradient(long b, int hh, int n, Rows gates, Rows c, Rows dhOut, Rows dhNext, Rows dcOut, Rows dc,
-                                     Rows dPre) {
+    /** {@code out[b, at + j] = tanh(x[b, j])} for j < n. */
+    private static void tanhInto(Rows x, long b, int n, Rows out, int at) {
+        for (int j = 0; j < n; j += L) out.v(b, at + j, VecMath.tanh(x.v(b, j)));
+    }
+
+    /**
+     * {@code dc := dcT = dcOut + dc + dh o (1 - tanh(c)^2)} and the o block of dPre, {@code dh tanh(c) o (1 - o)}, with
+     * {@code tanh(c)} read from that o block (written there by {@link #tanhInto}).
+     */
+    private static void cellGradient(long b, int hh, int n, Rows gates, Rows dhOut, Rows dhNext, Rows dcOut, Rows dc, Rows dPre) {
         for (int j = 0; j < n; j += L) {
             FloatVector o = gates.v(b, 3 * hh + j);
-            FloatVector tc = c.v(b, j).lanewise(VectorOperators.TANH);
+            FloatVector tc = dPre.v(b, 3 * hh + j);
             FloatVector dh = dhOut.v(b, j);
             if (dhNext != null) dh = dh.add(dhNext.v(b, j));
             dc.v(b, j, dcOut.v(b, j).add(dc.v(b, j)).add(dh.mul(o).mul(ONE.sub(tc.mul(tc)))));
@@ -200,7 +208,7 @@ public final class RecurrentCells {
                                          Rows dc, Rows dPre) {
         for (; j < hh; j++) {
             float i = gates.f(b, j), f = gates.f(b, hh + j), g = gates.f(b, 2 * hh + j), o = gates.f(b, 3 * hh + j);
-            float tc = (float) Math.tanh(c.f(b, j));
+            float tc = VecMath.tanh(c.f(b, j));
             float dh = dhOut.f(b, j) + (dhNext == null ? 0f : dhNext.f(b, j));
             float dct = dcOut.f(b, j) + dc.f(b, j) + dh * o * (1f - tc * tc);
             dPre.f(b, j, dct * g * i * (1f - i));
@@ -231,12 +239,8 @@ public final class RecurrentCells {
         rows(par, batch, hidden, b -> {
             int j = 0;
             if (!xw.f64()) {
-                for (int up = S.loopBound(hidden); j < up; j += L) {
-                    FloatVector p = xw.v(b, j).add(hw.v(b, j));
-                    if (bias != null) p = p.add(bias.v(0, j));
-                    h.v(b, j, p.lanewise(VectorOperators.TANH));
-                }
-                for (; j < hidden; j++) h.f(b, j, (float) Math.tanh(xw.f(b, j) + hw.f(b, j) + (bias == null ? 0f : bias.f(0, j))));
+                j = rnnForwardVector(b, hidden, xw, hw, bias, h);
+                for (; j < hidden; j++) h.f(b, j, VecMath.tanh(xw.f(b, j) + hw.f(b, j) + (bias == null ? 0f : bias.f(0, j))));
                 return;
             }
             for (; j < hidden; j++) h.d(b, j, Math.tanh(xw.d(b, j) + hw.d(b, j) + (bias == null ? 0 : bias.d(0, j))));
@@ -248,11 +252,7 @@ public final class RecurrentCells {
         rows(par, batch, hidden, b -> {
             int j = 0;
             if (!h.f64()) {
-                for (int up = S.loopBound(hidden); j < up; j += L) {
-                    FloatVector y = h.v(b, j), d = dhOut.v(b, j);
-                    if (dhNext != null) d = d.add(dhNext.v(b, j));
-                    dPre.v(b, j, d.mul(y.mul(y).neg().add(1f)));
-                }
+                j = rnnBackwardVector(b, hidden, h, dhOut, dhNext, dPre);
                 for (; j < hidden; j++) {
                     float y = h.f(b, j);
                     dPre.f(b, j, (dhOut.f(b, j) + (dhNext == null ? 0f : dhNext.f(b, j))) * (1f - y * y));
@@ -264,5 +264,26 @@ public final class RecurrentCells {
                 dPre.d(b, j, (dhOut.d(b, j) + (dhNext == null ? 0 : dhNext.d(b, j))) * (1 - y * y));
             }
         });
+    }
+
+    /** The whole-vector columns of an RNN row, in a method of their own (see {@link #lstmForwardVector}); returns the tail's start. */
+    private static int rnnForwardVector(long b, int hidden, Rows xw, Rows hw, Rows bias, Rows h) {
+        int up = S.loopBound(hidden);
+        for (int j = 0; j < up; j += L) {
+            FloatVector p = xw.v(b, j).add(hw.v(b, j));
+            if (bias != null) p = p.add(bias.v(0, j));
+            h.v(b, j, VecMath.tanh(p));
+        }
+        return up;
+    }
+
+    private static int rnnBackwardVector(long b, int hidden, Rows h, Rows dhOut, Rows dhNext, Rows dPre) {
+        int up = S.loopBound(hidden);
+        for (int j = 0; j < up; j += L) {
+            FloatVector y = h.v(b, j), d = dhOut.v(b, j);
+            if (dhNext != null) d = d.add(dhNext.v(b, j));
+            dPre.v(b, j, d.mul(y.mul(y).neg().add(1f)));
+        }
+        return up;
     }
 }

@@ -76,9 +76,15 @@ final class BlockedF32 {
             } else if (it < aItems) {
                 Workspace w = Workspace.worker();
                 try {
-                    float[] tmp = w.f32(MR * k);
-                    for (int s = it * strips / aItems, e = (it + 1) * strips / aItems; s < e; s++)
-                        PackF32.stripA(a, aOff, ars, acs, s * MR, Math.min(MR, m - s * MR), 0, k, buf, s * MR * k, tmp);
+                    int s0 = it * strips / aItems, s1 = (it + 1) * strips / aItems;
+                    if (ars == 1 && acs != 1) {
+                        PackF32.stripsColumnMajor(a, aOff, acs, s0 * MR, Math.min(m, s1 * MR) - s0 * MR, k, buf, s0 * MR * k,
+                                w.f32((s1 - s0) * MR));
+                    } else {
+                        float[] tmp = w.f32(MR * k);
+                        for (int s = s0; s < s1; s++)
+                            PackF32.stripA(a, aOff, ars, acs, s * MR, Math.min(MR, m - s * MR), 0, k, buf, s * MR * k, tmp);
+                    }
                 } finally {
                     Workspace.releaseWorker(w);
                 }

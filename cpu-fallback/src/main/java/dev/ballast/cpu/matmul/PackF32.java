@@ -60,6 +60,33 @@ final class PackF32 {
     }
 
     /**
+     * Strips of a column-major A (unit row stride, column stride {@code cs}; a transposed row-major matrix such as a
+     * weight gradient's {@code dY^T}): rows {@code [row0, row0 + rows)} of columns {@code [0, k)} become consecutive
+     * strips of {@code MR * k} elements from {@code dst[d]}, rows past the end zero. Each column is one bulk copy of
+     * {@code rows} contiguous floats into {@code tmp} (at least {@code rows} rounded up to MR elements), then spread
+     * over the strips; packing strip by strip would make one tiny copy of MR floats per k step.
+     */
+    static void stripsColumnMajor(MemorySegment a, long off, long cs, int row0, int rows, int k, float[] dst, int d, float[] tmp) {
+        int strips = (rows + MR - 1) / MR;
+        Arrays.fill(tmp, rows, strips * MR, 0f);
+        for (int p = 0; p < k; p++) {
+            MemorySegment.copy(a, F, 4 * (off + row0 + p * cs), tmp, 0, rows);
+            spread(tmp, strips, k, p, dst, d);
+        }
+    }
+
+    private static void spread(float[] tmp, int strips, int k, int p, float[] dst, int d) {
+        for (int s = 0, o = d + p * MR, t = 0; s < strips; s++, o += MR * k, t += MR) {
+            dst[o] = tmp[t];
+            dst[o + 1] = tmp[t + 1];
+            dst[o + 2] = tmp[t + 2];
+            dst[o + 3] = tmp[t + 3];
+            dst[o + 4] = tmp[t + 4];
+            dst[o + 5] = tmp[t + 5];
+        }
+    }
+
+    /**
      * {@code dst[d + p*MR + r] = A[row0 + r, pc + p]} for p in [0, kc), r in [0, rows); zero for r >= rows.
      * {@code tmp} is scratch of at least {@code MR * kc} elements (a shorter one takes the slow path).
      */

@@ -161,6 +161,8 @@ class CpuMatmulTest {
         try (Arena arena = Arena.ofShared()) {
             int m = 40, n = 50, k = 110_000;
             checkProduct(1, m, n, k, rowMajor(arena, 4, 1, m, k), rowMajor(arena, 4, 1, k, n), arena, pool2);
+            // a transposed A in row chunks (a weight gradient dY^T X over many rows): strips packed column by column
+            checkProduct(1, m, n, k, colMajor(arena, 4, 1, m, k), rowMajor(arena, 4, 1, k, n), arena, pool2);
             checkProduct(1, m, n, k / 2, rowMajor(arena, 8, 1, m, k / 2), colMajor(arena, 8, 1, k / 2, n), arena, pool2);
         }
     }

@@ -126,6 +126,19 @@ class LayerGradCheckTest {
         }, x, h0, c0));
         LSTM noBias = new LSTM(3, 2, 1, false, f64(23));
         t.add(layer("LSTM without bias", noBias, () -> noBias.call(x), x));
+        // 13 rows: the whole-layer kernels split the batch into one group of row strips per thread (on a machine of
+        // two or more cores), so the loop of each group, its first and last steps and dh0/dc0 are checked per group.
+        Tensor xb = normal(rng, 13, 3, 3), hb = normal(rng, 1, 13, 5), cb = normal(rng, 1, 13, 5);
+        LSTM wide = new LSTM(3, 5, 1, f64(24));
+        t.add(layer("LSTM batch 13, output and states", wide, () -> {
+            LSTM.Output o = wide.call(xb, new LSTM.State(hb, cb));
+            return Tensor.concat(List.of(o.output().reshape(-1), o.state().h().reshape(-1), o.state().c().reshape(-1)), 0);
+        }, xb, hb, cb));
+        RNN wideRnn = new RNN(3, 5, 1, f64(25));
+        t.add(layer("RNN batch 13, output and state", wideRnn, () -> {
+            RecurrentOutput o = wideRnn.call(xb, hb);
+            return Tensor.concat(List.of(o.output().reshape(-1), o.hN().reshape(-1)), 0);
+        }, xb, hb));
         return t.stream();
     }
 

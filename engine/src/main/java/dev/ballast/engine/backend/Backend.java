@@ -42,6 +42,13 @@ public interface Backend {
     default Optional<FusedCells> fusedCells() { return Optional.empty(); }
 
     /**
+     * Whole recurrent layers per call (the time loop inside the backend, the recurrent weight packed once per layer)
+     * when this backend has them; empty (the default) makes the fused RNN and LSTM layers loop over time steps
+     * through {@link #fusedCells()}.
+     */
+    default Optional<FusedRecurrentLayers> fusedRecurrentLayers() { return Optional.empty(); }
+
+    /**
      * Fused activation gradients (GELU's in one pass) when this backend has them; empty (the default) makes autograd
      * compose them from elementwise ops.
      */
