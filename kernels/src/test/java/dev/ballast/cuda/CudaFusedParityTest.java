@@ -63,12 +63,7 @@ class CudaFusedParityTest {
 
     /** A contiguous view of {@code v} in dtype t on b; {@code offset} leading elements make it unaligned. */
     private Strided put(Backend b, DType t, double[] v, int offset) {
-        double[] padded = new double[v.length + offset];
-        Arrays.fill(padded, 0.25);
-        System.arraycopy(v, 0, padded, offset, v.length);
-        Storage s = GpuBackends.upload(b, t, padded);
-        owned.add(s);
-        return Strided.contiguous(s, t, offset, v.length);
+        return GpuBackends.uploadAt(b, t, v, offset, 0.25, owned);
     }
 
     private Strided put(Backend b, DType t, double... v) { return put(b, t, v, 0); }

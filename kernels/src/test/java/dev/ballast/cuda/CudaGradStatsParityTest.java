@@ -39,11 +39,7 @@ class CudaGradStatsParityTest {
     }
 
     private Strided put(Backend b, DType t, double[] v, int offset) {
-        double[] padded = new double[v.length + offset];
-        System.arraycopy(v, 0, padded, offset, v.length);
-        Storage s = GpuBackends.upload(b, t, padded);
-        owned.add(s);
-        return Strided.contiguous(s, t, offset, v.length);
+        return GpuBackends.uploadAt(b, t, v, offset, 0, owned);
     }
 
     private double[] values(int n, double scale) {

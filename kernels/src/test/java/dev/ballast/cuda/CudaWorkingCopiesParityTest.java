@@ -58,12 +58,7 @@ class CudaWorkingCopiesParityTest {
     }
 
     private Strided put(Backend b, DType t, double[] v, int offset) {
-        double[] padded = new double[v.length + offset];
-        java.util.Arrays.fill(padded, 0.75);
-        System.arraycopy(v, 0, padded, offset, v.length);
-        Storage s = GpuBackends.upload(b, t, padded);
-        owned.add(s);
-        return Strided.contiguous(s, t, offset, v.length);
+        return GpuBackends.uploadAt(b, t, v, offset, 0.75, owned);
     }
 
     private static short[] halves(Strided v) {

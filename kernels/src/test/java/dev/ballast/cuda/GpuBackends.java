@@ -99,6 +99,20 @@ final class GpuBackends {
         return s;
     }
 
+    /**
+     * A contiguous view of {@code v} on {@code b} at element {@code offset} of a new storage whose first {@code offset}
+     * elements hold {@code fill} (so a kernel that ignores the offset reads the wrong values); the storage is added
+     * to {@code owned} for the test to release.
+     */
+    static Strided uploadAt(Backend b, DType t, double[] v, int offset, double fill, java.util.List<Storage> owned) {
+        double[] padded = new double[v.length + offset];
+        java.util.Arrays.fill(padded, 0, offset, fill);
+        System.arraycopy(v, 0, padded, offset, v.length);
+        Storage s = upload(b, t, padded);
+        owned.add(s);
+        return Strided.contiguous(s, t, offset, v.length);
+    }
+
     /** The elements of a contiguous view, as doubles. */
     static double[] download(Strided v) {
         Backend b = v.storage().backend();
