@@ -10,8 +10,6 @@ import dev.ballast.train.tensorboard.TfRecord;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -133,26 +131,27 @@ class MixedPrecisionNormsTest {
     // ------------------------------------------------------------------ a few protobuf fields of TensorBoard events
 
     /** Event {step = 2, summary = 5 {value = 1 {tag = 1, simple_value = 2, histo = 5 {min = 1, max = 2, num = 3}}}}. */
-    private static void readEvent(byte[] event, Map<String, Map<Long, Double>> scalars, Map<String, Map<Long, double[]>> histograms) {
+    private static void readEvent(byte[] event, Map<String, Map<Long, Double>> scalars, Map<String, Map<Long, double[]>> histograms)
+            throws IOException {
         long step = 0;
         List<byte[]> summaries = new ArrayList<>();
-        for (Field f : fields(event)) {
-            if (f.number() == 2) step = f.varint();
+        for (TfRecord.ProtoField f : fields(event)) {
+            if (f.number() == 2) step = f.bits();
             if (f.number() == 5) summaries.add(f.bytes());
         }
         for (byte[] s : summaries)
-            for (Field v : fields(s)) {
+            for (TfRecord.ProtoField v : fields(s)) {
                 if (v.number() != 1) continue;
                 String tag = null;
                 Double simple = null;
                 double[] histo = null;
-                for (Field x : fields(v.bytes())) {
+                for (TfRecord.ProtoField x : fields(v.bytes())) {
                     if (x.number() == 1) tag = new String(x.bytes(), StandardCharsets.UTF_8);
-                    if (x.number() == 2) simple = (double) Float.intBitsToFloat((int) x.varint());
+                    if (x.number() == 2) simple = (double) Float.intBitsToFloat((int) x.bits());
                     if (x.number() == 5) {
                         histo = new double[3];
-                        for (Field y : fields(x.bytes()))
-                            if (y.number() >= 1 && y.number() <= 3) histo[y.number() - 1] = Double.longBitsToDouble(y.varint());
+                        for (TfRecord.ProtoField y : fields(x.bytes()))
+                            if (y.number() >= 1 && y.number() <= 3) histo[y.number() - 1] = Double.longBitsToDouble(y.bits());
                     }
                 }
                 if (simple != null) scalars.computeIfAbsent(tag, k -> new TreeMap<>()).put(step, simple);
@@ -160,36 +159,7 @@ class MixedPrecisionNormsTest {
             }
     }
 
-    /** One field: varint and fixed values in {@code varint} (raw bits), length-delimited ones in {@code bytes}. */
-    private record Field(int number, long varint, byte[] bytes) {}
-
-    private static List<Field> fields(byte[] b) {
-        List<Field> out = new ArrayList<>();
-        ByteBuffer in = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
-        while (in.hasRemaining()) {
-            long key = varint(in);
-            int number = (int) (key >>> 3), wire = (int) (key & 7);
-            switch (wire) {
-                case 0 -> out.add(new Field(number, varint(in), null));
-                case 1 -> out.add(new Field(number, in.getLong(), null));
-                case 5 -> out.add(new Field(number, in.getInt() & 0xFFFF_FFFFL, null));
-                case 2 -> {
-                    byte[] v = new byte[(int) varint(in)];
-                    in.get(v);
-                    out.add(new Field(number, 0, v));
-                }
-                default -> throw new AssertionError("wire type " + wire);
-            }
-        }
-        return out;
-    }
-
-    private static long varint(ByteBuffer in) {
-        long v = 0;
-        for (int shift = 0; ; shift += 7) {
-            byte x = in.get();
-            v |= (long) (x & 0x7F) << shift;
-            if (x >= 0) return v;
-        }
+    private static List<TfRecord.ProtoField> fields(byte[] b) throws IOException {
+        return TfRecord.fields(b);
     }
 }

@@ -38,7 +38,8 @@ class TensorBoardReaderTest {
         return p.exitValue() == 0 ? out : null;
     }
 
-    @Test void eventAccumulatorFindsTheScalarsAndHistograms() throws Exception {
+    /** Skips the test, saying why, where no python3 imports the tensorboard package. */
+    private static void assumeTensorBoard() throws InterruptedException {
         String probe;
         try {
             probe = python("python3", "-c", "import tensorboard; print(tensorboard.__version__)");
@@ -46,6 +47,10 @@ class TensorBoardReaderTest {
             probe = null;
         }
         Assumptions.assumeTrue(probe != null, "python3 with the tensorboard package is not available (set PYTHONPATH to where it is installed)");
+    }
+
+    @Test void eventAccumulatorFindsTheScalarsAndHistograms() throws Exception {
+        assumeTensorBoard();
         Path tb = dir.resolve("tb");
         Run r = Run.of("train", "--task", "spirals", "--steps", "30", "--depth", "2", "--width", "16", "--train-size", "256",
                 "--test-size", "64", "--batch", "32", "--log-every", "10", "--device", "cpu", "--tensorboard", tb.toString());
@@ -64,13 +69,7 @@ class TensorBoardReaderTest {
     }
 
     @Test void fp16RunsLogTheLossScale() throws Exception {
-        String probe;
-        try {
-            probe = python("python3", "-c", "import tensorboard; print(tensorboard.__version__)");
-        } catch (IOException e) {
-            probe = null;
-        }
-        Assumptions.assumeTrue(probe != null, "python3 with the tensorboard package is not available (set PYTHONPATH to where it is installed)");
+        assumeTensorBoard();
         Path tb = dir.resolve("tb16");
         Run r = Run.of("train", "--task", "spirals", "--steps", "20", "--depth", "2", "--width", "16", "--train-size", "256",
                 "--test-size", "64", "--batch", "32", "--log-every", "10", "--device", "cpu", "--precision", "fp16",

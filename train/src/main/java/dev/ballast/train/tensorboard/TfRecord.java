@@ -68,6 +68,49 @@ public final class TfRecord {
         }
     }
 
+    /**
+     * One protobuf field of a decoded message: varint and fixed-width values in {@code bits} (raw bits: a double's
+     * {@code Double.longBitsToDouble(bits)}, a float's {@code Float.intBitsToFloat((int) bits)}), length-delimited
+     * ones (strings, bytes, nested messages) in {@code bytes}.
+     */
+    public record ProtoField(int number, long bits, byte[] bytes) {}
+
+    /** The fields of one protobuf message in order: the reading twin of {@link Proto}, for tests and tools. */
+    public static List<ProtoField> fields(byte[] msg) throws IOException {
+        List<ProtoField> out = new ArrayList<>();
+        ByteBuffer in = ByteBuffer.wrap(msg).order(ByteOrder.LITTLE_ENDIAN);
+        try {
+            while (in.hasRemaining()) {
+                long key = readVarint(in);
+                int number = (int) (key >>> 3), wire = (int) (key & 7);
+                switch (wire) {
+                    case 0 -> out.add(new ProtoField(number, readVarint(in), null));
+                    case 1 -> out.add(new ProtoField(number, in.getLong(), null));
+                    case 5 -> out.add(new ProtoField(number, in.getInt() & 0xFFFF_FFFFL, null));
+                    case 2 -> {
+                        byte[] v = new byte[(int) readVarint(in)];
+                        in.get(v);
+                        out.add(new ProtoField(number, 0, v));
+                    }
+                    default -> throw new IOException("protobuf field " + number + ": wire type " + wire
+                            + " is not one an event file uses (0, 1, 2, 5)");
+                }
+            }
+        } catch (java.nio.BufferUnderflowException e) {
+            throw new IOException("protobuf message truncated after " + out.size() + " fields", e);
+        }
+        return out;
+    }
+
+    private static long readVarint(ByteBuffer in) {
+        long v = 0;
+        for (int shift = 0; ; shift += 7) {
+            byte x = in.get();
+            v |= (long) (x & 0x7F) << shift;
+            if (x >= 0) return v;
+        }
+    }
+
     /** Minimal protobuf encoding: the wire types an event file needs. */
     static final class Proto {
         private final ByteArrayOutputStream out = new ByteArrayOutputStream();

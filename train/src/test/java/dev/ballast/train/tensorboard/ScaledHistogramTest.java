@@ -4,9 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.ballast.engine.backend.GradStatsLayout;
 import dev.ballast.stability.monitor.Log2Histogram;
+import java.io.IOException;
 import java.io.InputStream;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -56,60 +55,23 @@ class ScaledHistogramTest {
     }
 
     /** Event.summary(5).value(1).histo(5).{min(1), max(2)}, or null for an event without a histogram. */
-    private static double[] minMax(byte[] event) {
+    private static double[] minMax(byte[] event) throws IOException {
         for (byte[] summary : lengthDelimited(event, 5))
             for (byte[] value : lengthDelimited(summary, 1))
                 for (byte[] histo : lengthDelimited(value, 5)) {
                     double[] mm = new double[2];
-                    ByteBuffer in = ByteBuffer.wrap(histo).order(ByteOrder.LITTLE_ENDIAN);
-                    while (in.hasRemaining()) {
-                        long key = varint(in);
-                        int number = (int) (key >>> 3), wire = (int) (key & 7);
-                        if (wire == 1) {
-                            double v = in.getDouble();
-                            if (number == 1 || number == 2) mm[number - 1] = v;
-                        } else if (wire == 2) {
-                            int len = (int) varint(in);
-                            in.position(in.position() + len);
-                        } else if (wire == 0) {
-                            varint(in);
-                        } else {
-                            in.getInt();
-                        }
-                    }
+                    for (TfRecord.ProtoField f : TfRecord.fields(histo))
+                        if (f.number() == 1 || f.number() == 2) mm[f.number() - 1] = Double.longBitsToDouble(f.bits());
                     return mm;
                 }
         return null;
     }
 
     /** The length-delimited fields numbered {@code number} of a message. */
-    private static List<byte[]> lengthDelimited(byte[] msg, int number) {
+    private static List<byte[]> lengthDelimited(byte[] msg, int number) throws IOException {
         List<byte[]> out = new ArrayList<>();
-        ByteBuffer in = ByteBuffer.wrap(msg).order(ByteOrder.LITTLE_ENDIAN);
-        while (in.hasRemaining()) {
-            long key = varint(in);
-            int n = (int) (key >>> 3), wire = (int) (key & 7);
-            switch (wire) {
-                case 0 -> varint(in);
-                case 1 -> in.getLong();
-                case 5 -> in.getInt();
-                case 2 -> {
-                    byte[] v = new byte[(int) varint(in)];
-                    in.get(v);
-                    if (n == number) out.add(v);
-                }
-                default -> throw new AssertionError("wire type " + wire);
-            }
-        }
+        for (TfRecord.ProtoField f : TfRecord.fields(msg))
+            if (f.number() == number && f.bytes() != null) out.add(f.bytes());
         return out;
-    }
-
-    private static long varint(ByteBuffer in) {
-        long v = 0;
-        for (int shift = 0; ; shift += 7) {
-            byte x = in.get();
-            v |= (long) (x & 0x7F) << shift;
-            if (x >= 0) return v;
-        }
     }
 }

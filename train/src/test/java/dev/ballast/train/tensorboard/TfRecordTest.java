@@ -68,6 +68,23 @@ class TfRecordTest {
         assertTrue(new String(records.get(2), StandardCharsets.ISO_8859_1).contains("grad/w"));
     }
 
+    @Test
+    void fieldsReadBackWhatProtoWrote() throws IOException {
+        byte[] msg = new TfRecord.Proto().int64(2, 300).dbl(1, -2.5).flt(3, 0.75f).str(7, "grad/w")
+                .msg(5, new TfRecord.Proto().int64(1, 9)).toByteArray();
+        List<TfRecord.ProtoField> f = TfRecord.fields(msg);
+        assertEquals(5, f.size());
+        assertEquals(300, f.get(0).bits());
+        assertEquals(-2.5, Double.longBitsToDouble(f.get(1).bits()));
+        assertEquals(0.75f, Float.intBitsToFloat((int) f.get(2).bits()));
+        assertEquals("grad/w", new String(f.get(3).bytes(), java.nio.charset.StandardCharsets.UTF_8));
+        assertEquals(9, TfRecord.fields(f.get(4).bytes()).get(0).bits());
+        var e = assertThrows(IOException.class, () -> TfRecord.fields(java.util.Arrays.copyOf(msg, msg.length - 1)));
+        assertTrue(e.getMessage().contains("truncated"), e.getMessage());
+        e = assertThrows(IOException.class, () -> TfRecord.fields(new byte[] {(byte) ((4 << 3) | 3)}));
+        assertTrue(e.getMessage().contains("wire type 3"), e.getMessage());
+    }
+
     private static int indexOf(byte[] hay, byte[] needle) {
         outer:
         for (int i = 0; i + needle.length <= hay.length; i++) {
