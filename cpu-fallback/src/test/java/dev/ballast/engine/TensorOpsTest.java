@@ -3,6 +3,7 @@ package dev.ballast.engine;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.ballast.cpu.CpuBackend;
@@ -263,13 +264,14 @@ class TensorOpsTest {
 
     @Test void scopesFreeWhatTheyMade() {
         long before = CPU.backend().allocatedBytes();
-        Tensor kept;
+        Tensor kept, a, b;
         try (Scope s = Scope.open()) {
-            Tensor a = Tensor.rand(new Generator(3), CPU, 1000);
-            Tensor b = a.mul(2).add(1).exp();
+            a = Tensor.rand(new Generator(3), CPU, 1000);
+            b = a.mul(2).add(1).exp();
             kept = Scope.keep(b.sum());
-            assertTrue(CPU.backend().allocatedBytes() > before);
+            assertFalse(a.isClosed() || b.isClosed());
         }
+        assertTrue(a.isClosed() && b.isClosed(), "the scope closed what it made");
         assertTrue(kept.item() > 0);
         // the kept scalar moved to this test's outer scope; only it remains
         assertTrue(CPU.backend().allocatedBytes() - before <= 64, "leaked " + (CPU.backend().allocatedBytes() - before));
