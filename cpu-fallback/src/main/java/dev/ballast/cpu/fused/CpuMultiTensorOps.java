@@ -280,6 +280,8 @@ public final class CpuMultiTensorOps implements MultiTensorOps {
      * the same.
      */
     private static float learningRate(LrSchedule schedule, long t, Strided lrFactor) {
+        if (lrFactor != null && lrFactor.numel() != 1)
+            throw new IllegalArgumentException("fused update: lrFactor must be one element, got " + lrFactor);
         double lr = schedule.at(t);
         return (float) (lrFactor == null ? lr : lr * scalar(lrFactor));
     }
