@@ -235,6 +235,11 @@ public final class CpuMultiTensorOps implements MultiTensorOps {
         }
     }
 
+    private static void checkFactor(String op, Strided lrFactor) {
+        if (lrFactor != null && lrFactor.numel() != 1)
+            throw new IllegalArgumentException(op + ": lrFactor must be one element, got " + lrFactor);
+    }
+
     private static void checkCopies(List<Strided> params, List<Strided> copies) {
         if (copies == null) return;
         if (copies.size() != params.size())
@@ -289,6 +294,7 @@ public final class CpuMultiTensorOps implements MultiTensorOps {
                              AdamParams h, LrSchedule schedule, Strided coefficient, Strided skip, Strided step,
                              Strided lrFactor, List<Strided> lowPrecisionCopies) {
         checkCopies(params, lowPrecisionCopies);
+        checkFactor("fusedAdam", lrFactor);
         checkF32("fusedAdam", params, grads);
         checkF32("fusedAdam", params, expAvg);
         checkF32("fusedAdam", params, expAvgSq);
@@ -349,6 +355,7 @@ public final class CpuMultiTensorOps implements MultiTensorOps {
                             LrSchedule schedule, Strided coefficient, Strided skip, Strided step, Strided lrFactor,
                             List<Strided> lowPrecisionCopies) {
         checkCopies(params, lowPrecisionCopies);
+        checkFactor("fusedSgd", lrFactor);
         checkF32("fusedSgd", params, grads);
         if (momentumBuffers != null) checkF32("fusedSgd", params, momentumBuffers);
         long t = advance(skip, step);
