@@ -3,13 +3,13 @@ package dev.ballast.cli;
 import dev.ballast.bench.ClipBench;
 import dev.ballast.bench.ClipShapes;
 import dev.ballast.engine.Device;
-import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -30,42 +30,24 @@ public final class ClipBenchCommand implements Callable<Integer> {
 
     @Spec CommandSpec spec;
 
-    @Option(names = "--json", description = "Also print the results as one JSON line, the last line of stdout.")
-    boolean json;
+    @Mixin BenchOptions bench;
 
     @Option(names = "--shapes", paramLabel = "FILE.json",
             description = "Measure the tensors listed in this file instead of the built-in sets: a JSON list, one item per tensor, "
                     + "either a list of dims (f32) or {\"shape\": [...], \"dtype\": \"f32\"|\"f16\"|\"bf16\"}.")
     Path shapes;
 
-    @Option(names = "--device", paramLabel = "cpu|cuda|auto", defaultValue = "auto",
-            description = "Where to run: cpu, cuda or auto (CUDA when a GPU answers). Default: ${DEFAULT-VALUE}.")
-    String device;
-
-    @Option(names = "--no-torch", description = "Do not run PyTorch beside Ballast even when it is installed.")
-    boolean noTorch;
-
-    @Option(names = "--quick", description = "Few repetitions and a small copy buffer: a smoke test, with noisier figures.")
-    boolean quick;
-
     @Override public Integer call() {
-        if (!List.of("cpu", "cuda", "auto").contains(device.toLowerCase(Locale.ROOT)))
-            throw new CommandLine.ParameterException(spec.commandLine(),
-                    "Invalid --device '" + device + "': allowed values are cpu, cuda, auto");
+        Device dev = bench.device();
         List<ClipShapes.GradSet> sets;
         try {
             sets = shapes == null ? ClipShapes.builtIn() : List.of(ClipShapes.read(shapes));
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), "Invalid --shapes: " + e.getMessage());
         }
-        Device dev = Device.named(device.toLowerCase(Locale.ROOT));
-        PrintWriter err = spec.commandLine().getErr();
-        ClipBench.Result r = ClipBench.run(dev, sets, quick ? ClipBench.Timing.QUICK : ClipBench.Timing.DEFAULT, !noTorch,
-                quick ? QUICK_COPY_BYTES : 0, line -> { err.println(line); err.flush(); });
-        PrintWriter out = spec.commandLine().getOut();
-        out.print(table(r));
-        if (json) out.println(r.toJson());
-        out.flush();
+        ClipBench.Result r = ClipBench.run(dev, sets, bench.timing(ClipBench.Timing.DEFAULT), !bench.noTorch,
+                bench.quick ? QUICK_COPY_BYTES : 0, bench.progress());
+        bench.print(table(r), r.toJson());
         return 0;
     }
 

@@ -1,15 +1,14 @@
 package dev.ballast.cli;
 
 import dev.ballast.bench.BenchReport;
-import dev.ballast.bench.ClipBench;
 import dev.ballast.bench.MatmulBench;
 import dev.ballast.engine.Device;
-import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -30,9 +29,7 @@ public final class MatmulBenchCommand implements Callable<Integer> {
 
     @Spec CommandSpec spec;
 
-    @Option(names = "--device", paramLabel = "cpu|cuda|auto", defaultValue = "auto",
-            description = "Where to run: cpu, cuda or auto (CUDA when a GPU answers). Default: ${DEFAULT-VALUE}.")
-    String device;
+    @Mixin BenchOptions bench;
 
     @Option(names = "--sizes", split = ",", paramLabel = "N",
             description = "Comma-separated sizes (N x N times N x N), each 1..16384. Default: 1024,2048,4096,8192 on CUDA, "
@@ -43,17 +40,8 @@ public final class MatmulBenchCommand implements Callable<Integer> {
             description = "Comma-separated precisions among fp32, tf32, bf16, fp16. Default: ${DEFAULT-VALUE}.")
     List<String> dtypes;
 
-    @Option(names = "--json", description = "Also print the results as one JSON line, the last line of stdout.")
-    boolean json;
-
-    @Option(names = "--no-torch", description = "Do not run PyTorch beside Ballast even when it is installed.")
-    boolean noTorch;
-
-    @Option(names = "--quick", description = "Few repetitions, no timed warm-up: a smoke test, with noisier figures.")
-    boolean quick;
-
     @Override public Integer call() {
-        Device dev = BenchOptions.device(spec, device);
+        Device dev = bench.device();
         List<MatmulBench.Precision> precisions = new ArrayList<>();
         for (String d : dtypes) {
             try {
@@ -66,13 +54,8 @@ public final class MatmulBenchCommand implements Callable<Integer> {
         }
         int[] n = sizes == null ? (dev.name().equals("cuda") ? MatmulBench.CUDA_SIZES : MatmulBench.CPU_SIZES).clone()
                 : sizes.stream().mapToInt(s -> BenchOptions.intInRange(spec, "--sizes", s, 1, MAX_SIZE)).toArray();
-        PrintWriter err = spec.commandLine().getErr();
-        BenchReport r = MatmulBench.run(dev, n, precisions, quick ? ClipBench.Timing.QUICK : MatmulBench.TIMING,
-                !noTorch, line -> { err.println(line); err.flush(); });
-        PrintWriter out = spec.commandLine().getOut();
-        out.print(r.table());
-        if (json) out.println(r.toJson());
-        out.flush();
+        BenchReport r = MatmulBench.run(dev, n, precisions, bench.timing(MatmulBench.TIMING), !bench.noTorch, bench.progress());
+        bench.print(r.table(), r.toJson());
         return 0;
     }
 }

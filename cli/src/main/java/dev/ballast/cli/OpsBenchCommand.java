@@ -1,12 +1,11 @@
 package dev.ballast.cli;
 
 import dev.ballast.bench.BenchReport;
-import dev.ballast.bench.ClipBench;
 import dev.ballast.bench.OpsBench;
 import dev.ballast.engine.Device;
-import java.io.PrintWriter;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -27,34 +26,19 @@ public final class OpsBenchCommand implements Callable<Integer> {
 
     @Spec CommandSpec spec;
 
-    @Option(names = "--device", paramLabel = "cpu|cuda|auto", defaultValue = "auto",
-            description = "Where to run: cpu, cuda or auto (CUDA when a GPU answers). Default: ${DEFAULT-VALUE}.")
-    String device;
+    @Mixin BenchOptions bench;
 
     @Option(names = "--mb", paramLabel = "MIB",
             description = "Size of each F32 operand in MiB, 1..16384. Default: 256 on CUDA, 64 on the CPU.")
     String mb;
 
-    @Option(names = "--json", description = "Also print the results as one JSON line, the last line of stdout.")
-    boolean json;
-
-    @Option(names = "--no-torch", description = "Do not run PyTorch beside Ballast even when it is installed.")
-    boolean noTorch;
-
-    @Option(names = "--quick", description = "Few repetitions, no timed warm-up: a smoke test, with noisier figures.")
-    boolean quick;
-
     @Override public Integer call() {
-        Device dev = BenchOptions.device(spec, device);
+        Device dev = bench.device();
         int size = mb == null ? (dev.name().equals("cuda") ? OpsBench.CUDA_MB : OpsBench.CPU_MB)
                 : BenchOptions.intInRange(spec, "--mb", mb, 1, MAX_MB);
-        PrintWriter err = spec.commandLine().getErr();
-        BenchReport r = OpsBench.run(dev, size, quick ? ClipBench.Timing.QUICK : OpsBench.TIMING,
-                OpsBench.MIN_TINY_CALLS * 2, !noTorch, line -> { err.println(line); err.flush(); });
-        PrintWriter out = spec.commandLine().getOut();
-        out.print(r.table());
-        if (json) out.println(r.toJson());
-        out.flush();
+        BenchReport r = OpsBench.run(dev, size, bench.timing(OpsBench.TIMING), OpsBench.MIN_TINY_CALLS * 2, !bench.noTorch,
+                bench.progress());
+        bench.print(r.table(), r.toJson());
         return 0;
     }
 }

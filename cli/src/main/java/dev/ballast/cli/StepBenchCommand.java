@@ -1,17 +1,16 @@
 package dev.ballast.cli;
 
-import dev.ballast.bench.ClipBench;
 import dev.ballast.bench.TorchProcess;
 import dev.ballast.bench.step.StepBench;
 import dev.ballast.bench.step.StepModels;
 import dev.ballast.bench.step.StepSpec;
 import dev.ballast.engine.Device;
-import java.io.PrintWriter;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -30,38 +29,22 @@ public final class StepBenchCommand implements Callable<Integer> {
 
     @Spec CommandSpec spec;
 
-    @Option(names = "--device", paramLabel = "cpu|cuda|auto", defaultValue = "auto",
-            description = "Where to run: cpu, cuda or auto (CUDA when a GPU answers). Default: ${DEFAULT-VALUE}.")
-    String device;
+    @Mixin BenchOptions bench;
 
     @Option(names = "--models", split = ",", paramLabel = "NAME",
             description = "Models to run, comma-separated (default all): mlp, rnn, lstm, transformer, mlp50, lstm256, gpt.")
     List<String> models;
 
-    @Option(names = "--json", description = "Also print the results as one JSON line, the last line of stdout.")
-    boolean json;
-
-    @Option(names = "--no-torch", description = "Do not run PyTorch beside Ballast even when it is installed.")
-    boolean noTorch;
-
-    @Option(names = "--quick", description = "Few repetitions, no warm-up: a smoke test; the figures include JIT compilation.")
-    boolean quick;
-
     @Override public Integer call() {
-        Device dev = BenchOptions.device(spec, device);
+        Device dev = bench.device();
         List<StepSpec> specs;
         try {
             specs = StepModels.select(models);
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), "Invalid --models: " + e.getMessage());
         }
-        PrintWriter err = spec.commandLine().getErr();
-        StepBench.Result r = StepBench.run(dev, specs, quick ? ClipBench.Timing.QUICK : StepBench.DEFAULT, !noTorch,
-                line -> { err.println(line); err.flush(); });
-        PrintWriter out = spec.commandLine().getOut();
-        out.print(table(r));
-        if (json) out.println(r.toJson());
-        out.flush();
+        StepBench.Result r = StepBench.run(dev, specs, bench.timing(StepBench.DEFAULT), !bench.noTorch, bench.progress());
+        bench.print(table(r), r.toJson());
         return 0;
     }
 

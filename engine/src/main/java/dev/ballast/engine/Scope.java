@@ -41,14 +41,14 @@ public final class Scope implements AutoCloseable {
                 s.owned.add(t);
                 return t;
             }
-            if (s.owned.remove(t)) prev = s;
+            if (s.forget(t)) prev = s;
         }
         return t;
     }
 
     /** Removes {@code t} from every open scope on this thread: its owner (a parameter, an optimizer) frees it. */
     public static Tensor detachFromScopes(Tensor t) {
-        for (Scope s : STACK.get()) s.owned.remove(t);
+        for (Scope s : STACK.get()) s.forget(t);
         return t;
     }
 
@@ -69,12 +69,22 @@ public final class Scope implements AutoCloseable {
         owned.subList(w, owned.size()).clear();
     }
 
-    /** Closes {@code t} now if this scope owns it (searching from the newest), and forgets it; returns whether it did. */
+    /** Closes {@code t} now if this scope owns it, and forgets it; returns whether it did. */
     boolean closeIfOwned(Tensor t) {
+        if (!forget(t)) return false;
+        t.close();
+        return true;
+    }
+
+    /**
+     * Drops {@code t} (by identity) from what this scope owns; returns whether it was there. Searches from the newest:
+     * the tensor kept or closed early is nearly always one of the last made, so this is O(1) in practice where a search
+     * from the oldest walked every temporary of a long step.
+     */
+    private boolean forget(Tensor t) {
         for (int i = owned.size() - 1; i >= 0; i--)
             if (owned.get(i) == t) {
                 owned.remove(i);
-                t.close();
                 return true;
             }
         return false;

@@ -174,29 +174,23 @@ final class CudaMultiTensor implements MultiTensorOps {
 
     // ------------------------------------------------------------------ optimizer steps
 
-    @Override
-    public void fusedAdam(List<Strided> params, List<Strided> grads, List<Strided> expAvg, List<Strided> expAvgSq,
-                          AdamParams h, LrSchedule schedule, Strided coefficient, Strided skip, Strided step) {
-        fusedAdam(params, grads, expAvg, expAvgSq, h, schedule, coefficient, skip, step, null);
-    }
-
     /** Writes the working copies inside the update kernel (list 4 of its table): no second pass. */
     @Override
     public boolean fusedAdam(List<Strided> params, List<Strided> grads, List<Strided> expAvg, List<Strided> expAvgSq,
                              AdamParams h, LrSchedule schedule, Strided coefficient, Strided skip, Strided step,
-                             List<Strided> lowPrecisionCopies) {
+                             Strided lrFactor, List<Strided> lowPrecisionCopies) {
         checkF32("fusedAdam", params, grads);
         checkF32("fusedAdam", params, expAvg);
         checkF32("fusedAdam", params, expAvgSq);
         checkCopies("fusedAdam", params, lowPrecisionCopies);
-        checkSteering("fusedAdam", coefficient, skip, step);
+        checkSteering("fusedAdam", coefficient, skip, step, lrFactor);
         host.bind();
         if (!params.isEmpty()) {
             List<List<Strided>> lists = new ArrayList<>(List.of(params, grads, expAvg, expAvgSq));
             int copyList = withCopies(lists, lowPrecisionCopies);
             Resident r = table(lists);
             if (r.chunks() > 0) {
-                LaunchArgs a = steering(r, params.size(), coefficient, skip, step, schedule)
+                LaunchArgs a = steering(r, params.size(), coefficient, skip, lrFactor, step, schedule)
                         .f64(h.beta1()).f64(h.beta2()).f64(h.eps()).f64(h.weightDecay()).i32(h.decoupled() ? 1 : 0)
                         .i32(copyList);
                 host.launchGrid(FILE, "fused_adam", grid(r.chunks()), BLOCK, a);
@@ -206,27 +200,22 @@ final class CudaMultiTensor implements MultiTensorOps {
         return true;
     }
 
-    @Override
-    public void fusedSgd(List<Strided> params, List<Strided> grads, List<Strided> momentumBuffers, SgdParams h,
-                         LrSchedule schedule, Strided coefficient, Strided skip, Strided step) {
-        fusedSgd(params, grads, momentumBuffers, h, schedule, coefficient, skip, step, null);
-    }
-
     /** Writes the working copies inside the update kernel (the table's last list): no second pass. */
     @Override
     public boolean fusedSgd(List<Strided> params, List<Strided> grads, List<Strided> momentumBuffers, SgdParams h,
-                            LrSchedule schedule, Strided coefficient, Strided skip, Strided step, List<Strided> lowPrecisionCopies) {
+                            LrSchedule schedule, Strided coefficient, Strided skip, Strided step, Strided lrFactor,
+                            List<Strided> lowPrecisionCopies) {
         checkF32("fusedSgd", params, grads);
         if (momentumBuffers != null) checkF32("fusedSgd", params, momentumBuffers);
         checkCopies("fusedSgd", params, lowPrecisionCopies);
-        checkSteering("fusedSgd", coefficient, skip, step);
+        checkSteering("fusedSgd", coefficient, skip, step, lrFactor);
         host.bind();
         if (!params.isEmpty()) {
             List<List<Strided>> lists = new ArrayList<>(momentumBuffers == null ? List.of(params, grads) : List.of(params, grads, momentumBuffers));
             int copyList = withCopies(lists, lowPrecisionCopies);
             Resident r = table(lists);
             if (r.chunks() > 0) {
-                LaunchArgs a = steering(r, params.size(), coefficient, skip, step, schedule)
+                LaunchArgs a = steering(r, params.size(), coefficient, skip, lrFactor, step, schedule)
                         .f64(h.momentum()).f64(h.dampening()).f64(h.weightDecay()).i32(h.nesterov() ? 1 : 0)
                         .i32(momentumBuffers == null ? 0 : 1).i32(copyList);
                 host.launchGrid(FILE, "fused_sgd", grid(r.chunks()), BLOCK, a);
@@ -243,11 +232,12 @@ final class CudaMultiTensor implements MultiTensorOps {
         return lists.size() - 1;
     }
 
-    /** The arguments every optimizer kernel starts with: table, device scalars, schedule. */
-    private LaunchArgs steering(Resident r, int n, Strided coefficient, Strided skip, Strided step, LrSchedule s) {
+    /** The arguments every optimizer kernel starts with: table, device scalars (null pointers: none), schedule. */
+    private LaunchArgs steering(Resident r, int n, Strided coefficient, Strided skip, Strided lrFactor, Strided step, LrSchedule s) {
         return LaunchArgs.get().ptr(r.tensorsPtr()).ptr(r.chunksPtr()).i64(r.chunks()).i64(n)
                 .ptr(coefficient == null ? 0 : host.pointer(coefficient)).i32(coefficient == null ? 0 : coefficient.dtype().ordinal())
                 .ptr(skip == null ? 0 : host.pointer(skip)).i32(skip == null ? 0 : skip.dtype().ordinal())
+                .ptr(lrFactor == null ? 0 : host.pointer(lrFactor)).i32(lrFactor == null ? 0 : lrFactor.dtype().ordinal())
                 .ptr(host.pointer(step)).i32(s.kind().ordinal()).f64(s.lr()).i64(s.warmupSteps()).i64(s.stepSize())
                 .f64(s.gamma()).i64(s.tMax()).f64(s.etaMin());
     }
@@ -291,9 +281,10 @@ final class CudaMultiTensor implements MultiTensorOps {
         }
     }
 
-    private static void checkSteering(String op, Strided coefficient, Strided skip, Strided step) {
+    private static void checkSteering(String op, Strided coefficient, Strided skip, Strided step, Strided lrFactor) {
         if (coefficient != null) requireScalar(coefficient, op + " coefficient");
         if (skip != null) requireScalar(skip, op + " skip");
+        if (lrFactor != null) requireScalar(lrFactor, op + " lrFactor");
         if (step == null) throw new IllegalArgumentException("cuda " + op + ": step (one f64 element) is required");
         requireF64(step, 1, op + " step");
     }

@@ -273,6 +273,12 @@ class KernelParameterLayoutTest {
                     coef0, skip, step, f16);
             fused.fusedSgd(params, grads, m, new SgdParams(0.9, 0, 0, false), LrSchedule.constant(0.1), null, null, step, bf16);
             fused.fusedSgd(params, grads, null, new SgdParams(0, 0, 0, false), LrSchedule.constant(0.1), coef0, skip, step, f16);
+            // with the learning-rate factor (the guard's backoff), an F32 and an F64 one-element tensor
+            Strided lrFactor = tensor(DType.F32, 1);
+            fused.fusedAdam(params, grads, m, v, new AdamParams(0.9, 0.999, 1e-8, 0.01, true), LrSchedule.constant(1e-3),
+                    coef0, skip, step, lrFactor, bf16);
+            fused.fusedSgd(params, grads, m, new SgdParams(0.9, 0, 1e-4, false), LrSchedule.constant(0.1), null, null, step,
+                    tensor(DType.F64, 1), null);
         }
     }
 }

@@ -235,6 +235,11 @@ public final class CpuMultiTensorOps implements MultiTensorOps {
         }
     }
 
+    private static void checkFactor(String op, Strided lrFactor) {
+        if (lrFactor != null && lrFactor.numel() != 1)
+            throw new IllegalArgumentException(op + ": lrFactor must be one element, got " + lrFactor);
+    }
+
     private static void checkCopies(List<Strided> params, List<Strided> copies) {
         if (copies == null) return;
         if (copies.size() != params.size())
@@ -273,24 +278,30 @@ public final class CpuMultiTensorOps implements MultiTensorOps {
         return (long) t;
     }
 
-    @Override
-    public void fusedAdam(List<Strided> params, List<Strided> grads, List<Strided> expAvg, List<Strided> expAvgSq,
-                          AdamParams h, LrSchedule schedule, Strided coefficient, Strided skip, Strided step) {
-        fusedAdam(params, grads, expAvg, expAvgSq, h, schedule, coefficient, skip, step, null);
+    /**
+     * The scheduled learning rate of taken step {@code t} times the factor (null: 1), multiplied in double before the
+     * one rounding to float: exactly the rate of a schedule built with {@code lr * factor} when the schedule is
+     * constant, and unchanged, bit for bit, by a factor of 1. The kernels ({@code fused_adam}, {@code fused_sgd}) do
+     * the same.
+     */
+    private static float learningRate(LrSchedule schedule, long t, Strided lrFactor) {
+        double lr = schedule.at(t);
+        return (float) (lrFactor == null ? lr : lr * scalar(lrFactor));
     }
 
     @Override
     public boolean fusedAdam(List<Strided> params, List<Strided> grads, List<Strided> expAvg, List<Strided> expAvgSq,
                              AdamParams h, LrSchedule schedule, Strided coefficient, Strided skip, Strided step,
-                             List<Strided> lowPrecisionCopies) {
+                             Strided lrFactor, List<Strided> lowPrecisionCopies) {
         checkCopies(params, lowPrecisionCopies);
+        checkFactor("fusedAdam", lrFactor);
         checkF32("fusedAdam", params, grads);
         checkF32("fusedAdam", params, expAvg);
         checkF32("fusedAdam", params, expAvgSq);
         long t = advance(skip, step);
         if (t < 0) return true; // skipped: weights and copies unchanged
         float coef = coefficient == null ? 1f : scalar(coefficient);
-        float lr = (float) schedule.at(t);
+        float lr = learningRate(schedule, t, lrFactor);
         float b1 = (float) h.beta1(), b2 = (float) h.beta2(), eps = (float) h.eps(), wd = (float) h.weightDecay();
         float bc1 = (float) (1 - Math.pow(h.beta1(), t));
         float bc2Sqrt = (float) Math.sqrt(1 - Math.pow(h.beta2(), t));
@@ -340,21 +351,17 @@ public final class CpuMultiTensorOps implements MultiTensorOps {
     }
 
     @Override
-    public void fusedSgd(List<Strided> params, List<Strided> grads, List<Strided> momentumBuffers, SgdParams h,
-                         LrSchedule schedule, Strided coefficient, Strided skip, Strided step) {
-        fusedSgd(params, grads, momentumBuffers, h, schedule, coefficient, skip, step, null);
-    }
-
-    @Override
     public boolean fusedSgd(List<Strided> params, List<Strided> grads, List<Strided> momentumBuffers, SgdParams h,
-                            LrSchedule schedule, Strided coefficient, Strided skip, Strided step, List<Strided> lowPrecisionCopies) {
+                            LrSchedule schedule, Strided coefficient, Strided skip, Strided step, Strided lrFactor,
+                            List<Strided> lowPrecisionCopies) {
         checkCopies(params, lowPrecisionCopies);
+        checkFactor("fusedSgd", lrFactor);
         checkF32("fusedSgd", params, grads);
         if (momentumBuffers != null) checkF32("fusedSgd", params, momentumBuffers);
         long t = advance(skip, step);
         if (t < 0) return true; // skipped: weights and copies unchanged
         float coef = coefficient == null ? 1f : scalar(coefficient);
-        float lr = (float) schedule.at(t);
+        float lr = learningRate(schedule, t, lrFactor);
         float mu = (float) h.momentum(), damp = (float) h.dampening(), wd = (float) h.weightDecay();
         boolean first = t == 1;
         List<Chunk> chunks = chunks(params);

@@ -5,7 +5,7 @@ import java.util.List;
 /**
  * Fused kernels over many tensors at once: the one-pass gradient norm with its non-finite count, the clip
  * coefficient computed on the device, and optimizer updates that apply that coefficient and honour a skip
- * flag inside their own pass. Scalars that steer a step (coefficient, skip flag, step counter) are read from
+ * flag inside their own pass. Scalars that steer a step (coefficient, skip flag, learning-rate factor, step counter) are read from
  * device memory, so a step needs no host round-trip. A backend that lacks this capability still works: the
  * stability layer composes the same semantics from primitive ops, with more passes over memory.
  *
@@ -50,32 +50,53 @@ public interface MultiTensorOps {
      * {@code skip} (one element, any float dtype; null: never) is non-zero, nothing is written: weights,
      * moments and the step counter stay bit-identical. Otherwise {@code step} (one F64 element) is incremented
      * on the device first and used for bias correction and for the learning rate from {@code schedule}.
+     *
+     * <p>{@code lrFactor} (one element, read on the device like the coefficient; null: 1) multiplies the scheduled
+     * learning rate of this step, in F64 before the rate is rounded to F32, so the step is bit for bit the one an
+     * optimizer built with {@code lr * factor} takes under a constant schedule, and a factor of 1 changes no bit: the
+     * learning rate as torch has it when a group's lr is lowered, so AdamW's decoupled decay is {@code lr*f*wd} too,
+     * and the moments do not see the factor.
+     *
+     * <p>{@code lowPrecisionCopies} (F16 or BF16, one per parameter, may be null) are refreshed from the new weights in
+     * the same pass: the working copies mixed-precision forward passes read. Returns whether the copies were written
+     * (false: the caller casts them itself, an extra pass).
      */
-    void fusedAdam(List<Strided> params, List<Strided> grads, List<Strided> expAvg, List<Strided> expAvgSq,
-                   AdamParams h, LrSchedule schedule, Strided coefficient, Strided skip, Strided step);
-
-    /** The SGD counterpart of {@link #fusedAdam}; {@code momentumBuffers} is null when momentum is 0. */
-    void fusedSgd(List<Strided> params, List<Strided> grads, List<Strided> momentumBuffers, SgdParams h,
-                  LrSchedule schedule, Strided coefficient, Strided skip, Strided step);
+    boolean fusedAdam(List<Strided> params, List<Strided> grads, List<Strided> expAvg, List<Strided> expAvgSq,
+                      AdamParams h, LrSchedule schedule, Strided coefficient, Strided skip, Strided step,
+                      Strided lrFactor, List<Strided> lowPrecisionCopies);
 
     /**
-     * {@link #fusedAdam} that also refreshes {@code lowPrecisionCopies} (F16 or BF16, one per parameter, may be null)
-     * from the new weights in the same pass: the working copies mixed-precision forward passes read. Returns whether
-     * the copies were written; this default only runs the update and returns false (the optimizer then casts the
-     * copies itself, an extra pass). Backends override it to write the copies inside the update.
+     * The SGD counterpart of {@link #fusedAdam}; {@code momentumBuffers} is null when momentum is 0. The learning-rate
+     * factor scales the step {@code lr * d} only: the momentum buffer is what a step with the full lr leaves (torch's
+     * SGD keeps lr out of its buffer).
      */
+    boolean fusedSgd(List<Strided> params, List<Strided> grads, List<Strided> momentumBuffers, SgdParams h,
+                     LrSchedule schedule, Strided coefficient, Strided skip, Strided step, Strided lrFactor,
+                     List<Strided> lowPrecisionCopies);
+
+    /** {@link #fusedAdam} with no learning-rate factor and no working copies. */
+    default void fusedAdam(List<Strided> params, List<Strided> grads, List<Strided> expAvg, List<Strided> expAvgSq,
+                           AdamParams h, LrSchedule schedule, Strided coefficient, Strided skip, Strided step) {
+        fusedAdam(params, grads, expAvg, expAvgSq, h, schedule, coefficient, skip, step, null, null);
+    }
+
+    /** {@link #fusedSgd} with no learning-rate factor and no working copies. */
+    default void fusedSgd(List<Strided> params, List<Strided> grads, List<Strided> momentumBuffers, SgdParams h,
+                          LrSchedule schedule, Strided coefficient, Strided skip, Strided step) {
+        fusedSgd(params, grads, momentumBuffers, h, schedule, coefficient, skip, step, null, null);
+    }
+
+    /** {@link #fusedAdam} with no learning-rate factor. */
     default boolean fusedAdam(List<Strided> params, List<Strided> grads, List<Strided> expAvg, List<Strided> expAvgSq,
                               AdamParams h, LrSchedule schedule, Strided coefficient, Strided skip, Strided step,
                               List<Strided> lowPrecisionCopies) {
-        fusedAdam(params, grads, expAvg, expAvgSq, h, schedule, coefficient, skip, step);
-        return false;
+        return fusedAdam(params, grads, expAvg, expAvgSq, h, schedule, coefficient, skip, step, null, lowPrecisionCopies);
     }
 
-    /** {@link #fusedSgd} that also refreshes {@code lowPrecisionCopies}, as the Adam counterpart. */
+    /** {@link #fusedSgd} with no learning-rate factor. */
     default boolean fusedSgd(List<Strided> params, List<Strided> grads, List<Strided> momentumBuffers, SgdParams h,
                              LrSchedule schedule, Strided coefficient, Strided skip, Strided step, List<Strided> lowPrecisionCopies) {
-        fusedSgd(params, grads, momentumBuffers, h, schedule, coefficient, skip, step);
-        return false;
+        return fusedSgd(params, grads, momentumBuffers, h, schedule, coefficient, skip, step, null, lowPrecisionCopies);
     }
 
     /** Adam/AdamW hyperparameters as torch.optim.Adam/AdamW take them (non-amsgrad). */

@@ -63,12 +63,12 @@ public class Adam extends Optimizer {
         }
         return ops.fusedAdam(g.params(), g.grads(), m, v, new MultiTensorOps.AdamParams(beta1, beta2, eps,
                 paramGroups().get(g.group()).weightDecay(), decoupledWeightDecay()), g.schedule(), g.coefficient(), g.skip(), g.step(),
-                g.workingCopies());
+                g.lrFactor(), g.workingCopies());
     }
 
     @Override
-    protected void update(int index, Tensor p, Tensor g, ParamGroup group, long t) {
-        double lr = group.lr(), wd = group.weightDecay();
+    protected void update(int index, Tensor p, Tensor g, double lr, ParamGroup group, long t) {
+        double wd = group.weightDecay();
         if (wd != 0) {
             if (decoupledWeightDecay()) p.mulInPlace(1 - lr * wd);
             else g = g.add(p.mul(wd));

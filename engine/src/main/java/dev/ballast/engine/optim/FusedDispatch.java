@@ -34,7 +34,7 @@ final class FusedDispatch implements AutoCloseable {
 
     /** One fused update of every group, starting the counters at {@code hostSteps} when there are none yet. */
     void step(FusedUpdate hook, MultiTensorOps ops, List<ParamGroup> groups, List<Tensor> params, long hostSteps,
-              LrSchedule schedule, Tensor coefficient, Tensor skip, WorkingCopies copies) {
+              LrSchedule schedule, Tensor coefficient, Tensor skip, Tensor lrFactor, WorkingCopies copies) {
         Device device = params.getFirst().device();
         if (deviceSteps == null) {
             deviceSteps = new Tensor[groups.size()];
@@ -43,6 +43,7 @@ final class FusedDispatch implements AutoCloseable {
         }
         Strided coef = coefficient == null ? null : coefficient.view();
         Strided flag = skip == null ? null : skip.view();
+        Strided lrf = lrFactor == null ? null : lrFactor.view();
         int start = 0;
         for (int g = 0; g < groups.size(); g++) {
             ParamGroup group = groups.get(g);
@@ -57,7 +58,7 @@ final class FusedDispatch implements AutoCloseable {
             start += group.params().size();
             LrSchedule sched = schedule == null ? LrSchedule.constant(group.lr()) : schedule.withLr(group.baseLr());
             List<Strided> cs = copies == null ? null : copies.views(idx);
-            boolean wrote = hook.run(ops, new FusedUpdate.Group(g, idx, ps, gs, sched, coef, flag, deviceSteps[g].view(), cs));
+            boolean wrote = hook.run(ops, new FusedUpdate.Group(g, idx, ps, gs, sched, coef, flag, lrf, deviceSteps[g].view(), cs));
             if (copies != null) copies.written(idx, wrote);
         }
         pending = true;

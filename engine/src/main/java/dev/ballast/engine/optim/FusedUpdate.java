@@ -15,13 +15,13 @@ public interface FusedUpdate {
 
     /**
      * One group's views: the group index, the global indices of its parameters (naming their state), the
-     * parameters and gradients (contiguous F32), the schedule with the group's base lr, the 0-d coefficient and skip
-     * flag (null: none), the group's device step counter (0-d F64, incremented by the kernel on a taken step) and the
+     * parameters and gradients (contiguous F32), the schedule with the group's base lr, the 0-d coefficient, skip
+     * flag and learning-rate factor (null: none), the group's device step counter (0-d F64, incremented by the kernel on a taken step) and the
      * low-precision working copies of the parameters to refresh in the same pass (F16/BF16, null: none kept; see
      * {@code Optimizer.keepWorkingCopies}).
      */
     record Group(int group, List<Integer> indices, List<Strided> params, List<Strided> grads, LrSchedule schedule,
-                 Strided coefficient, Strided skip, Strided step, List<Strided> workingCopies) {}
+                 Strided coefficient, Strided skip, Strided lrFactor, Strided step, List<Strided> workingCopies) {}
 
     /**
      * Runs the kernel for {@code group}; the optimizer's state tensors come from {@code Optimizer.state}. Returns

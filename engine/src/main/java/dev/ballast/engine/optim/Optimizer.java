@@ -115,19 +115,34 @@ public abstract class Optimizer implements AutoCloseable {
      * the skip flag on the device, and device-side counters count taken steps. Otherwise the composed
      * per-parameter update runs, which reads the skip flag on the host.
      */
-    public void stepAsync(Tensor coefficient, Tensor skip) {
+    public void stepAsync(Tensor coefficient, Tensor skip) { stepAsync(coefficient, skip, null); }
+
+    /**
+     * {@link #stepAsync(Tensor, Tensor)} with this step's learning rate times {@code lrFactor} (0-d, on the device;
+     * null = 1), with no host read on the fused path: the fused kernel multiplies the scheduled lr by the factor (in
+     * double, before its one rounding to float) inside its own pass, so the factor costs no pass over the parameters.
+     * This is torch's semantics of lowering every group's lr for the step: the step is exactly the one an optimizer
+     * built with {@code lr * factor} takes (bit for bit under a constant schedule; with a schedule, the factor
+     * multiplies the scheduled rate), AdamW's decoupled decay is {@code p *= 1 - lr * factor * wd}, and the moments and
+     * SGD's momentum buffer do not see the factor (torch keeps lr out of them). A factor of 1 changes no bit of the
+     * step. The factor is read as F32 (like the coefficient). The composed path reads it on the host, as it reads the
+     * skip flag.
+     */
+    public void stepAsync(Tensor coefficient, Tensor skip, Tensor lrFactor) {
         checkOpen();
         if (coefficient != null) checkScalar(coefficient, "coefficient");
         if (skip != null) checkScalar(skip, "skip");
+        if (lrFactor != null) checkScalar(lrFactor, "lrFactor");
         Optional<FusedUpdate> hook = fusedUpdate();
         Optional<MultiTensorOps> ops = params.isEmpty() ? Optional.empty() : params.getFirst().device().backend().multiTensorOps();
         if (hook.isPresent() && ops.isPresent() && FusedDispatch.eligible(params, paramSteps, steps, fused.pending())) {
-            fused.step(hook.get(), ops.get(), groups, params, steps, schedule, coefficient, skip, workingCopies);
+            fused.step(hook.get(), ops.get(), groups, params, steps, schedule, coefficient, skip, lrFactor, workingCopies);
             return;
         }
         syncStepsFromDevice();
         if (skip != null && skip.item() != 0) return;
         updateGroupLrs();
+        double factor = lrFactor == null ? 1 : (float) lrFactor.item(); // as F32, like the kernels read it
         try (Scope scope = Scope.open(); GradMode.Guard ng = GradMode.noGrad()) {
             for (int i = 0; i < params.size(); i++) {
                 Tensor p = params.get(i);
@@ -135,40 +150,13 @@ public abstract class Optimizer implements AutoCloseable {
                 if (g == null) continue;
                 if (coefficient != null) g = g.mul(coefficient);
                 paramSteps[i]++;
-                update(i, p, g, groups.get(groupOf[i]), paramSteps[i]);
+                ParamGroup group = groups.get(groupOf[i]);
+                update(i, p, g, lrFactor == null ? group.lr() : group.lr() * factor, group, paramSteps[i]);
             }
         }
         steps++;
         fused.drop();
         updateGroupLrs();
-        if (workingCopies != null) workingCopies.refreshAll();
-    }
-
-    /**
-     * {@link #stepAsync(Tensor, Tensor)} with the learning rate times {@code lrFactor} (0-d, on the device; null = 1)
-     * for this step, with no host read: the update every parameter takes is scaled by the factor, as torch's step with
-     * {@code lr * factor} in every group would make it (SGD, Adam and AdamW take steps linear in lr; their moments and
-     * momentum buffers do not depend on lr, so they are exactly what a step with the full lr leaves). A factor of 1
-     * leaves the step bit-identical to the plain one. Costs a device copy of the parameters and one blending pass.
-     */
-    public void stepAsync(Tensor coefficient, Tensor skip, Tensor lrFactor) {
-        if (lrFactor == null) {
-            stepAsync(coefficient, skip);
-            return;
-        }
-        checkOpen();
-        checkScalar(lrFactor, "lrFactor");
-        try (Scope scope = Scope.open(); GradMode.Guard ng = GradMode.noGrad()) {
-            List<Tensor> before = new ArrayList<>(params.size());
-            for (Tensor p : params) before.add(p.detach().copy());
-            stepAsync(coefficient, skip);
-            Tensor f = lrFactor.reshape(), cut = f.ne(1);
-            for (int i = 0; i < params.size(); i++) {
-                Tensor p = params.get(i), b = before.get(i);
-                // p_before + f * (p_after - p_before): the update times f; where f is 1, the step as it was
-                p.copyFrom(Tensor.where(cut, b.add(p.detach().sub(b).mul(f.to(p.dtype()))), p.detach()));
-            }
-        }
         if (workingCopies != null) workingCopies.refreshAll();
     }
 
@@ -219,11 +207,12 @@ public abstract class Optimizer implements AutoCloseable {
     // ------------------------------------------------------------------ the update math (subclasses)
 
     /**
-     * Updates parameter {@code index} in place from {@code grad} (already multiplied by the coefficient).
+     * Updates parameter {@code index} in place from {@code grad} (already multiplied by the coefficient) with learning
+     * rate {@code lr} (the group's, times the step's lr factor; use it, not {@code group.lr()}).
      * Runs under noGrad inside a scope that frees temporaries; {@code paramStep} counts this parameter's updates
      * including this one (torch's per-parameter {@code state['step']}).
      */
-    protected abstract void update(int index, Tensor param, Tensor grad, ParamGroup group, long paramStep);
+    protected abstract void update(int index, Tensor param, Tensor grad, double lr, ParamGroup group, long paramStep);
 
     /** The fused kernel of this optimizer for one group, or empty when it has none (the composed path runs). */
     protected Optional<FusedUpdate> fusedUpdate() { return Optional.empty(); }

@@ -59,11 +59,11 @@ public final class SGD extends Optimizer {
         }
         return ops.fusedSgd(g.params(), g.grads(), bufs, new MultiTensorOps.SgdParams(momentum, dampening,
                 paramGroups().get(g.group()).weightDecay(), nesterov), g.schedule(), g.coefficient(), g.skip(), g.step(),
-                g.workingCopies());
+                g.lrFactor(), g.workingCopies());
     }
 
     @Override
-    protected void update(int index, Tensor p, Tensor g, ParamGroup group, long paramStep) {
+    protected void update(int index, Tensor p, Tensor g, double lr, ParamGroup group, long paramStep) {
         Tensor d = group.weightDecay() != 0 ? g.add(p.mul(group.weightDecay())) : g;
         if (momentum != 0) {
             Tensor buf = state(index, "momentum_buffer");
@@ -76,7 +76,7 @@ public final class SGD extends Optimizer {
             }
             d = nesterov ? d.add(buf.mul(momentum)) : buf;
         }
-        p.addInPlace(d.mul(-group.lr()));
+        p.addInPlace(d.mul(-lr));
     }
 
     @Override

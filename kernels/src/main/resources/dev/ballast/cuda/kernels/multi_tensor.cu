@@ -221,14 +221,17 @@ __device__ __forceinline__ void store_copy(const TensorRef& c, i64 i, float x) {
 // copies are list copy_list (4), [4n, 5n), each F16 or BF16 as its TensorRef says.
 extern "C" __global__ void fused_adam(const TensorRef* tensors, const Chunk* chunks, i64 nchunks, i64 n,
                                       const void* coef_p, int coef_dt, const void* skip, int skip_dt,
-                                      const double* step, int sched, double lr0, i64 warmup, i64 step_size,
-                                      double gamma, i64 t_max, double eta_min,
+                                      const void* lrf_p, int lrf_dt, const double* step, int sched, double lr0,
+                                      i64 warmup, i64 step_size, double gamma, i64 t_max, double eta_min,
                                       double beta1, double beta2, double eps_d, double wd_d, int decoupled,
                                       int copy_list) {
     if (load_scalar(skip, skip_dt, 0.0f) != 0.0f) return; // skipped: write nothing
     float coef = load_scalar(coef_p, coef_dt, 1.0f);
     i64 t = (i64)(step[0] + 1.0);
-    float lr = (float)schedule_lr(sched, lr0, warmup, step_size, gamma, t_max, eta_min, t);
+    // the scheduled lr times the lr factor (the guard's backoff) in double, then one rounding, as the CPU twin:
+    // a factor of 1 changes no bit; the moments and buffers below never see it (torch's lowered-lr semantics)
+    float lr = (float)__dmul_rn(schedule_lr(sched, lr0, warmup, step_size, gamma, t_max, eta_min, t),
+                                (double)load_scalar(lrf_p, lrf_dt, 1.0f));
     float b1 = (float)beta1, b2 = (float)beta2, eps = (float)eps_d, wd = (float)wd_d;
     float bc1 = (float)(1.0 - pow(beta1, (double)t));
     float bc2_sqrt = (float)sqrt(1.0 - pow(beta2, (double)t));
@@ -265,14 +268,17 @@ extern "C" __global__ void fused_adam(const TensorRef* tensors, const Chunk* chu
 // copy_list >= 0, are list copy_list (3 with buffers, else 2).
 extern "C" __global__ void fused_sgd(const TensorRef* tensors, const Chunk* chunks, i64 nchunks, i64 n,
                                      const void* coef_p, int coef_dt, const void* skip, int skip_dt,
-                                     const double* step, int sched, double lr0, i64 warmup, i64 step_size,
-                                     double gamma, i64 t_max, double eta_min,
+                                     const void* lrf_p, int lrf_dt, const double* step, int sched, double lr0,
+                                     i64 warmup, i64 step_size, double gamma, i64 t_max, double eta_min,
                                      double momentum, double dampening, double wd_d, int nesterov, int has_buf,
                                      int copy_list) {
     if (load_scalar(skip, skip_dt, 0.0f) != 0.0f) return; // skipped: write nothing
     float coef = load_scalar(coef_p, coef_dt, 1.0f);
     i64 t = (i64)(step[0] + 1.0);
-    float lr = (float)schedule_lr(sched, lr0, warmup, step_size, gamma, t_max, eta_min, t);
+    // the scheduled lr times the lr factor (the guard's backoff) in double, then one rounding, as the CPU twin:
+    // a factor of 1 changes no bit; the moments and buffers below never see it (torch's lowered-lr semantics)
+    float lr = (float)__dmul_rn(schedule_lr(sched, lr0, warmup, step_size, gamma, t_max, eta_min, t),
+                                (double)load_scalar(lrf_p, lrf_dt, 1.0f));
     float mu = (float)momentum, damp = (float)dampening, wd = (float)wd_d;
     float one_damp = __fsub_rn(1.0f, damp);
     bool first = t == 1; // torch.optim.SGD: the first step copies the gradient into the buffer

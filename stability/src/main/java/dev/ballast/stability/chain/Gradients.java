@@ -173,9 +173,10 @@ public final class Gradients {
     }
 
     /**
-     * Multiplies this step's learning rate by {@code factor} (0-d device tensor): the optimizer's update is scaled, not
-     * the gradients, so moments and momentum buffers take the gradients as they are (an lr backoff, not a gradient
-     * scale: Adam would all but cancel a gradient scale). Factors from several links multiply.
+     * Multiplies this step's learning rate by {@code factor} (0-d device tensor), inside the optimizer's fused update
+     * ({@code Optimizer.stepAsync(coef, skip, lrFactor)}, no extra pass): torch's step with every group's lr lowered
+     * to {@code lr * factor}, not a gradient scale, so moments and momentum buffers take the gradients as they are (an lr
+     * backoff: Adam would all but cancel a gradient scale). Factors from several links multiply.
      */
     public void scaleLearningRate(Tensor factor) {
         checkNotApplied();

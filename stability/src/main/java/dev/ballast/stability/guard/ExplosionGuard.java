@@ -26,9 +26,9 @@ import java.util.Set;
  *     every {@code snapshotEvery} steps when that many steps and the present one passed without an event, and the
  *     batch is skipped.</li>
  * <li>{@code backoff:F:N}: an lr backoff as {@code ReduceLROnPlateau} users know it, on the device: each event cuts the
- *     effective learning rate by F from its step on ({@link Gradients#scaleLearningRate}: the optimizer's update is
- *     scaled, so momentum buffers and Adam's moments take the gradients as they are and the cut is exact for SGD, Adam and
- *     AdamW alike); cuts compound when events follow each other (down to {@value #MIN_LR_FACTOR}); after N steps
+ *     effective learning rate by F from its step on ({@link Gradients#scaleLearningRate}: the fused update multiplies
+ *     its learning rate by the factor, torch's lowered lr, so momentum buffers and Adam's moments take the gradients as
+ *     they are and AdamW's decoupled decay is scaled with the lr); cuts compound when events follow each other (down to {@value #MIN_LR_FACTOR}); after N steps
  *     without an event one cut is undone, and again after every N quiet steps, back to the full rate. Alone (without
  *     skip or rollback) a spiking step is applied with its gradient norm clipped to the spike threshold (mean + z * std
  *     of the norm's average), so the momentum buffer takes a gradient of the usual size, not the spike, and the spike is
