@@ -55,7 +55,20 @@ final class LinearAlgebra {
         }
         return Ops.recordSaving(out, "matmul", new Tensor[]{a, b}, g -> new Tensor[]{
                 a.requiresGrad ? Reductions.sumTo(g.matmul(b.mT()), a.shape) : null,
-                b.requiresGrad ? Reductions.sumTo(a.mT().matmul(g), b.shape) : null}, a, b);
+                b.requiresGrad ? rightGradient(a, b, g) : null}, a, b);
+    }
+
+    /**
+     * The gradient of {@code b} in {@code a @ b}: {@code a^T g}. When {@code b} is a transposed contiguous matrix (a
+     * linear layer's {@code W^T}), it is computed as {@code (g^T a)^T}, so that its transpose, the weight's gradient,
+     * comes out contiguous instead of needing a transposing copy; every element is the same chain of fused
+     * multiply-adds over the batch rows in increasing order either way, so the bits are equal.
+     */
+    private static Tensor rightGradient(Tensor a, Tensor b, Tensor g) {
+        if (a.rank() == 2 && b.rank() == 2 && g.rank() == 2 && b.shape[0] > 1 && b.shape[1] > 1
+                && b.strides[0] == 1 && b.strides[1] == b.shape[0])
+            return g.mT().matmul(a).mT();
+        return Reductions.sumTo(a.mT().matmul(g), b.shape);
     }
 
     /** An operand expanded to the batch shape, with one batch stride when its batch dims allow, else copied. */

@@ -107,6 +107,19 @@ final class Ops {
         };
     }
 
+    /**
+     * ReLU's ({@code relu}, from x) or tanh's (from y) gradient in one pass where the backend offers it for these
+     * operands (one F32 or F64 dtype), else null; the bits equal the composed ops'.
+     */
+    private static Tensor fusedGrad(boolean relu, Tensor in, Tensor g) {
+        if (g.dtype != in.dtype || (in.dtype != DType.F32 && in.dtype != DType.F64)
+                || !(in.backend().fusedActivations().orElse(null) instanceof FusedActivations f)) return null;
+        Tensor out = Tensor.empty(in.device, in.dtype, in.shape);
+        if (relu) f.reluBackward(in.view(), broadcastView(g, in.shape), out.view());
+        else f.tanhBackward(in.view(), broadcastView(g, in.shape), out.view());
+        return out;
+    }
+
     private static Tensor unaryGrad(UnaryOp op, Tensor x, Tensor y, Tensor g) {
         return switch (op) {
             case NEG -> g.neg();
@@ -115,9 +128,15 @@ final class Ops {
             case LOG -> g.div(x);
             case SQRT -> g.mul(0.5).div(y);
             case RSQRT -> g.mul(y.pow(3)).mul(-0.5);
-            case TANH -> g.mul(y.square().rsub(1));
+            case TANH -> {
+                Tensor fused = fusedGrad(false, y, g);
+                yield fused != null ? fused : g.mul(y.square().rsub(1));
+            }
             case SIGMOID -> g.mul(y.mul(y.rsub(1)));
-            case RELU -> g.mul(x.gt(0));
+            case RELU -> {
+                Tensor fused = fusedGrad(true, x, g);
+                yield fused != null ? fused : g.mul(x.gt(0));
+            }
             case GELU -> {
                 if (x.backend().fusedActivations().orElse(null) instanceof FusedActivations f && x.dtype.isFloating()) {
                     Tensor out = Tensor.empty(x.device, g.dtype, x.shape);

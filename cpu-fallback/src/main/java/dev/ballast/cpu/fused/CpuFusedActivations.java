@@ -1,6 +1,7 @@
 package dev.ballast.cpu.fused;
 
 import dev.ballast.cpu.CpuStorage;
+import dev.ballast.cpu.kernel.ActivationGrads;
 import dev.ballast.cpu.kernel.Gelu;
 import dev.ballast.cpu.kernel.Parallel;
 import dev.ballast.cpu.kernel.Softmax;
@@ -9,7 +10,10 @@ import dev.ballast.engine.backend.FusedActivations;
 import dev.ballast.engine.backend.Strided;
 import java.lang.ref.Reference;
 
-/** The CPU backend's {@link FusedActivations}: the {@link Gelu} and {@link Softmax} gradient kernels on its pool. */
+/**
+ * The CPU backend's {@link FusedActivations}: the {@link Gelu}, {@link Softmax} and {@link ActivationGrads} (ReLU, tanh)
+ * gradient kernels on its pool.
+ */
 public final class CpuFusedActivations implements FusedActivations {
     private final Parallel par;
 
@@ -27,6 +31,26 @@ public final class CpuFusedActivations implements FusedActivations {
             Gelu.backward(par, view(x), view(g), view(out));
         } finally {
             Reference.reachabilityFence(x);
+            Reference.reachabilityFence(g);
+            Reference.reachabilityFence(out);
+        }
+    }
+
+    @Override public void reluBackward(Strided x, Strided g, Strided out) {
+        try {
+            ActivationGrads.reluBackward(par, view(x), view(g), view(out));
+        } finally {
+            Reference.reachabilityFence(x);
+            Reference.reachabilityFence(g);
+            Reference.reachabilityFence(out);
+        }
+    }
+
+    @Override public void tanhBackward(Strided y, Strided g, Strided out) {
+        try {
+            ActivationGrads.tanhBackward(par, view(y), view(g), view(out));
+        } finally {
+            Reference.reachabilityFence(y);
             Reference.reachabilityFence(g);
             Reference.reachabilityFence(out);
         }

@@ -1,6 +1,7 @@
 package dev.ballast.cpu.fused;
 
 import dev.ballast.cpu.CpuStorage;
+import dev.ballast.cpu.kernel.HalfConversions;
 import dev.ballast.cpu.kernel.Parallel;
 import dev.ballast.engine.DType;
 import dev.ballast.engine.HalfFloats;
@@ -255,18 +256,11 @@ public final class CpuMultiTensorOps implements MultiTensorOps {
     /**
      * Rounds the {@code n} freshly updated weights at byte offset {@code pByteOff} of {@code p} into the working copy,
      * from elements {@code start}: while the chunk is still in cache, so the copy costs no extra pass over memory.
-     * The loops are plain so that C2 vectorizes them (F16 through its float16 conversion intrinsics).
+     * {@link HalfConversions#row} is the cast kernel's own row conversion (BF16 in Vector API lanes, F16 through the
+     * hardware conversion), so the copy has the bits {@code Tensor.to(F16/BF16)} would give.
      */
     private static void writeCopy(MemorySegment p, long pByteOff, Strided copy, long start, int n) {
-        MemorySegment c = seg(copy);
-        long co = 2 * (copy.offset() + start);
-        if (copy.dtype() == DType.F16) {
-            for (int e = 0; e < n; e++)
-                c.set(ValueLayout.JAVA_SHORT_UNALIGNED, co + 2L * e, Float.floatToFloat16(p.get(F32, pByteOff + 4L * e)));
-        } else {
-            for (int e = 0; e < n; e++)
-                c.set(ValueLayout.JAVA_SHORT_UNALIGNED, co + 2L * e, HalfFloats.floatToBf16(p.get(F32, pByteOff + 4L * e)));
-        }
+        HalfConversions.row(DType.F32, p, pByteOff / 4, 1, copy.dtype(), seg(copy), copy.offset() + start, 1, n);
     }
 
     /** Reads skip, advances the device step counter; returns the new step, or -1 when the step is skipped. */

@@ -21,7 +21,7 @@ import jdk.incubator.vector.VectorSpecies;
  * NaN stays NaN). Unit-stride BF16 rows use the Vector API (BF16 is the upper half of an F32); F16 rows use
  * {@link Float#floatToFloat16} / {@link Float#float16ToFloat}, which C2 compiles to the hardware conversion.
  */
-final class HalfConversions {
+public final class HalfConversions {
     private HalfConversions() {}
 
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
@@ -35,7 +35,7 @@ final class HalfConversions {
     }
 
     /** Converts {@code len} elements; offsets and strides are in elements. */
-    static void row(DType st, MemorySegment s, long so, long ss, DType dt, MemorySegment d, long dOff, long ds, int len) {
+    public static void row(DType st, MemorySegment s, long so, long ss, DType dt, MemorySegment d, long dOff, long ds, int len) {
         if (st == DType.F32) {
             if (dt == DType.BF16) toBf16(s, so, ss, d, dOff, ds, len);
             else for (int i = 0; i < len; i++)

@@ -20,4 +20,17 @@ public interface FusedActivations {
      * {@code out = g - exp(y) sum_row(g)}. {@code y}, {@code g} and {@code out} are contiguous, of one dtype.
      */
     void softmaxBackward(Strided y, Strided g, long rows, long n, boolean log, Strided out);
+
+    /**
+     * ReLU's gradient {@code out = g * (x > 0 ? 1 : 0)}, bit for bit the product of {@code g} and the 0/1 mask that
+     * autograd composes otherwise (so a NaN or infinite {@code g} where {@code x <= 0} still gives NaN). {@code x},
+     * {@code g} and {@code out} are of one shape and one dtype, F32 or F64.
+     */
+    void reluBackward(Strided x, Strided g, Strided out);
+
+    /**
+     * tanh's gradient from its output {@code y}: {@code out = g * (1 - y * y)}, each operation rounded in the dtype as
+     * the composed ops round it. {@code y}, {@code g} and {@code out} are of one shape and one dtype, F32 or F64.
+     */
+    void tanhBackward(Strided y, Strided g, Strided out);
 }
