@@ -8,11 +8,13 @@ import dev.ballast.cpu.kernel.Parallel;
 import dev.ballast.cpu.fused.CpuFusedActivations;
 import dev.ballast.cpu.fused.CpuFusedCells;
 import dev.ballast.cpu.fused.CpuFusedNorms;
+import dev.ballast.cpu.fused.CpuFusedAttention;
 import dev.ballast.cpu.fused.CpuFusedRecurrentLayers;
 import dev.ballast.engine.backend.FusedActivations;
 import dev.ballast.engine.backend.FusedRecurrentLayers;
 import dev.ballast.engine.backend.FusedCells;
 import dev.ballast.engine.backend.FusedNorms;
+import dev.ballast.engine.backend.FusedAttention;
 import dev.ballast.engine.backend.MultiTensorOps;
 import java.util.List;
 import dev.ballast.cpu.kernel.RandomFill;
@@ -69,6 +71,7 @@ public final class CpuBackend implements Backend {
     private final CpuFusedRecurrentLayers layers;
     private final CpuFusedActivations activations;
     private final CpuFusedNorms norms;
+    private final CpuFusedAttention attention;
     private final AtomicLong allocated = new AtomicLong();
 
     /** A backend with the configured thread count. */
@@ -90,6 +93,7 @@ public final class CpuBackend implements Backend {
         this.layers = new CpuFusedRecurrentLayers(par);
         this.activations = new CpuFusedActivations(par);
         this.norms = new CpuFusedNorms(par);
+        this.attention = new CpuFusedAttention(par);
     }
 
     /** The fused multi-tensor kernels on this backend's pool ({@link CpuMultiTensorOps}). */
@@ -106,6 +110,9 @@ public final class CpuBackend implements Backend {
 
     /** Fused layer normalization on this backend's pool ({@link CpuFusedNorms}). */
     @Override public Optional<FusedNorms> fusedNorms() { return Optional.of(norms); }
+
+    /** Multi-head self-attention with the heads read in place, one (batch, head) pair per item ({@link CpuFusedAttention}). */
+    @Override public Optional<FusedAttention> fusedAttention() { return Optional.of(attention); }
 
     /** The thread count from {@value #THREADS_PROPERTY}, {@value #THREADS_ENV}, or the processor count. */
     public static int configuredThreads() {

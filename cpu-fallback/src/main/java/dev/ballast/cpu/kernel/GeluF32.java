@@ -67,8 +67,6 @@ final class GeluF32 {
         }
     }
 
-    /** {@code v} in every lane. */
-    private static DoubleVector k(double v) { return DoubleVector.broadcast(D, v); }
 
     /** {@code h = x Phi(x)}, where {@code h} holds {@code erfc(|x|/sqrt 2)/2}; -0 at -inf (the formula gives -inf times a tiny value). */
     private static void values(double[] x, double[] h, int n) {
@@ -84,7 +82,7 @@ final class GeluF32 {
         for (int i = 0; i < n; i += L) {
             DoubleVector xv = DoubleVector.fromArray(D, x, i), hv = DoubleVector.fromArray(D, h, i);
             DoubleVector cdf = DoubleVector.broadcast(D, 1.0).sub(hv).blend(hv, xv.compare(VectorOperators.LT, 0.0));
-            DoubleVector d = xv.mul(DoubleVector.fromArray(D, e, i)).fma(k(INV_SQRT_2PI), cdf)
+            DoubleVector d = xv.mul(DoubleVector.fromArray(D, e, i)).fma(K0, cdf)
                     .blend(1.0, xv.compare(VectorOperators.EQ, Double.POSITIVE_INFINITY))
                     .blend(0.0, xv.compare(VectorOperators.EQ, Double.NEGATIVE_INFINITY));
             d.mul(DoubleVector.fromArray(D, g, i)).intoArray(h, i);
@@ -97,12 +95,12 @@ final class GeluF32 {
             DoubleVector z = DoubleVector.fromArray(D, x, i).abs().mul(INV_SQRT2).min(Z_MAX);
             DoubleVector t = DoubleVector.broadcast(D, 2.0).div(z.add(2.0));
             DoubleVector y = t.fma(A, B);
-            DoubleVector p = y.fma(2.444037369836412e-08, -2.6723215970549495e-08).fma(y, k(-1.8725877698916916e-07))
-                    .fma(y, k(4.711766131595087e-07)).fma(y, k(2.781012012581983e-07)).fma(y, k(-3.548604320281593e-06))
-                    .fma(y, k(5.687688176781952e-06)).fma(y, k(1.4204691774836131e-05)).fma(y, k(-7.116571739746878e-05))
-                    .fma(y, k(2.819391055650041e-06)).fma(y, k(0.00062517566374853)).fma(y, k(-0.0006719574908432025))
-                    .fma(y, k(-0.0063273420843662585)).fma(y, k(0.006307919471457259)).fma(y, k(0.1035209934287883))
-                    .fma(y, k(0.3271879313795223)).fma(y, k(0.5694087224462924));
+            DoubleVector p = y.fma(2.444037369836412e-08, -2.6723215970549495e-08).fma(y, K1)
+                    .fma(y, K2).fma(y, K3).fma(y, K4)
+                    .fma(y, K5).fma(y, K6).fma(y, K7)
+                    .fma(y, K8).fma(y, K9).fma(y, K10)
+                    .fma(y, K11).fma(y, K12).fma(y, K13)
+                    .fma(y, K14).fma(y, K15);
             t.mul(p).mul(DoubleVector.fromArray(D, e, i)).mul(0.5).intoArray(h, i);
         }
     }
@@ -114,4 +112,23 @@ final class GeluF32 {
             xv.mul(xv).mul(-0.5).intoArray(e, i);
         }
     }
+
+    // Constants as vectors made once (K0, K1, ... in order of first use): a helper returning a broadcast vector was sometimes left out of line by C2 in a
+    // large compilation (every call then allocated a boxed vector and ran the lane-by-lane fallback).
+    private static final DoubleVector K0 = DoubleVector.broadcast(D, INV_SQRT_2PI);
+    private static final DoubleVector K1 = DoubleVector.broadcast(D, -1.8725877698916916e-07);
+    private static final DoubleVector K2 = DoubleVector.broadcast(D, 4.711766131595087e-07);
+    private static final DoubleVector K3 = DoubleVector.broadcast(D, 2.781012012581983e-07);
+    private static final DoubleVector K4 = DoubleVector.broadcast(D, -3.548604320281593e-06);
+    private static final DoubleVector K5 = DoubleVector.broadcast(D, 5.687688176781952e-06);
+    private static final DoubleVector K6 = DoubleVector.broadcast(D, 1.4204691774836131e-05);
+    private static final DoubleVector K7 = DoubleVector.broadcast(D, -7.116571739746878e-05);
+    private static final DoubleVector K8 = DoubleVector.broadcast(D, 2.819391055650041e-06);
+    private static final DoubleVector K9 = DoubleVector.broadcast(D, 0.00062517566374853);
+    private static final DoubleVector K10 = DoubleVector.broadcast(D, -0.0006719574908432025);
+    private static final DoubleVector K11 = DoubleVector.broadcast(D, -0.0063273420843662585);
+    private static final DoubleVector K12 = DoubleVector.broadcast(D, 0.006307919471457259);
+    private static final DoubleVector K13 = DoubleVector.broadcast(D, 0.1035209934287883);
+    private static final DoubleVector K14 = DoubleVector.broadcast(D, 0.3271879313795223);
+    private static final DoubleVector K15 = DoubleVector.broadcast(D, 0.5694087224462924);
 }

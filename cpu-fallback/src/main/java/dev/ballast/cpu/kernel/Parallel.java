@@ -1,12 +1,21 @@
 package dev.ballast.cpu.kernel;
 
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.RecursiveAction;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.LongConsumer;
 
 /**
- * Runs numbered tasks on a fork/join pool. Kernels cut their work into tasks of a fixed size that
- * does not depend on the thread count, so results are the same for any number of threads.
+ * Runs numbered tasks on the calling thread plus helpers from a fork/join pool. Kernels cut their work into tasks of
+ * a fixed size that does not depend on the thread count, so results are the same for any number of threads.
+ *
+ * <p>The caller works too: tasks are claimed from a shared counter by the caller and by up to {@code threads - 1}
+ * helpers it wakes, so a short op never waits for a pool thread to wake up before any work starts (handing the
+ * whole op to the pool and parking the caller made most of a step's elementwise ops single-threaded on 2 cores: the
+ * first worker finished both halves of an op before a second one woke). A helper that starts late finds nothing left
+ * and returns; a thread only ever waits for tasks that running threads have claimed, so nested calls cannot deadlock.
  */
 public final class Parallel {
     /** Elements per task for streaming kernels: large enough to amortize scheduling, small enough to balance. */
@@ -29,8 +38,17 @@ public final class Parallel {
             for (long t = 0; t < tasks; t++) body.accept(t);
             return;
         }
-        if (java.util.concurrent.ForkJoinTask.getPool() == pool) new Range(0, tasks, body).invoke();   // nested call from a worker
-        else pool.invoke(new Range(0, tasks, body));
+        Job job = new Job(tasks, body);
+        long helpers = Math.min(tasks - 1, threads - 1);
+        for (long h = 0; h < helpers; h++) {
+            try {
+                pool.execute(job::drain);
+            } catch (RejectedExecutionException e) {
+                break; // a shut-down or saturated pool: the caller does the rest
+            }
+        }
+        job.drain();
+        job.await();
     }
 
     /** Calls {@code body} for each unit in {@code [0, units)}, grouping {@code unitsPerTask} consecutive units per task. */
@@ -44,16 +62,51 @@ public final class Parallel {
     /** Number of tasks that cut {@code n} items into pieces of {@code grain}. */
     public static long tasks(long n, long grain) { return (n + grain - 1) / grain; }
 
-    private static final class Range extends RecursiveAction {
-        private final long lo, hi;
+    /** One call's tasks: a counter the threads claim from, and a count of those not yet done. */
+    private static final class Job {
+        private final long total;
         private final LongConsumer body;
+        private final AtomicLong next = new AtomicLong();
+        private final AtomicLong remaining;
+        private final CountDownLatch done = new CountDownLatch(1);
+        private final AtomicReference<Throwable> failure = new AtomicReference<>();
 
-        Range(long lo, long hi, LongConsumer body) { this.lo = lo; this.hi = hi; this.body = body; }
+        Job(long total, LongConsumer body) {
+            this.total = total;
+            this.body = body;
+            this.remaining = new AtomicLong(total);
+        }
 
-        @Override protected void compute() {
-            if (hi - lo == 1) { body.accept(lo); return; }
-            long mid = (lo + hi) >>> 1;
-            invokeAll(new Range(lo, mid, body), new Range(mid, hi, body));
+        void drain() {
+            long t;
+            while ((t = next.getAndIncrement()) < total) {
+                try {
+                    if (failure.get() == null) body.accept(t);
+                } catch (Throwable e) {
+                    failure.compareAndSet(null, e);
+                } finally {
+                    if (remaining.decrementAndGet() == 0) done.countDown();
+                }
+            }
+        }
+
+        void await() {
+            // Short spin first: the other thread's last task usually ends within microseconds of the caller's.
+            for (int spins = 0; spins < 5_000 && remaining.get() > 0; spins++) Thread.onSpinWait();
+            boolean interrupted = false;
+            while (true) {
+                try {
+                    done.await();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true; // helpers still write the output: wait for them regardless
+                }
+            }
+            if (interrupted) Thread.currentThread().interrupt();
+            Throwable e = failure.get();
+            if (e instanceof RuntimeException r) throw r;
+            if (e instanceof Error err) throw err;
+            if (e != null) throw new RuntimeException(e);
         }
     }
 }

@@ -67,13 +67,13 @@ final class SoftmaxF32 {
         }
     }
 
-    private static double max(double[] v, int n) {
+    static double max(double[] v, int n) {
         DoubleVector m = DoubleVector.broadcast(D, Double.NEGATIVE_INFINITY);
         for (int i = 0; i < n; i += L) m = m.max(DoubleVector.fromArray(D, v, i));
         return m.reduceLanes(VectorOperators.MAX); // max is exact in any order (NaN propagates)
     }
 
-    private static void divide(double[] v, double c, int n) {
+    static void divide(double[] v, double c, int n) {
         for (int i = 0; i < n; i += L) DoubleVector.fromArray(D, v, i).div(c).intoArray(v, i);
     }
 

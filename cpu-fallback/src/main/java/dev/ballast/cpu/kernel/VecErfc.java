@@ -38,22 +38,22 @@ final class VecErfc {
             DoubleVector ax = x.abs();
             // |x| < 0.84375: erfc = 1 - (x + x*y) for x < 1/4, else 0.5 - ((x - 0.5) + x*y), y = (erf(x) - x)/x
             DoubleVector z = x.mul(x);
-            DoubleVector r = z.fma(-2.37630166566501626084e-05, -5.77027029648944159157e-03).fma(z, k(-2.84817495755985104766e-02))
-                    .fma(z, k(-3.25042107247001499370e-01)).fma(z, k(1.28379167095512558561e-01));
-            DoubleVector s = z.fma(-3.96022827877536812320e-06, 1.32494738004321644526e-04).fma(z, k(5.08130628187576562776e-03))
-                    .fma(z, k(6.50222499887672944485e-02)).fma(z, k(3.97917223959155352819e-01)).fma(z, k(1.0));
+            DoubleVector r = z.fma(-2.37630166566501626084e-05, -5.77027029648944159157e-03).fma(z, K0)
+                    .fma(z, K1).fma(z, K2);
+            DoubleVector s = z.fma(-3.96022827877536812320e-06, 1.32494738004321644526e-04).fma(z, K3)
+                    .fma(z, K4).fma(z, K5).fma(z, K6);
             DoubleVector xy = x.mul(r.div(s));
             DoubleVector lo = DoubleVector.broadcast(D, 1.0).sub(x.add(xy));
             DoubleVector hi = DoubleVector.broadcast(D, 0.5).sub(x.sub(0.5).add(xy));
             DoubleVector res = lo.blend(hi, x.compare(VectorOperators.GE, 0.25));
             // 0.84375 <= |x| < 1.25: erf(|x|) = ERX + p(|x| - 1)
             DoubleVector sm = ax.sub(1.0);
-            DoubleVector p = sm.fma(-2.16637559486879084300e-03, 3.54783043256182359371e-02).fma(sm, k(-1.10894694282396677476e-01))
-                    .fma(sm, k(3.18346619901161753674e-01)).fma(sm, k(-3.72207876035701323847e-01)).fma(sm, k(4.14856118683748331666e-01))
-                    .fma(sm, k(-2.36211856075265944077e-03));
-            DoubleVector q = sm.fma(1.19844998467991074170e-02, 1.36370839120290507362e-02).fma(sm, k(1.26171219808761642112e-01))
-                    .fma(sm, k(7.18286544141962662868e-02)).fma(sm, k(5.40397917702171048937e-01)).fma(sm, k(1.06420880400844228286e-01))
-                    .fma(sm, k(1.0));
+            DoubleVector p = sm.fma(-2.16637559486879084300e-03, 3.54783043256182359371e-02).fma(sm, K7)
+                    .fma(sm, K8).fma(sm, K9).fma(sm, K10)
+                    .fma(sm, K11);
+            DoubleVector q = sm.fma(1.19844998467991074170e-02, 1.36370839120290507362e-02).fma(sm, K12)
+                    .fma(sm, K13).fma(sm, K14).fma(sm, K15)
+                    .fma(sm, K6);
             DoubleVector pq = p.div(q);
             DoubleVector near = DoubleVector.broadcast(D, 1 - ERX).sub(pq).blend(pq.add(ERX).add(1.0), x.compare(VectorOperators.LT, 0));
             res = res.blend(near, ax.compare(VectorOperators.GE, 0.84375));
@@ -110,7 +110,22 @@ final class VecErfc {
         }
     }
 
-    /** {@code v} in every lane. */
-    private static DoubleVector k(double v) { return DoubleVector.broadcast(D, v); }
-
+    // Constants as vectors made once (K0, K1, ... in order of first use): a helper returning a broadcast vector was sometimes left out of line by C2 in a
+    // large compilation (every call then allocated a boxed vector and ran the lane-by-lane fallback).
+    private static final DoubleVector K0 = DoubleVector.broadcast(D, -2.84817495755985104766e-02);
+    private static final DoubleVector K1 = DoubleVector.broadcast(D, -3.25042107247001499370e-01);
+    private static final DoubleVector K2 = DoubleVector.broadcast(D, 1.28379167095512558561e-01);
+    private static final DoubleVector K3 = DoubleVector.broadcast(D, 5.08130628187576562776e-03);
+    private static final DoubleVector K4 = DoubleVector.broadcast(D, 6.50222499887672944485e-02);
+    private static final DoubleVector K5 = DoubleVector.broadcast(D, 3.97917223959155352819e-01);
+    private static final DoubleVector K6 = DoubleVector.broadcast(D, 1.0);
+    private static final DoubleVector K7 = DoubleVector.broadcast(D, -1.10894694282396677476e-01);
+    private static final DoubleVector K8 = DoubleVector.broadcast(D, 3.18346619901161753674e-01);
+    private static final DoubleVector K9 = DoubleVector.broadcast(D, -3.72207876035701323847e-01);
+    private static final DoubleVector K10 = DoubleVector.broadcast(D, 4.14856118683748331666e-01);
+    private static final DoubleVector K11 = DoubleVector.broadcast(D, -2.36211856075265944077e-03);
+    private static final DoubleVector K12 = DoubleVector.broadcast(D, 1.26171219808761642112e-01);
+    private static final DoubleVector K13 = DoubleVector.broadcast(D, 7.18286544141962662868e-02);
+    private static final DoubleVector K14 = DoubleVector.broadcast(D, 5.40397917702171048937e-01);
+    private static final DoubleVector K15 = DoubleVector.broadcast(D, 1.06420880400844228286e-01);
 }

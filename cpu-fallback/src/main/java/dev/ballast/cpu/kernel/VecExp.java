@@ -35,16 +35,28 @@ final class VecExp {
             DoubleVector x = av.max(FLOOR);
             DoubleVector shifted = x.fma(LOG2E, ROUNDER);
             DoubleVector kd = shifted.sub(ROUNDER); // k, the nearest integer to x log2(e), as a double
-            DoubleVector r = kd.fma(k(-LN2_LO), kd.fma(k(-LN2_HI), x));
-            DoubleVector p = r.fma(1.0 / 479001600, 1.0 / 39916800).fma(r, k(1.0 / 3628800)).fma(r, k(1.0 / 362880))
-                    .fma(r, k(1.0 / 40320)).fma(r, k(1.0 / 5040)).fma(r, k(1.0 / 720)).fma(r, k(1.0 / 120)).fma(r, k(1.0 / 24))
-                    .fma(r, k(1.0 / 6)).fma(r, k(0.5)).fma(r, k(1.0)).fma(r, k(1.0));
+            DoubleVector r = kd.fma(MINUS_LN2_LO, kd.fma(MINUS_LN2_HI, x));
+            DoubleVector p = r.fma(1.0 / 479001600, 1.0 / 39916800).fma(r, INV_FACT10).fma(r, INV_FACT9)
+                    .fma(r, INV_FACT8).fma(r, INV_FACT7).fma(r, INV_FACT6).fma(r, INV_FACT5).fma(r, INV_FACT4)
+                    .fma(r, INV_FACT3).fma(r, HALF).fma(r, ONE).fma(r, ONE);
             LongVector kBits = (LongVector) shifted.reinterpretAsLongs();
             DoubleVector scale = kBits.sub(ROUNDER_BITS - 1023).lanewise(VectorOperators.LSHL, 52).reinterpretAsDoubles();
             p.mul(scale).blend(0.0, av.compare(VectorOperators.LT, FLOOR)).intoArray(out, i);
         }
     }
 
-    /** {@code v} in every lane. */
-    private static DoubleVector k(double v) { return DoubleVector.broadcast(D, v); }
+    // Constants as vectors made once: a helper returning a broadcast vector was sometimes left out of line by C2 in a
+    // large compilation (every call then allocated a boxed vector and ran the lane-by-lane fallback).
+    private static final DoubleVector MINUS_LN2_LO = DoubleVector.broadcast(D, -LN2_LO);
+    private static final DoubleVector MINUS_LN2_HI = DoubleVector.broadcast(D, -LN2_HI);
+    private static final DoubleVector INV_FACT10 = DoubleVector.broadcast(D, 1.0 / 3628800);
+    private static final DoubleVector INV_FACT9 = DoubleVector.broadcast(D, 1.0 / 362880);
+    private static final DoubleVector INV_FACT8 = DoubleVector.broadcast(D, 1.0 / 40320);
+    private static final DoubleVector INV_FACT7 = DoubleVector.broadcast(D, 1.0 / 5040);
+    private static final DoubleVector INV_FACT6 = DoubleVector.broadcast(D, 1.0 / 720);
+    private static final DoubleVector INV_FACT5 = DoubleVector.broadcast(D, 1.0 / 120);
+    private static final DoubleVector INV_FACT4 = DoubleVector.broadcast(D, 1.0 / 24);
+    private static final DoubleVector INV_FACT3 = DoubleVector.broadcast(D, 1.0 / 6);
+    private static final DoubleVector HALF = DoubleVector.broadcast(D, 0.5);
+    private static final DoubleVector ONE = DoubleVector.broadcast(D, 1.0);
 }

@@ -60,6 +60,13 @@ public interface Backend {
      */
     default Optional<FusedNorms> fusedNorms() { return Optional.empty(); }
 
+    /**
+     * Fused multi-head self-attention (heads read from the packed q/k/v projection, scaled and masked softmax and
+     * both products in one kernel per direction) when this backend has it; empty (the default) makes
+     * MultiHeadSelfAttention compose it from views, batched products and a softmax.
+     */
+    default Optional<FusedAttention> fusedAttention() { return Optional.empty(); }
+
     /** Whether {@link #matmul} accepts F16 and BF16 operands (accumulating in F32); otherwise the engine casts to F32. */
     default boolean supportsHalfMatmul() { return false; }
 

@@ -1,5 +1,6 @@
 package dev.ballast.engine.nn;
 
+import dev.ballast.engine.Attention;
 import dev.ballast.engine.Autocast;
 import dev.ballast.engine.DType;
 import dev.ballast.engine.Tensor;
@@ -11,8 +12,9 @@ import java.util.Arrays;
  * Multi-head scaled dot-product self-attention over {@code [batch, time, dModel]}, with torch.nn.MultiheadAttention's
  * parameters: in_proj_weight {@code [3E, E]} (Xavier uniform; rows stacked q, k, v), in_proj_bias {@code [3E]}
  * (zeros) and out_proj (a {@link Linear} with zero bias). Each head attends with
- * {@code softmax(q k^T / sqrt(dHead)) v}. With {@code causal}, position t attends only to positions {@code <= t}:
- * a large negative finite value is added to later scores, so anomaly mode stays quiet.
+ * {@code softmax(q k^T / sqrt(dHead)) v} ({@link Attention#selfAttention}: one fused op where the backend offers it). With
+ * {@code causal}, position t attends only to positions {@code <= t}: later keys get exactly 0 weight (the composed
+ * path adds a large negative finite value to their scores, so anomaly mode stays quiet).
  */
 public final class MultiHeadSelfAttention extends Module {
     private final long dModel;
@@ -50,22 +52,9 @@ public final class MultiHeadSelfAttention extends Module {
         if (s.length != 3 || s[2] != dModel)
             throw new IllegalArgumentException("MultiHeadSelfAttention at '" + path() + "': input must be [batch, time, " + dModel
                     + "], got " + Arrays.toString(s));
-        long b = s[0], t = s[1], dh = dModel / heads;
+        long b = s[0], t = s[1];
         Tensor qkv = x.reshape(b * t, dModel).matmul(Autocast.weight(inProjWeight).mT()).add(inProjBias).reshape(b, t, 3 * dModel); // [B, T, 3E]
-        Tensor q = splitHeads(qkv.narrow(2, 0, dModel), b, t, dh);
-        Tensor k = splitHeads(qkv.narrow(2, dModel, dModel), b, t, dh);
-        Tensor v = splitHeads(qkv.narrow(2, 2 * dModel, dModel), b, t, dh);
-        // q is scaled before the product (smaller than the scores once T > dh), and the causal mask is added: blocked
-        // scores become the mask value, whose softmax weight is an exact 0, so no where (and no where backward) is needed
-        Tensor scores = q.mul(1 / Math.sqrt(dh)).matmul(k.mT()); // [B, heads, T, T]
-        if (causal) scores = scores.add(mask(x, t));
-        Tensor attn = scores.softmax(-1);
-        Tensor ctx = attn.matmul(v).permute(0, 2, 1, 3).reshape(b, t, dModel);
-        return outProj.call(ctx);
-    }
-
-    private Tensor splitHeads(Tensor y, long b, long t, long dh) {
-        return y.reshape(b, t, heads, dh).permute(0, 2, 1, 3); // [B, heads, T, dh]
+        return outProj.call(Attention.selfAttention(qkv, heads, causal, () -> mask(x, t)));
     }
 
     /**
