@@ -1,29 +1,25 @@
 package dev.ballast.cpu.kernel;
 
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.concurrent.locks.LockSupport;
 import java.util.function.LongConsumer;
 
 /**
- * Runs numbered tasks on the calling thread plus helpers from a fork/join pool. Kernels cut their work into tasks of a
- * fixed size that does not depend on the thread count, so results are the same for any number of threads.
+ * Runs numbered tasks on the calling thread plus helpers from a fork/join pool. Kernels cut their work into tasks of
+ * a fixed size that does not depend on the thread count, so results are the same for any number of threads.
  *
- * <p>The caller works too: it and up to {@code threads - 1} helpers woken from the pool claim tasks from a shared
- * counter, and a helper that starts late finds nothing left and returns. So an op never waits for a thread the
- * operating system has not scheduled yet, and a small op costs one wake-up instead of two hand-offs: handing every
- * task to the pool and parking the caller until the pool was done (as this class did before) put two context
- * switches on the critical path of each op, about 200 per step of the small transformer, whose ops take tens of
- * microseconds each. The caller waits only for tasks that a running helper has claimed, so nothing can deadlock
- * however busy the pool is, nested calls from a helper included.
+ * <p>The caller works too: tasks are claimed from a shared counter by the caller and by up to {@code threads - 1}
+ * helpers it wakes, so a short op never waits for a pool thread to wake up before any work starts (handing the
+ * whole op to the pool and parking the caller made most of a step's elementwise ops single-threaded on 2 cores: the
+ * first worker finished both halves of an op before a second one woke). A helper that starts late finds nothing left
+ * and returns; a thread only ever waits for tasks that running threads have claimed, so nested calls cannot deadlock.
  */
 public final class Parallel {
     /** Elements per task for streaming kernels: large enough to amortize scheduling, small enough to balance. */
     public static final int GRAIN = 1 << 16;
-    /** Spins of the waiting caller before it yields, then parks: the last tasks usually end within microseconds. */
-    private static final int SPINS = 4_000;
 
     private final ForkJoinPool pool;
     private final int threads;
@@ -66,51 +62,51 @@ public final class Parallel {
     /** Number of tasks that cut {@code n} items into pieces of {@code grain}. */
     public static long tasks(long n, long grain) { return (n + grain - 1) / grain; }
 
-    /** One call's tasks: a claim counter, a completion counter and the first failure. */
+    /** One call's tasks: a counter the threads claim from, and a count of those not yet done. */
     private static final class Job {
-        private final long tasks;
+        private final long total;
         private final LongConsumer body;
         private final AtomicLong next = new AtomicLong();
-        private final AtomicLong done = new AtomicLong();
+        private final AtomicLong remaining;
+        private final CountDownLatch done = new CountDownLatch(1);
         private final AtomicReference<Throwable> failure = new AtomicReference<>();
-        private final Thread caller = Thread.currentThread();
-        private volatile boolean parked;
 
-        Job(long tasks, LongConsumer body) {
-            this.tasks = tasks;
+        Job(long total, LongConsumer body) {
+            this.total = total;
             this.body = body;
+            this.remaining = new AtomicLong(total);
         }
 
-        /** Claims and runs tasks until none is left; wakes the caller when this thread finished the last one. */
         void drain() {
-            long t, mine = 0;
-            while ((t = next.getAndIncrement()) < tasks) {
+            long t;
+            while ((t = next.getAndIncrement()) < total) {
                 try {
                     if (failure.get() == null) body.accept(t);
                 } catch (Throwable e) {
                     failure.compareAndSet(null, e);
+                } finally {
+                    if (remaining.decrementAndGet() == 0) done.countDown();
                 }
-                mine++;
             }
-            if (mine > 0 && done.addAndGet(mine) == tasks && parked) LockSupport.unpark(caller);
         }
 
-        /** Waits (the caller, after its own drain) until every claimed task has ended, then rethrows a failure. */
         void await() {
-            for (int spins = 0; done.get() < tasks; spins++) {
-                if (spins < SPINS) {
-                    Thread.onSpinWait();
-                } else if (spins < SPINS + 50) {
-                    Thread.yield();
-                } else {
-                    parked = true;
-                    if (done.get() < tasks) LockSupport.parkNanos(this, 200_000);
+            // Short spin first: the other thread's last task usually ends within microseconds of the caller's.
+            for (int spins = 0; spins < 5_000 && remaining.get() > 0; spins++) Thread.onSpinWait();
+            boolean interrupted = false;
+            while (true) {
+                try {
+                    done.await();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true; // helpers still write the output: wait for them regardless
                 }
             }
-            Throwable t = failure.get();
-            if (t instanceof RuntimeException r) throw r;
-            if (t instanceof Error err) throw err;
-            if (t != null) throw new RuntimeException(t);
+            if (interrupted) Thread.currentThread().interrupt();
+            Throwable e = failure.get();
+            if (e instanceof RuntimeException r) throw r;
+            if (e instanceof Error err) throw err;
+            if (e != null) throw new RuntimeException(e);
         }
     }
 }
