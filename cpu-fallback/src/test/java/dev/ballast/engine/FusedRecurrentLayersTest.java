@@ -12,10 +12,14 @@ import org.junit.jupiter.api.Test;
  * The CPU's whole-layer recurrent kernels ({@link FusedRecurrentLayers}: weight packed once, batch rows split over
  * threads) against the step-by-step path they replace (one matmul and one {@link FusedCells} kernel per time step,
  * forward and backward), bit for bit, for any thread count, on fresh random operands of ragged shapes (batch not a
- * multiple of the row strip, hidden sizes not a multiple of the vector width, a transposed weight view).
+ * multiple of the row strip, hidden sizes not a multiple of the vector width, a transposed weight view). Hidden sizes
+ * that are multiples of 16 (32, 64, 80, 128) take the F32 LSTM loops with the product fused with the cells
+ * ({@code LstmForwardF32}/{@code LstmBackwardF32}) wherever the vector length divides them (AVX-512: 16, AVX2: 8), with
+ * batches that are not multiples of their row tiles.
  */
 class FusedRecurrentLayersTest {
-    private static final int[][] SHAPES = {{1, 1, 3}, {5, 4, 16}, {13, 7, 20}, {64, 3, 37}, {7, 2, 129}};
+    private static final int[][] SHAPES = {{1, 1, 3}, {5, 4, 16}, {13, 7, 20}, {64, 3, 37}, {7, 2, 129}, {13, 5, 32}, {6, 3, 64},
+            {9, 4, 80}, {66, 3, 128}};
 
     private static Tensor randn(Random r, Device d, double scale, long... shape) {
         int n = 1;
@@ -44,7 +48,7 @@ class FusedRecurrentLayersTest {
                 int b = shape[0], t = shape[1], h = shape[2];
                 String at = "seed " + seed + ", threads " + threads + ", B=" + b + " T=" + t + " H=" + h;
                 Tensor xw = randn(r, d, 1, b, t, 4 * h);
-                Tensor w = h % 2 == 0 ? randn(r, d, 0.3, 4 * h, h) : randn(r, d, 0.3, h, 4 * h).mT(); // odd H: a transposed view
+                Tensor w = h % 2 == 0 && h != 80 ? randn(r, d, 0.3, 4 * h, h) : randn(r, d, 0.3, h, 4 * h).mT(); // odd H, 80: a transposed view
                 Tensor bias = h == 16 ? null : randn(r, d, 0.5, 4 * h);
                 Tensor h0 = randn(r, d, 1, b, h), c0 = randn(r, d, 1, b, h), g = randn(r, d, 1, b, t, 2 * h);
 

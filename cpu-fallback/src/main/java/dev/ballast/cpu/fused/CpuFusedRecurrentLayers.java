@@ -1,9 +1,12 @@
 package dev.ballast.cpu.fused;
 
 import dev.ballast.cpu.CpuStorage;
+import dev.ballast.cpu.kernel.LstmBackwardF32;
+import dev.ballast.cpu.kernel.LstmForwardF32;
 import dev.ballast.cpu.kernel.Parallel;
 import dev.ballast.cpu.kernel.RecurrentCells;
 import dev.ballast.cpu.kernel.RecurrentCells.Rows;
+import dev.ballast.cpu.kernel.StepRows;
 import dev.ballast.cpu.matmul.CpuMatmul;
 import dev.ballast.cpu.matmul.PackedF32;
 import dev.ballast.engine.DType;
@@ -18,6 +21,10 @@ import java.lang.ref.Reference;
  * so the threads meet once per layer instead of twice per time step, and no step re-packs the weight. Each group's
  * product and cell kernels are the same as the step-by-step path's ({@link CpuFusedCells} after one matmul), so the
  * bits do not change, nor do they depend on the thread count.
+ *
+ * <p>F32 LSTM layers whose hidden size is a multiple of the vector length take {@link LstmForwardF32} and
+ * {@link LstmBackwardF32}: each step's product tile is followed by the cell math of exactly its columns while the tile
+ * is in cache (the same operations in the same order, so the same bits), on heap copies of the step's rows.
  */
 public final class CpuFusedRecurrentLayers implements FusedRecurrentLayers {
     /** Rows per group come in multiples of the matrix kernel's row strip. */
@@ -46,6 +53,15 @@ public final class CpuFusedRecurrentLayers implements FusedRecurrentLayers {
         /** Rows from {@code r0} of step {@code s} of a sequence. */
         Rows step(long r0, long s) { return new Rows(seg, off + r0 * st[0] + s * st[1], st[0], f64); }
 
+        /** Rows from {@code r0} of a sequence, a state (step stride 0) or a 1-D bias (its one row, repeated), for the fused F32 loops. */
+        StepRows from(long r0) {
+            return switch (st.length) {
+                case 1 -> new StepRows(seg, off, 0, 0);
+                case 2 -> new StepRows(seg, off + r0 * st[0], st[0], 0);
+                default -> new StepRows(seg, off + r0 * st[0], st[0], st[1]);
+            };
+        }
+
         /** Rows from {@code r0} of a state (a 1-D bias: its one row, repeated). */
         Rows rows(long r0) { return new Rows(seg, off + (st.length == 1 ? 0 : r0 * st[0]), st.length == 1 ? 0 : st[0], f64); }
     }
@@ -73,13 +89,16 @@ public final class CpuFusedRecurrentLayers implements FusedRecurrentLayers {
 
     private interface Group { void run(int r0, int m); }
 
-    /** Splits {@code batch} rows into one group per thread (whole row strips each) and runs them. */
-    private void byRowGroups(int batch, Group body) {
-        int strips = (batch + ROW_BLOCK - 1) / ROW_BLOCK;
+    /** Splits {@code batch} rows into one group per thread (whole strips of {@link #ROW_BLOCK} rows each) and runs them. */
+    private void byRowGroups(int batch, Group body) { byRowGroups(batch, ROW_BLOCK, body); }
+
+    /** Splits {@code batch} rows into one group per thread (whole strips of {@code block} rows each) and runs them. */
+    private void byRowGroups(int batch, int block, Group body) {
+        int strips = (batch + block - 1) / block;
         int groups = Math.max(1, Math.min(par.threads(), strips));
         par.forEach(groups, g -> {
-            int r0 = (int) (g * strips / groups) * ROW_BLOCK;
-            int r1 = Math.min(batch, (int) ((g + 1) * strips / groups) * ROW_BLOCK);
+            int r0 = (int) (g * strips / groups) * block;
+            int r1 = Math.min(batch, (int) ((g + 1) * strips / groups) * block);
             if (r1 > r0) body.run(r0, r1 - r0);
         });
     }
@@ -108,6 +127,12 @@ public final class CpuFusedRecurrentLayers implements FusedRecurrentLayers {
             Operand h = Operand.of("h0", h0, dt), c = Operand.of("c0", c0, dt), g = Operand.of("gates", gates, dt);
             Operand o = Operand.of("out", out, dt), hw = Operand.of("work", work, dt);
             if (batch == 0 || time == 0) return;
+            if (!x.f64() && LstmForwardF32.serves(hidden)) {
+                float[] packed = LstmForwardF32.pack(w.seg(), w.off(), w.st()[0], w.st()[1], hidden);
+                byRowGroups(batch, LstmForwardF32.RB, (r0, m) -> LstmForwardF32.run(m, hidden, time, packed, x.from(r0),
+                        b == null ? null : b.from(0), h.from(r0), c.from(r0), g.from(r0), o.from(r0)));
+                return;
+            }
             Product p = timesTransposed(w, hidden, 4 * hidden);
             byRowGroups(batch, (r0, m) -> {
                 Rows acc = hw.rows(r0), bRow = b == null ? null : b.rows(0);
@@ -134,6 +159,12 @@ public final class CpuFusedRecurrentLayers implements FusedRecurrentLayers {
             Operand w = Operand.of("w_hh", wHh, dt), g = Operand.of("gates", gates, dt), o = Operand.of("out", out, dt);
             Operand c = Operand.of("c0", c0, dt), go = Operand.of("grad", gOut, dt), dp = Operand.of("dPre", dPre, dt);
             Operand dc = Operand.of("dc0", dc0, dt), dh = Operand.of("dh0", dh0, dt), next = Operand.of("work", work, dt);
+            if (!w.f64() && time > 0 && LstmForwardF32.serves(hidden)) {
+                float[] packed = LstmBackwardF32.pack(w.seg(), w.off(), w.st()[0], w.st()[1], hidden);
+                byRowGroups(batch, LstmBackwardF32.RB, (r0, m) -> LstmBackwardF32.run(m, hidden, time, packed, g.from(r0), o.from(r0),
+                        c.from(r0), go.from(r0), dp.from(r0), dc.from(r0), dh == null ? null : dh.from(r0)));
+                return;
+            }
             Product p = times(w, hidden, 4 * hidden);
             byRowGroups(batch, (r0, m) -> {
                 Rows dcRows = dc.rows(r0), dhNext = next.rows(r0);

@@ -1,0 +1,165 @@
+package dev.ballast.cpu.kernel;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The float32 LSTM time loop of one group of batch rows with each step's product {@code h_{t-1} W_hh^T} and the cell
+ * fused: a tile of {@link #RB} rows by one vector of hidden columns in all four gates (16 accumulators) runs the
+ * product over k, and the cell math for exactly those columns follows while the tile is in L1, instead of a product
+ * pass into a work buffer and then a cell pass over it. The arithmetic is the step-by-step path's operation for
+ * operation (every product element one chain of fused multiply-adds from zero over k in increasing order, then
+ * {@code (xw + hw) + b}, the same {@link VecMath} activations and state updates as {@link RecurrentCells}), so the
+ * bits are unchanged. Needs {@code hidden} to be a multiple of the vector length ({@link #serves}).
+ *
+ * <p>Each step works on heap copies of its rows (the step's input projection in, gates and states out, one bulk
+ * copy per row; the states of the step before stay on the heap), not on native memory vector by vector, whose
+ * bounds and liveness checks cost more than the arithmetic. Vector values never cross a method boundary that C2
+ * might not inline: the accumulators go through a small scratch array, and each epilogue piece is a small method.
+ */
+public final class LstmForwardF32 {
+    private LstmForwardF32() {}
+
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int L = S.length();
+    /** Rows per tile. */
+    public static final int RB = 4;
+    /** Scratch slots per row: the four gates, then the new cell state. */
+    private static final int SLOTS = 5;
+
+    /** Whether the fused loop serves this hidden size (else the caller takes the product-then-cell path). */
+    public static boolean serves(int hidden) { return hidden % L == 0; }
+
+    /**
+     * Packs {@code W_hh} ({@code [4H, H]}, element offset and strides) for {@link #run}: per column block {@code jb}
+     * of L hidden units, per k step {@code p}, the four gates' L values {@code W[q*H + jb*L + lane, p]}.
+     */
+    public static float[] pack(MemorySegment w, long off, long rs, long cs, int hidden) {
+        int blocks = hidden / L;
+        float[] dst = new float[4 * hidden * hidden];
+        ValueLayout.OfFloat f = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+        for (int q = 0; q < 4; q++)
+            for (int n = 0; n < hidden; n++) {
+                int jb = n / L, lane = n % L, row = q * hidden + n;
+                int d = jb * hidden * 4 * L + q * L + lane;
+                for (int p = 0; p < hidden; p++) dst[d + p * 4 * L] = w.get(f, 4 * (off + row * rs + p * cs));
+            }
+        assert blocks * L == hidden;
+        return dst;
+    }
+
+    /**
+     * Runs the time loop for {@code m} rows: {@code xw, gates} {@code [.., T, 4H]}, {@code out} {@code [.., T, 2H]}
+     * (h then c), {@code h0, c0} states, {@code bias} a 1-D row or null.
+     */
+    public static void run(int m, int hidden, int time, float[] packed, StepRows xw, StepRows bias, StepRows h0, StepRows c0,
+                           StepRows gates, StepRows out) {
+        int g4 = 4 * hidden, h2 = 2 * hidden, blocks = hidden / L;
+        float[] hCur = new float[m * hidden], hNext = new float[m * hidden], cCur = new float[m * hidden], cNext = new float[m * hidden];
+        float[] xwB = new float[m * g4], gB = new float[m * g4], oB = new float[m * h2];
+        float[] bB = bias == null ? null : new float[g4];
+        float[] acc = new float[RB * SLOTS * L];
+        if (bias != null) bias.read(0, 0, 0, g4, bB, 0);
+        for (int r = 0; r < m; r++) {
+            h0.read(r, 0, 0, hidden, hCur, r * hidden);
+            c0.read(r, 0, 0, hidden, cCur, r * hidden);
+        }
+        for (int s = 0; s < time; s++) {
+            for (int r = 0; r < m; r++) xw.read(r, s, 0, g4, xwB, r * g4);
+            for (int jb = 0; jb < blocks; jb++) {
+                int wb = jb * hidden * 4 * L, j = jb * L;
+                for (int r0 = 0; r0 < m; r0 += RB) {
+                    int rows = Math.min(RB, m - r0);
+                    int a0 = r0 * hidden, a1 = (r0 + Math.min(1, rows - 1)) * hidden;
+                    int a2 = (r0 + Math.min(2, rows - 1)) * hidden, a3 = (r0 + Math.min(3, rows - 1)) * hidden;
+                    product(hidden, packed, wb, hCur, a0, a1, a2, a3, acc);
+                    for (int i = 0; i < rows; i++) {
+                        int r = r0 + i, base = i * SLOTS * L;
+                        preActivation(acc, base, xwB, r * g4 + j, bB, j, hidden);
+                        sigmoidAt(acc, base);
+                        sigmoidAt(acc, base + L);
+                        tanhAt(acc, base + 2 * L);
+                        sigmoidAt(acc, base + 3 * L);
+                        cellState(acc, base, cCur, cNext, r * hidden + j, gB, r * g4 + j, oB, r * h2 + hidden + j, hidden);
+                        hiddenState(acc, base, oB, r * h2 + j, hNext, r * hidden + j);
+                    }
+                }
+            }
+            for (int r = 0; r < m; r++) {
+                gates.write(r, s, 0, g4, gB, r * g4);
+                out.write(r, s, 0, h2, oB, r * h2);
+            }
+            float[] t = hCur;
+            hCur = hNext;
+            hNext = t;
+            t = cCur;
+            cCur = cNext;
+            cNext = t;
+        }
+    }
+
+    /**
+     * {@code acc[(i*SLOTS + q)*L + lane] = sum_p a_i[p] * W[q*H + j + lane, p]} for the four rows {@code a0..a3} of
+     * {@code a} (repeated rows past the tile's end are computed and ignored).
+     */
+    private static void product(int k, float[] w, int wb, float[] a, int a0, int a1, int a2, int a3, float[] acc) {
+        FloatVector r00 = FloatVector.zero(S), r01 = r00, r02 = r00, r03 = r00, r10 = r00, r11 = r00, r12 = r00, r13 = r00;
+        FloatVector r20 = r00, r21 = r00, r22 = r00, r23 = r00, r30 = r00, r31 = r00, r32 = r00, r33 = r00;
+        for (int p = 0; p < k; p++) {
+            int bp = wb + p * 4 * L;
+            FloatVector b0 = FloatVector.fromArray(S, w, bp), b1 = FloatVector.fromArray(S, w, bp + L);
+            FloatVector b2 = FloatVector.fromArray(S, w, bp + 2 * L), b3 = FloatVector.fromArray(S, w, bp + 3 * L);
+            FloatVector x = FloatVector.broadcast(S, a[a0 + p]);
+            r00 = x.fma(b0, r00); r01 = x.fma(b1, r01); r02 = x.fma(b2, r02); r03 = x.fma(b3, r03);
+            x = FloatVector.broadcast(S, a[a1 + p]);
+            r10 = x.fma(b0, r10); r11 = x.fma(b1, r11); r12 = x.fma(b2, r12); r13 = x.fma(b3, r13);
+            x = FloatVector.broadcast(S, a[a2 + p]);
+            r20 = x.fma(b0, r20); r21 = x.fma(b1, r21); r22 = x.fma(b2, r22); r23 = x.fma(b3, r23);
+            x = FloatVector.broadcast(S, a[a3 + p]);
+            r30 = x.fma(b0, r30); r31 = x.fma(b1, r31); r32 = x.fma(b2, r32); r33 = x.fma(b3, r33);
+        }
+        int st = SLOTS * L;
+        r00.intoArray(acc, 0); r01.intoArray(acc, L); r02.intoArray(acc, 2 * L); r03.intoArray(acc, 3 * L);
+        r10.intoArray(acc, st); r11.intoArray(acc, st + L); r12.intoArray(acc, st + 2 * L); r13.intoArray(acc, st + 3 * L);
+        r20.intoArray(acc, 2 * st); r21.intoArray(acc, 2 * st + L); r22.intoArray(acc, 2 * st + 2 * L); r23.intoArray(acc, 2 * st + 3 * L);
+        r30.intoArray(acc, 3 * st); r31.intoArray(acc, 3 * st + L); r32.intoArray(acc, 3 * st + 2 * L); r33.intoArray(acc, 3 * st + 3 * L);
+    }
+
+    /** The four gates' pre-activations {@code (xw + hw) + b}, the product's {@code hw} read from and written back to acc. */
+    private static void preActivation(float[] acc, int base, float[] xw, int x, float[] bias, int j, int hidden) {
+        for (int q = 0; q < 4; q++) {
+            FloatVector p = FloatVector.fromArray(S, xw, x + q * hidden).add(FloatVector.fromArray(S, acc, base + q * L));
+            if (bias != null) p = p.add(FloatVector.fromArray(S, bias, q * hidden + j));
+            p.intoArray(acc, base + q * L);
+        }
+    }
+
+    private static void sigmoidAt(float[] acc, int at) { VecMath.sigmoid(FloatVector.fromArray(S, acc, at)).intoArray(acc, at); }
+
+    private static void tanhAt(float[] acc, int at) { VecMath.tanh(FloatVector.fromArray(S, acc, at)).intoArray(acc, at); }
+
+    /** {@code c = f * cPrev + i * g} into acc's fifth slot, the next state and the output row; the activations into the gates row. */
+    private static void cellState(float[] acc, int base, float[] cPrev, float[] cNext, int ci, float[] g4, int gi, float[] o, int oi,
+                                  int hidden) {
+        FloatVector i = FloatVector.fromArray(S, acc, base), f = FloatVector.fromArray(S, acc, base + L);
+        FloatVector g = FloatVector.fromArray(S, acc, base + 2 * L), og = FloatVector.fromArray(S, acc, base + 3 * L);
+        FloatVector c = f.mul(FloatVector.fromArray(S, cPrev, ci)).add(i.mul(g));
+        i.intoArray(g4, gi);
+        f.intoArray(g4, gi + hidden);
+        g.intoArray(g4, gi + 2 * hidden);
+        og.intoArray(g4, gi + 3 * hidden);
+        c.intoArray(cNext, ci);
+        c.intoArray(o, oi);
+        c.intoArray(acc, base + 4 * L);
+    }
+
+    /** {@code h = o * tanh(c)} into the output row and the next step's state. */
+    private static void hiddenState(float[] acc, int base, float[] o, int oi, float[] hNext, int hi) {
+        FloatVector h = FloatVector.fromArray(S, acc, base + 3 * L).mul(VecMath.tanh(FloatVector.fromArray(S, acc, base + 4 * L)));
+        h.intoArray(o, oi);
+        h.intoArray(hNext, hi);
+    }
+}
