@@ -125,11 +125,17 @@ public final class Recurrence {
         return t.strides[t.strides.length - 1] == 1 || t.size(t.rank() - 1) <= 1 ? t : t.contiguous();
     }
 
-    /** {@code sum_t dPre_t^T h_{t-1}} as one matmul: the previous states of every step, h0 first, stacked to [B*T, H]. */
+    /**
+     * {@code sum_t dPre_t^T h_{t-1}} as one matmul: the previous states of every step, h0 first, stacked to [B*T, H].
+     * Computed as {@code (prev^T dPre)^T}: the same sums in the same order (each element one chain of multiply-adds
+     * over the B*T rows, and {@code a*b == b*a} exactly), but the large operand, dPre ({@code [B*T, G*H]}), is the
+     * row-major right-hand side, which a blocked product packs by plain row copies, instead of a transposed left-hand
+     * side gathered column by column (on the CPU that packing cost as much as the product).
+     */
     private static Tensor weightGrad(Tensor dPre, Tensor h0, Tensor hs, DType low) {
         long b = dPre.size(0), t = dPre.size(1), g = dPre.size(2), h = h0.size(1);
         Tensor prev = t == 1 ? h0.unsqueeze(1) : Tensor.concat(List.of(h0.unsqueeze(1), hs.narrow(1, 0, t - 1)), 1);
-        return product(dPre.reshape(b * t, g).mT(), prev.reshape(b * t, h), low, dPre.dtype);
+        return product(prev.reshape(b * t, h).mT(), dPre.reshape(b * t, g), low, dPre.dtype).mT().contiguous();
     }
 
     /**
