@@ -54,9 +54,11 @@ public final class LstmBackwardF32 {
     public static void run(int m, int hidden, int time, float[] w, StepRows gates, StepRows out, StepRows c0, StepRows gOut,
                            StepRows dPre, StepRows dc, StepRows dh0) {
         int g4 = 4 * hidden, h2 = 2 * hidden, blocks = hidden / L, wide = blocks / NB * NB;
-        float[] dCur = new float[m * g4], dNext = new float[m * g4];
-        float[] gB = new float[m * g4], oB = new float[m * h2], cpB = new float[m * hidden], goB = new float[m * h2], dcB = new float[m * hidden];
-        float[] acc = new float[RB * NB * L], dct = new float[L];
+        float[] dCur = LoopScratch.get(0, m * g4), dNext = LoopScratch.get(1, m * g4);
+        float[] gB = LoopScratch.get(2, m * g4), oB = LoopScratch.get(3, m * h2), cpB = LoopScratch.get(4, m * hidden);
+        float[] goB = LoopScratch.get(5, m * h2), dcB = LoopScratch.get(6, m * hidden);
+        float[] acc = LoopScratch.get(7, RB * NB * L), dct = LoopScratch.get(8, L);
+        java.util.Arrays.fill(dcB, 0, m * hidden, 0f); // the cell-state gradient starts at zero
         for (int s = time - 1; s >= 0; s--) {
             boolean last = s == time - 1;
             for (int r = 0; r < m; r++) {

@@ -58,10 +58,11 @@ public final class LstmForwardF32 {
     public static void run(int m, int hidden, int time, float[] packed, StepRows xw, StepRows bias, StepRows h0, StepRows c0,
                            StepRows gates, StepRows out) {
         int g4 = 4 * hidden, h2 = 2 * hidden, blocks = hidden / L;
-        float[] hCur = new float[m * hidden], hNext = new float[m * hidden], cCur = new float[m * hidden], cNext = new float[m * hidden];
-        float[] xwB = new float[m * g4], gB = new float[m * g4], oB = new float[m * h2];
-        float[] bB = bias == null ? null : new float[g4];
-        float[] acc = new float[RB * SLOTS * L];
+        float[] hCur = LoopScratch.get(0, m * hidden), hNext = LoopScratch.get(1, m * hidden);
+        float[] cCur = LoopScratch.get(2, m * hidden), cNext = LoopScratch.get(3, m * hidden);
+        float[] xwB = LoopScratch.get(4, m * g4), gB = LoopScratch.get(5, m * g4), oB = LoopScratch.get(6, m * h2);
+        float[] bB = bias == null ? null : LoopScratch.get(7, g4);
+        float[] acc = LoopScratch.get(8, RB * SLOTS * L);
         if (bias != null) bias.read(0, 0, 0, g4, bB, 0);
         for (int r = 0; r < m; r++) {
             h0.read(r, 0, 0, hidden, hCur, r * hidden);
