@@ -36,16 +36,22 @@ public final class VecMath {
             T4 = -3.33332819422e-1f;
     private static final float SMALL = 0.625f;
 
-    private static FloatVector c(float v) { return FloatVector.broadcast(S, v); }
+    // The vector constants are static final vectors, not a helper returning FloatVector.broadcast: C2 sometimes left
+    // such a helper out of line inside the large LSTM cell compilations, and then every call allocated a boxed vector
+    // and ran the lane-by-lane fallback (JFR: 2.9 GB of float[] from here in 10 s of lstm steps).
+    private static final FloatVector NEG_LN2_HI = FloatVector.broadcast(S, -LN2_HI), NEG_LN2_LO = FloatVector.broadcast(S, -LN2_LO),
+            VP2 = FloatVector.broadcast(S, P2), VP3 = FloatVector.broadcast(S, P3), VP4 = FloatVector.broadcast(S, P4),
+            VP5 = FloatVector.broadcast(S, P5), VT2 = FloatVector.broadcast(S, T2), VT3 = FloatVector.broadcast(S, T3),
+            VT4 = FloatVector.broadcast(S, T4), ONE = FloatVector.broadcast(S, 1f), TWO = FloatVector.broadcast(S, 2f);
 
     /** e^x; inputs beyond [-87.3, 88.3] give the value at the bound (NaN stays NaN). */
     public static FloatVector exp(FloatVector x) {
         x = x.max(LO).min(HI);
         FloatVector t = x.fma(LOG2E, MAGIC);
         FloatVector n = t.sub(MAGIC);
-        FloatVector r = n.fma(c(-LN2_HI), x);
-        r = n.fma(c(-LN2_LO), r);
-        FloatVector p = r.fma(P0, P1).fma(r, c(P2)).fma(r, c(P3)).fma(r, c(P4)).fma(r, c(P5));
+        FloatVector r = n.fma(NEG_LN2_HI, x);
+        r = n.fma(NEG_LN2_LO, r);
+        FloatVector p = r.fma(P0, P1).fma(r, VP2).fma(r, VP3).fma(r, VP4).fma(r, VP5);
         FloatVector y = p.fma(r.mul(r), r).add(1f);
         IntVector bits = (IntVector) t.reinterpretAsInts();
         FloatVector scale = bits.add(127 - MAGIC_BITS).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
@@ -67,7 +73,7 @@ public final class VecMath {
 
     /** {@code 1 / (1 + e^-x)}. */
     public static FloatVector sigmoid(FloatVector x) {
-        return FloatVector.broadcast(S, 1f).div(exp(x.neg()).add(1f));
+        return ONE.div(exp(x.neg()).add(1f));
     }
 
     public static float sigmoid(float x) { return 1f / (exp(-x) + 1f); }
@@ -76,9 +82,9 @@ public final class VecMath {
     public static FloatVector tanh(FloatVector x) {
         FloatVector ax = x.abs();
         FloatVector z = x.mul(x);
-        FloatVector small = z.fma(T0, T1).fma(z, c(T2)).fma(z, c(T3)).fma(z, c(T4)).mul(z).fma(x, x);
+        FloatVector small = z.fma(T0, T1).fma(z, VT2).fma(z, VT3).fma(z, VT4).mul(z).fma(x, x);
         FloatVector e = exp(ax.add(ax)).add(1f);
-        FloatVector large = FloatVector.broadcast(S, 1f).sub(FloatVector.broadcast(S, 2f).div(e));
+        FloatVector large = ONE.sub(TWO.div(e));
         large = large.blend(large.neg(), x.compare(VectorOperators.LT, 0f));
         VectorMask<Float> isSmall = ax.compare(VectorOperators.LT, SMALL);
         return large.blend(small, isSmall);
