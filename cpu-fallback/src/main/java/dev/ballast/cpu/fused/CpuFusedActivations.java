@@ -26,31 +26,21 @@ public final class CpuFusedActivations implements FusedActivations {
         return new View(c.segment(), s.dtype(), s.offset(), s.shape(), s.strides());
     }
 
-    @Override public void geluBackward(Strided x, Strided g, Strided out) {
-        try {
-            Gelu.backward(par, view(x), view(g), view(out));
-        } finally {
-            Reference.reachabilityFence(x);
-            Reference.reachabilityFence(g);
-            Reference.reachabilityFence(out);
-        }
-    }
+    @Override public void geluBackward(Strided x, Strided g, Strided out) { gradient(Gelu::backward, x, g, out); }
 
-    @Override public void reluBackward(Strided x, Strided g, Strided out) {
-        try {
-            ActivationGrads.reluBackward(par, view(x), view(g), view(out));
-        } finally {
-            Reference.reachabilityFence(x);
-            Reference.reachabilityFence(g);
-            Reference.reachabilityFence(out);
-        }
-    }
+    @Override public void reluBackward(Strided x, Strided g, Strided out) { gradient(ActivationGrads::reluBackward, x, g, out); }
 
-    @Override public void tanhBackward(Strided y, Strided g, Strided out) {
+    @Override public void tanhBackward(Strided y, Strided g, Strided out) { gradient(ActivationGrads::tanhBackward, y, g, out); }
+
+    /** An elementwise gradient kernel {@code out = f'(input) * g} over views of the three operands. */
+    private interface GradientKernel { void run(Parallel par, View input, View g, View out); }
+
+    /** Runs {@code kernel} on the pool, keeping the operands' storages reachable (so not freed) until it returns. */
+    private void gradient(GradientKernel kernel, Strided input, Strided g, Strided out) {
         try {
-            ActivationGrads.tanhBackward(par, view(y), view(g), view(out));
+            kernel.run(par, view(input), view(g), view(out));
         } finally {
-            Reference.reachabilityFence(y);
+            Reference.reachabilityFence(input);
             Reference.reachabilityFence(g);
             Reference.reachabilityFence(out);
         }
