@@ -66,7 +66,7 @@ public final class LstmBackwardF32 {
         float[] dCur = LoopScratch.get(0, m * g4), dNext = LoopScratch.get(1, m * g4);
         float[] gB = LoopScratch.get(2, m * g4), cB = LoopScratch.get(3, m * hidden), cpB = LoopScratch.get(4, m * hidden);
         float[] goB = LoopScratch.get(5, m * h2), dcB = LoopScratch.get(6, m * hidden);
-        float[] acc = LoopScratch.get(7, tiles * TILE), dct = LoopScratch.get(8, L);
+        float[] acc = LoopScratch.get(7, tiles * TILE);
         java.util.Arrays.fill(dcB, 0, m * hidden, 0f); // the cell-state gradient starts at zero
         for (int r = 0; r < m; r++) out.read(r, time - 1, hidden, hidden, cpB, r * hidden);
         for (int s = time - 1; s >= 0; s--) {
@@ -86,8 +86,7 @@ public final class LstmBackwardF32 {
                 for (int r = 0; r < m; r++)
                     for (int b = 0; b < nb; b++) {
                         int j = (jb + b) * L;
-                        cellGradient(last ? -1 : accAt(r, b), acc, gB, cB, goB, dcB, dNext, dct, r, j, hidden);
-                        gateGradients(dct, gB, cpB, dcB, dNext, r, j, hidden);
+                        cellGradient(last ? -1 : accAt(r, b), acc, gB, cB, cpB, goB, dcB, dNext, r, j, hidden);
                     }
                 jb += nb;
             }
@@ -181,31 +180,26 @@ public final class LstmBackwardF32 {
     }
 
     /**
-     * {@code dh = dhOut (+ dhNext from acc at ai, unless ai < 0)}; {@code dcT = dcOut + dc + dh o (1 - tanh(c)^2)} into
-     * {@code dct}; the o block of dPre, {@code dh tanh(c) o (1 - o)}. Rows: gates {@code g} (4H), cell states {@code c}
-     * (H), gOut {@code go} (2H: h then c), dc (H), dPre (4H).
+     * The cell gradient of row {@code r}'s hidden columns {@code j..j+L}: {@code dh = dhOut (+ dhNext from acc at ai,
+     * unless ai < 0)}; {@code dcT = dcOut + dc + dh o (1 - tanh(c)^2)}; the o block of dPre {@code dh tanh(c) o (1 - o)},
+     * the i, f and g blocks from {@code dcT}, then {@code dc := dcT * f}. Rows: gates {@code g} (4H), cell states
+     * {@code c} and {@code cp} (of this step and the one before, H), gOut {@code go} (2H: h then c), dc (H), dPre (4H).
      */
-    private static void cellGradient(int ai, float[] acc, float[] g, float[] c, float[] go, float[] dc, float[] dPre, float[] dct,
+    private static void cellGradient(int ai, float[] acc, float[] g, float[] c, float[] cp, float[] go, float[] dc, float[] dPre,
                                      int r, int j, int hidden) {
-        int g4 = 4 * hidden, h2 = 2 * hidden;
-        FloatVector og = FloatVector.fromArray(S, g, r * g4 + 3 * hidden + j);
-        FloatVector tc = VecMath.tanh(FloatVector.fromArray(S, c, r * hidden + j));
+        int at = r * 4 * hidden + j, hi = r * hidden + j, h2 = 2 * hidden;
+        FloatVector og = FloatVector.fromArray(S, g, at + 3 * hidden);
+        FloatVector tc = VecMath.tanh(FloatVector.fromArray(S, c, hi));
         FloatVector dh = FloatVector.fromArray(S, go, r * h2 + j);
         if (ai >= 0) dh = dh.add(FloatVector.fromArray(S, acc, ai));
-        FloatVector.fromArray(S, go, r * h2 + hidden + j).add(FloatVector.fromArray(S, dc, r * hidden + j))
-                .add(dh.mul(og).mul(ONE.sub(tc.mul(tc)))).intoArray(dct, 0);
-        dh.mul(tc).mul(og).mul(ONE.sub(og)).intoArray(dPre, r * g4 + 3 * hidden + j);
-    }
-
-    /** The i, f and g blocks of dPre from {@code dcT}, then {@code dc := dcT * f}; {@code cp} holds the rows of c_{t-1}. */
-    private static void gateGradients(float[] dctBuf, float[] g4s, float[] cp, float[] dc, float[] dPre, int r, int j, int hidden) {
-        int at = r * 4 * hidden + j;
-        FloatVector i = FloatVector.fromArray(S, g4s, at), f = FloatVector.fromArray(S, g4s, at + hidden);
-        FloatVector g = FloatVector.fromArray(S, g4s, at + 2 * hidden);
-        FloatVector dct = FloatVector.fromArray(S, dctBuf, 0);
-        dct.mul(g).mul(i).mul(ONE.sub(i)).intoArray(dPre, at);
-        dct.mul(FloatVector.fromArray(S, cp, r * hidden + j)).mul(f).mul(ONE.sub(f)).intoArray(dPre, at + hidden);
-        dct.mul(i).mul(ONE.sub(g.mul(g))).intoArray(dPre, at + 2 * hidden);
-        dct.mul(f).intoArray(dc, r * hidden + j);
+        FloatVector dct = FloatVector.fromArray(S, go, r * h2 + hidden + j).add(FloatVector.fromArray(S, dc, hi))
+                .add(dh.mul(og).mul(ONE.sub(tc.mul(tc))));
+        dh.mul(tc).mul(og).mul(ONE.sub(og)).intoArray(dPre, at + 3 * hidden);
+        FloatVector i = FloatVector.fromArray(S, g, at), f = FloatVector.fromArray(S, g, at + hidden);
+        FloatVector gg = FloatVector.fromArray(S, g, at + 2 * hidden);
+        dct.mul(gg).mul(i).mul(ONE.sub(i)).intoArray(dPre, at);
+        dct.mul(FloatVector.fromArray(S, cp, hi)).mul(f).mul(ONE.sub(f)).intoArray(dPre, at + hidden);
+        dct.mul(i).mul(ONE.sub(gg.mul(gg))).intoArray(dPre, at + 2 * hidden);
+        dct.mul(f).intoArray(dc, hi);
     }
 }
