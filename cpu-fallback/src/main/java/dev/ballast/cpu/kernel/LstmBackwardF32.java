@@ -1,8 +1,6 @@
 package dev.ballast.cpu.kernel;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -34,12 +32,11 @@ public final class LstmBackwardF32 {
      */
     public static float[] pack(MemorySegment w, long off, long rs, long cs, int hidden) {
         int k = 4 * hidden, blocks = hidden / L, wide = blocks / NB * NB;
+        float[] src = DenseF32.rowMajor(w, off, rs, cs, k, hidden);
         float[] dst = new float[k * hidden];
-        ValueLayout.OfFloat f = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
         for (int jb = 0; jb < blocks; ) {
             int nb = jb < wide ? NB : 1, cols = nb * L, base = jb * L * k;
-            for (int p = 0; p < k; p++)
-                for (int c = 0; c < cols; c++) dst[base + p * cols + c] = w.get(f, 4 * (off + p * rs + (jb * L + c) * cs));
+            for (int p = 0; p < k; p++) System.arraycopy(src, p * hidden + jb * L, dst, base + p * cols, cols);
             jb += nb;
         }
         return dst;

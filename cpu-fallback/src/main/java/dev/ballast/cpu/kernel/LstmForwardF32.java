@@ -1,8 +1,6 @@
 package dev.ballast.cpu.kernel;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -38,16 +36,13 @@ public final class LstmForwardF32 {
      * of L hidden units, per k step {@code p}, the four gates' L values {@code W[q*H + jb*L + lane, p]}.
      */
     public static float[] pack(MemorySegment w, long off, long rs, long cs, int hidden) {
-        int blocks = hidden / L;
+        float[] src = DenseF32.rowMajor(w, off, rs, cs, 4 * hidden, hidden);
         float[] dst = new float[4 * hidden * hidden];
-        ValueLayout.OfFloat f = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-        for (int q = 0; q < 4; q++)
-            for (int n = 0; n < hidden; n++) {
-                int jb = n / L, lane = n % L, row = q * hidden + n;
-                int d = jb * hidden * 4 * L + q * L + lane;
-                for (int p = 0; p < hidden; p++) dst[d + p * 4 * L] = w.get(f, 4 * (off + row * rs + p * cs));
-            }
-        assert blocks * L == hidden;
+        int d = 0;
+        for (int jb = 0; jb < hidden / L; jb++)
+            for (int p = 0; p < hidden; p++)
+                for (int q = 0; q < 4; q++)
+                    for (int lane = 0, row = q * hidden + jb * L; lane < L; lane++, row++) dst[d++] = src[row * hidden + p];
         return dst;
     }
 
