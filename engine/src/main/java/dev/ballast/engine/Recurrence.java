@@ -10,8 +10,9 @@ import java.util.Optional;
  * Whole recurrent layers as single autograd ops, on backends with {@link FusedCells}: the time loop runs outside
  * autograd (one matmul {@code h W_hh^T} and one fused cell kernel per step), and backward is one reverse loop (one
  * cell-backward kernel and one matmul {@code dPre W_hh} per step) followed by one large matmul for {@code dW_hh}
- * over all steps and one sum for {@code db_hh}, as cuDNN's RNN does. The input projection {@code x W_ih^T + b_ih}
- * of all steps is the caller's (one matmul, in autograd). Callers check {@link #supported} first.
+ * over all steps and one sum for the bias, as cuDNN's RNN does. The input projection {@code x W_ih^T} of all steps
+ * is the caller's (one matmul, in autograd); the bias argument is whatever the caller adds to every step's
+ * pre-activations ({@code RecurrentLayer} passes {@code b_ih + b_hh}). Callers check {@link #supported} first.
  *
  * <p>Under {@link Autocast} (F16/BF16) the three products ({@code h W_hh^T} forward, {@code dPre W_hh} and
  * {@code dW_hh} backward) take low-precision operands (the weight's working copy when the optimizer keeps one) and

@@ -15,8 +15,8 @@ import java.util.concurrent.ForkJoinPool;
 final class BlockedF32 {
 
     static final int KC = 256;
-    /** Strips per item: 16 x 6 = 96 rows, so an item's A slice (96 x 256 floats) sits in L2. */
-    static final int STRIPS_PER_ITEM = 16;
+    /** Strips per item: 12 x 8 = 96 rows, so an item's A slice (96 x 256 floats) sits in L2. */
+    static final int STRIPS_PER_ITEM = 12;
     /**
      * Panels per item at most: 16 x NR columns, so the item's C block (96 rows x 512 floats) is
      * still in L2 when the next k block comes back to it.
@@ -78,8 +78,7 @@ final class BlockedF32 {
                 try {
                     int s0 = it * strips / aItems, s1 = (it + 1) * strips / aItems;
                     if (ars == 1 && acs != 1) {
-                        PackF32.stripsColumnMajor(a, aOff, acs, s0 * MR, Math.min(m, s1 * MR) - s0 * MR, k, buf, s0 * MR * k,
-                                w.f32((s1 - s0) * MR));
+                        PackF32.stripsColumnMajor(a, aOff, acs, s0 * MR, Math.min(m, s1 * MR) - s0 * MR, k, buf, s0 * MR * k);
                     } else {
                         float[] tmp = w.f32(MR * k);
                         for (int s = s0; s < s1; s++)

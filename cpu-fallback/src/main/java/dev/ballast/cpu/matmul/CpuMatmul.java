@@ -50,6 +50,8 @@ public final class CpuMatmul {
         Entry entry = (i, p) -> {
             long ao = aOff + i * aBatchStride, bo = bOff + i * bBatchStride, co = cOff + i * cBatchStride;
             if (work < SMALL_WORK) SmallGemm.f32(m, n, k, a, ao, aRowStride, aColStride, b, bo, bRowStride, bColStride, c, co, cRowStride);
+            else if (NarrowF32.applies(n, aRowStride, aColStride))
+                NarrowF32.gemm(p, m, n, k, a, ao, aColStride, b, bo, bRowStride, bColStride, c, co, cRowStride);
             else BlockedF32.gemm(p, m, n, k, a, ao, aRowStride, aColStride, b, bo, bRowStride, bColStride, c, co, cRowStride);
         };
         run(batch, work, usable(pool, a, b, c), entry);

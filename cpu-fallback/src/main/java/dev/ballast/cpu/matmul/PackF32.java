@@ -5,6 +5,8 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Copies float32 operands from strided native memory into the packed layouts the micro-kernel
@@ -16,6 +18,9 @@ final class PackF32 {
 
     static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final int MR = KernelF32.MR, NR = KernelF32.NR, L = KernelF32.L;
+    /** One strip row of {@code MR} = 8 floats as a vector (the column-major A's MR rows at one k step). */
+    private static final VectorSpecies<Float> STRIP = FloatVector.SPECIES_256;
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
     private PackF32() {}
 
@@ -62,27 +67,23 @@ final class PackF32 {
     /**
      * Strips of a column-major A (unit row stride, column stride {@code cs}; a transposed row-major matrix such as a
      * weight gradient's {@code dY^T}): rows {@code [row0, row0 + rows)} of columns {@code [0, k)} become consecutive
-     * strips of {@code MR * k} elements from {@code dst[d]}, rows past the end zero. Each column is one bulk copy of
-     * {@code rows} contiguous floats into {@code tmp} (at least {@code rows} rounded up to MR elements), then spread
-     * over the strips; packing strip by strip would make one tiny copy of MR floats per k step.
+     * strips of {@code MR * k} elements from {@code dst[d]}, rows past the end zero. A strip's MR rows at one k step
+     * are MR contiguous floats of column p: one {@code MR}-lane vector read straight from the segment (masked for
+     * the last, ragged strip, whose missing rows load as zero).
      */
-    static void stripsColumnMajor(MemorySegment a, long off, long cs, int row0, int rows, int k, float[] dst, int d, float[] tmp) {
-        int strips = (rows + MR - 1) / MR;
-        Arrays.fill(tmp, rows, strips * MR, 0f);
-        for (int p = 0; p < k; p++) {
-            MemorySegment.copy(a, F, 4 * (off + row0 + p * cs), tmp, 0, rows);
-            spread(tmp, strips, k, p, dst, d);
+    static void stripsColumnMajor(MemorySegment a, long off, long cs, int row0, int rows, int k, float[] dst, int d) {
+        int full = rows / MR, rest = rows - full * MR;
+        long base = 4 * (off + row0), step = 4 * cs;
+        for (int s = 0; s < full; s++) {
+            long src = base + 4L * s * MR;
+            int o = d + s * MR * k;
+            for (int p = 0; p < k; p++) FloatVector.fromMemorySegment(STRIP, a, src + p * step, LE).intoArray(dst, o + p * MR);
         }
-    }
-
-    private static void spread(float[] tmp, int strips, int k, int p, float[] dst, int d) {
-        for (int s = 0, o = d + p * MR, t = 0; s < strips; s++, o += MR * k, t += MR) {
-            dst[o] = tmp[t];
-            dst[o + 1] = tmp[t + 1];
-            dst[o + 2] = tmp[t + 2];
-            dst[o + 3] = tmp[t + 3];
-            dst[o + 4] = tmp[t + 4];
-            dst[o + 5] = tmp[t + 5];
+        if (rest > 0) {
+            VectorMask<Float> tail = STRIP.indexInRange(0, rest);
+            long src = base + 4L * full * MR;
+            int o = d + full * MR * k;
+            for (int p = 0; p < k; p++) FloatVector.fromMemorySegment(STRIP, a, src + p * step, LE, tail).intoArray(dst, o + p * MR);
         }
     }
 
@@ -106,6 +107,8 @@ final class PackF32 {
                 dst[o + 3] = tmp[3 * kc + p];
                 dst[o + 4] = tmp[4 * kc + p];
                 dst[o + 5] = tmp[5 * kc + p];
+                dst[o + 6] = tmp[6 * kc + p];
+                dst[o + 7] = tmp[7 * kc + p];
             }
             return;
         }

@@ -77,18 +77,21 @@ class TrainingSmokeTest {
         float[] ys = new float[16];
         for (int i = 0; i < 16; i++) for (int j = 0; j < 5; j++) { xs[i * 5 + j] = (float) (rng.nextDouble() - 0.5); ys[i] += xs[i * 5 + j]; }
         Tensor x = Tensor.fromArray(Device.cpu(), xs, 16, 5, 1), y = Tensor.fromArray(Device.cpu(), ys, 16, 1);
-        double first = 0, last = 0;
-        for (int step = 0; step < 150; step++) {
+        double[] losses = new double[150];
+        for (int step = 0; step < losses.length; step++) {
             try (Scope s = Scope.open()) {
                 Tensor h = lstm.call(x, null).state().h().select(0, 0); // [B, H]
                 Tensor loss = Losses.mse(out.call(h), y);
-                if (step == 0) first = loss.item();
-                last = loss.item();
+                losses[step] = loss.item();
                 loss.backward();
             }
             sgd(lstm, 0.2);
             sgd(out, 0.2);
         }
-        assertTrue(last < 0.3 * first, "loss went from " + first + " to " + last);
+        // Plain SGD at lr 0.2 reaches a loss near 0.02 by step 100 but then has brief spikes (up to 0.4-0.9 for a step
+        // or two) whose timing depends on float rounding: judge the median of the last 21 steps, not the last one.
+        double[] tail = java.util.Arrays.copyOfRange(losses, losses.length - 21, losses.length);
+        java.util.Arrays.sort(tail);
+        assertTrue(tail[10] < 0.3 * losses[0], "loss went from " + losses[0] + " to a median of " + tail[10] + " over the last 21 steps");
     }
 }

@@ -140,17 +140,17 @@ public abstract sealed class RecurrentLayer extends Module permits RNN, LSTM, GR
         for (int l = 0; l < numLayers; l++) {
             long in = layerIn.size(2);
             Tensor xw = layerIn.reshape(batch * time, in).matmul(Autocast.weight(wIh[l]).mT());
-            if (bIh[l] != null) xw = xw.add(bIh[l]);
-            if (xw.dtype() != x.dtype()) xw = xw.to(x.dtype()); // an autocast product without bias: the cells take F32
+            if (xw.dtype() != x.dtype()) xw = xw.to(x.dtype()); // an autocast product: the cells take F32
             xw = xw.reshape(batch, time, gates * hiddenSize);
+            Tensor bias = stepBias(bIh[l], bHh[l]);
             Tensor h0 = init[0].select(0, l);
             Tensor h;
             if (lstm) {
-                Tensor out = Recurrence.lstm(xw, wHh[l], bHh[l], h0, init[1].select(0, l));
+                Tensor out = Recurrence.lstm(xw, wHh[l], bias, h0, init[1].select(0, l));
                 h = out.narrow(2, 0, hiddenSize);
                 finals.get(1).add(out.narrow(2, hiddenSize, hiddenSize).select(1, time - 1));
             } else {
-                h = Recurrence.rnn(xw, wHh[l], bHh[l], h0);
+                h = Recurrence.rnn(xw, wHh[l], bias, h0);
             }
             finals.get(0).add(h.select(1, time - 1));
             layerIn = h;
@@ -158,6 +158,19 @@ public abstract sealed class RecurrentLayer extends Module permits RNN, LSTM, GR
         Tensor[] fin = new Tensor[init.length];
         for (int i = 0; i < fin.length; i++) fin[i] = Tensor.stack(finals.get(i), 0);
         return new Run(layerIn.contiguous(), fin);
+    }
+
+    /**
+     * The one bias the fused layers add to every step's pre-activations: {@code b_ih + b_hh} ({@code [G*H]}), either
+     * alone where the other is absent, or null. Adding it once per step inside the time loop, instead of adding
+     * {@code b_ih} to the whole {@code [B*T, G*H]} input projection first, saves a pass over that tensor forward and
+     * one column sum of {@code dPre} backward (both biases get the same gradient, {@code dPre} summed over batch and
+     * time, which autograd hands from the sum to each). The pre-activations are {@code (x W_ih^T + h W_hh^T) +
+     * (b_ih + b_hh)}, the same sum as PyTorch's in another order.
+     */
+    private static Tensor stepBias(Tensor bIh, Tensor bHh) {
+        if (bIh == null) return bHh;
+        return bHh == null ? bIh : bIh.add(bHh);
     }
 
     /** The last layer's outputs {@code [B, T, H]} from zero initial states. */
