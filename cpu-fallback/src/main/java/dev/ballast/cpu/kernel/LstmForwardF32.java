@@ -73,14 +73,12 @@ public final class LstmForwardF32 {
                     int a2 = (r0 + Math.min(2, rows - 1)) * hidden, a3 = (r0 + Math.min(3, rows - 1)) * hidden;
                     product(hidden, packed, wb, hCur, a0, a1, a2, a3, acc);
                     for (int i = 0; i < rows; i++) {
-                        int r = r0 + i, base = i * SLOTS * L;
-                        preActivation(acc, base, xwB, r * g4 + j, bB, j, hidden);
-                        sigmoidAt(acc, base);
-                        sigmoidAt(acc, base + L);
-                        tanhAt(acc, base + 2 * L);
-                        sigmoidAt(acc, base + 3 * L);
-                        cellState(acc, base, cCur, cNext, r * hidden + j, gB, r * g4 + j, oB, r * h2 + hidden + j, hidden);
-                        hiddenState(acc, base, oB, r * h2 + j, hNext, r * hidden + j);
+                        int r = r0 + i, base = i * SLOTS * L, gi = r * g4 + j;
+                        sigmoidGate(acc, base, xwB, bB, j, gB, gi);
+                        sigmoidGate(acc, base + L, xwB, bB, j + hidden, gB, gi + hidden);
+                        tanhGate(acc, base + 2 * L, xwB, bB, j + 2 * hidden, gB, gi + 2 * hidden);
+                        sigmoidGate(acc, base + 3 * L, xwB, bB, j + 3 * hidden, gB, gi + 3 * hidden);
+                        states(gB, gi, hidden, cCur, cNext, r * hidden + j, oB, r * h2 + j, hNext);
                     }
                 }
             }
@@ -124,38 +122,37 @@ public final class LstmForwardF32 {
         r30.intoArray(acc, 3 * st); r31.intoArray(acc, 3 * st + L); r32.intoArray(acc, 3 * st + 2 * L); r33.intoArray(acc, 3 * st + 3 * L);
     }
 
-    /** The four gates' pre-activations {@code (xw + hw) + b}, the product's {@code hw} read from and written back to acc. */
-    private static void preActivation(float[] acc, int base, float[] xw, int x, float[] bias, int j, int hidden) {
-        for (int q = 0; q < 4; q++) {
-            FloatVector p = FloatVector.fromArray(S, xw, x + q * hidden).add(FloatVector.fromArray(S, acc, base + q * L));
-            if (bias != null) p = p.add(FloatVector.fromArray(S, bias, q * hidden + j));
-            p.intoArray(acc, base + q * L);
-        }
+    /**
+     * One gate's activation {@code sigmoid((xw + hw) + b)} from the product's {@code hw} in acc, into the gates row at
+     * {@code at} ({@code xw} and the gates row share the index; the bias, if any, is read at {@code bj}).
+     */
+    private static void sigmoidGate(float[] acc, int ai, float[] xw, float[] bias, int bj, float[] g, int at) {
+        VecMath.sigmoid(preActivation(acc, ai, xw, bias, bj, at)).intoArray(g, at);
     }
 
-    private static void sigmoidAt(float[] acc, int at) { VecMath.sigmoid(FloatVector.fromArray(S, acc, at)).intoArray(acc, at); }
+    /** {@link #sigmoidGate} with tanh (the cell candidate g). */
+    private static void tanhGate(float[] acc, int ai, float[] xw, float[] bias, int bj, float[] g, int at) {
+        VecMath.tanh(preActivation(acc, ai, xw, bias, bj, at)).intoArray(g, at);
+    }
 
-    private static void tanhAt(float[] acc, int at) { VecMath.tanh(FloatVector.fromArray(S, acc, at)).intoArray(acc, at); }
+    /** {@code (xw + hw) + b}; small enough that C2 always inlines it into the two gate methods. */
+    private static FloatVector preActivation(float[] acc, int ai, float[] xw, float[] bias, int bj, int at) {
+        FloatVector p = FloatVector.fromArray(S, xw, at).add(FloatVector.fromArray(S, acc, ai));
+        return bias == null ? p : p.add(FloatVector.fromArray(S, bias, bj));
+    }
 
-    /** {@code c = f * cPrev + i * g} into acc's fifth slot, the next state and the output row; the activations into the gates row. */
-    private static void cellState(float[] acc, int base, float[] cPrev, float[] cNext, int ci, float[] g4, int gi, float[] o, int oi,
-                                  int hidden) {
-        FloatVector i = FloatVector.fromArray(S, acc, base), f = FloatVector.fromArray(S, acc, base + L);
-        FloatVector g = FloatVector.fromArray(S, acc, base + 2 * L), og = FloatVector.fromArray(S, acc, base + 3 * L);
+    /**
+     * {@code c = f * cPrev + i * g} and {@code h = o * tanh(c)} from the activated gates row at {@code gi} into the
+     * next states and the output row ({@code h} at {@code oi}, {@code c} H further).
+     */
+    private static void states(float[] g4, int gi, int hidden, float[] cPrev, float[] cNext, int ci, float[] o, int oi, float[] hNext) {
+        FloatVector i = FloatVector.fromArray(S, g4, gi), f = FloatVector.fromArray(S, g4, gi + hidden);
+        FloatVector g = FloatVector.fromArray(S, g4, gi + 2 * hidden), og = FloatVector.fromArray(S, g4, gi + 3 * hidden);
         FloatVector c = f.mul(FloatVector.fromArray(S, cPrev, ci)).add(i.mul(g));
-        i.intoArray(g4, gi);
-        f.intoArray(g4, gi + hidden);
-        g.intoArray(g4, gi + 2 * hidden);
-        og.intoArray(g4, gi + 3 * hidden);
         c.intoArray(cNext, ci);
-        c.intoArray(o, oi);
-        c.intoArray(acc, base + 4 * L);
-    }
-
-    /** {@code h = o * tanh(c)} into the output row and the next step's state. */
-    private static void hiddenState(float[] acc, int base, float[] o, int oi, float[] hNext, int hi) {
-        FloatVector h = FloatVector.fromArray(S, acc, base + 3 * L).mul(VecMath.tanh(FloatVector.fromArray(S, acc, base + 4 * L)));
+        c.intoArray(o, oi + hidden);
+        FloatVector h = og.mul(VecMath.tanh(c));
         h.intoArray(o, oi);
-        h.intoArray(hNext, hi);
+        h.intoArray(hNext, ci);
     }
 }
