@@ -14,6 +14,8 @@ final class Workspace {
     private static final ThreadLocal<Workspace> CALLER = new ThreadLocal<>();
 
     float[] f32 = new float[0];
+    /** A second float buffer, for scratch needed beside {@link #f32}. */
+    float[] f32b = new float[0];
     double[] f64 = new double[0];
     /** Native scratch for one edge micro-tile (bytes enough for either dtype). */
     final MemorySegment edge;
@@ -25,6 +27,11 @@ final class Workspace {
     float[] f32(int size) {
         if (f32.length < size) f32 = new float[size];
         return f32;
+    }
+
+    float[] f32b(int size) {
+        if (f32b.length < size) f32b = new float[size];
+        return f32b;
     }
 
     double[] f64(int size) {

@@ -211,6 +211,25 @@ class CpuMatmulTest {
         }
     }
 
+    @Test void itemsPackingTheirOwnBMatchTheSharedPacking() {
+        // m = 200 is two row groups (B packed once for both in phase 0); its first 128 rows alone are one row group,
+        // whose items pack B themselves per k block. Same fma chains: the rows must be bit-equal.
+        try (Arena arena = Arena.ofShared()) {
+            for (boolean transposedA : new boolean[]{false, true}) {
+                int m = 200, n = 300, k = 700, top = BlockedF32.STRIPS_PER_ITEM * KernelF32.MR;
+                View a = transposedA ? colMajor(arena, 4, 1, m, k) : rowMajor(arena, 4, 1, m, k);
+                View b = rowMajor(arena, 4, 1, k, n);
+                View whole = rowMajor(arena, 4, 1, m, n), part = rowMajor(arena, 4, 1, top, n);
+                gemm(1, m, n, k, a, b, whole, pool2);
+                gemm(1, top, n, k, a, b, part, pool7);
+                for (int i = 0; i < top; i++)
+                    for (int j = 0; j < n; j++)
+                        assertEquals(Float.floatToRawIntBits((float) whole.get(0, i, j)), Float.floatToRawIntBits((float) part.get(0, i, j)),
+                                     "[" + i + "," + j + "] transposedA=" + transposedA);
+            }
+        }
+    }
+
     @Test void confinedSegmentsRunOnTheCallingThread() {
         try (Arena arena = Arena.ofConfined()) {
             checkProduct(1, 100, 90, 80, rowMajor(arena, 4, 1, 100, 80), rowMajor(arena, 4, 1, 80, 90), arena, pool7);
