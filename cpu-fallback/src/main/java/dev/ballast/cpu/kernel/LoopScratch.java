@@ -10,6 +10,8 @@ final class LoopScratch {
     private LoopScratch() {}
 
     static final int SLOTS = 16;
+    /** The slot of a loop's packed {@code W_hh}, filled by the calling thread before the row groups run. */
+    static final int PACKED = 13;
     private static final ThreadLocal<float[][]> POOL = ThreadLocal.withInitial(() -> new float[SLOTS][0]);
 
     /** The calling thread's array in {@code slot}, grown to at least {@code n} floats. */

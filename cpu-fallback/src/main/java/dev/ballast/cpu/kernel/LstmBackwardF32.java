@@ -40,11 +40,13 @@ public final class LstmBackwardF32 {
      * Packs {@code W_hh} ({@code [4H, H]}, element offset and strides) for {@link #run}: column panels of {@link #NB}
      * vectors (the last ones one vector wide), each k-major ({@code 4H} rows of the panel's columns, contiguous), so
      * that a tile streams its panel in order.
+     * The result is the calling thread's {@link LoopScratch} array for packed weights: valid until this thread packs
+     * again (every thread of the call may read it meanwhile), so that a step neither allocates nor first-touches it.
      */
     public static float[] pack(MemorySegment w, long off, long rs, long cs, int hidden) {
         int k = 4 * hidden, blocks = hidden / L, wide = blocks / NB * NB;
         float[] src = DenseF32.rowMajor(w, off, rs, cs, k, hidden);
-        float[] dst = new float[k * hidden];
+        float[] dst = LoopScratch.get(LoopScratch.PACKED, k * hidden);
         for (int jb = 0; jb < blocks; ) {
             int nb = jb < wide ? NB : 1, cols = nb * L, base = jb * L * k;
             for (int p = 0; p < k; p++) System.arraycopy(src, p * hidden + jb * L, dst, base + p * cols, cols);

@@ -34,10 +34,12 @@ public final class LstmForwardF32 {
     /**
      * Packs {@code W_hh} ({@code [4H, H]}, element offset and strides) for {@link #run}: per column block {@code jb}
      * of L hidden units, per k step {@code p}, the four gates' L values {@code W[q*H + jb*L + lane, p]}.
+     * The result is the calling thread's {@link LoopScratch} array for packed weights: valid until this thread packs
+     * again (every thread of the call may read it meanwhile), so that a step neither allocates nor first-touches it.
      */
     public static float[] pack(MemorySegment w, long off, long rs, long cs, int hidden) {
         float[] src = DenseF32.rowMajor(w, off, rs, cs, 4 * hidden, hidden);
-        float[] dst = new float[4 * hidden * hidden];
+        float[] dst = LoopScratch.get(LoopScratch.PACKED, 4 * hidden * hidden);
         int d = 0;
         for (int jb = 0; jb < hidden / L; jb++)
             for (int p = 0; p < hidden; p++)
