@@ -26,6 +26,15 @@ class JitWarmupTest {
         assertTrue(o.seconds() >= JitWarmup.QUIET_WINDOWS * JitWarmup.WINDOW_SECONDS, "at least the quiet windows: " + o);
     }
 
+    @Test void waitingForTheJitRunsAtLeastTheCallsThatOfferAMethodToC2() {
+        int c2 = JitWarmup.c2Steps();
+        assertTrue(c2 > 0, "HotSpot reports its C2 invocation threshold: " + c2);
+        AtomicInteger calls = new AtomicInteger();
+        JitWarmup.Outcome o = JitWarmup.run(calls::incrementAndGet, 1, 0, true, 60);
+        assertTrue(o.steps() >= c2, "a method called once per step reaches C2 only after " + c2 + " steps: " + o);
+        assertEquals(calls.get(), o.steps());
+    }
+
     @Test void theCapEndsAWarmUpWhoseJitNeverGoesQuiet() {
         // a cap below one window: the loop runs one window and stops without ever seeing QUIET_WINDOWS quiet ones
         JitWarmup.Outcome o = JitWarmup.run(() -> { }, 1, 0, true, 0.2);
