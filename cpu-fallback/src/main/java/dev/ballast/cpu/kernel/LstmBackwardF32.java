@@ -20,12 +20,12 @@ public final class LstmBackwardF32 {
 
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
-    /** Rows per tile. */
+    /** Rows per tile ({@link Tile4x4F32}'s). */
     public static final int RB = 4;
     /** Column vectors per wide tile (a panel of 4H x NB vectors); leftover column blocks take one-vector tiles. */
     private static final int NB = 4;
     /** Accumulators per tile, in floats. */
-    private static final int TILE = RB * NB * L;
+    private static final int TILE = Tile4x4F32.TILE;
     /**
      * Product rows ({@code k}) per pass over the row tiles: a pass streams {@code KB x NB} vectors of the panel (32 KB)
      * and the tiles' rows of A in that range, which stay in the 48 KB L1 together while every row tile reuses the
@@ -125,45 +125,13 @@ public final class LstmBackwardF32 {
             for (int r0 = 0, at = 0; r0 < m; r0 += RB, at += TILE) {
                 int last = Math.min(r0 + RB, m) - 1;
                 int a0 = r0 * k, a1 = Math.min(r0 + 1, last) * k, a2 = Math.min(r0 + 2, last) * k, a3 = Math.min(r0 + 3, last) * k;
-                if (nb == NB) wide(k0, k1, w, wb, d, a0, a1, a2, a3, acc, at);
+                if (nb == NB) Tile4x4F32.accumulate(k0, k1, w, wb, d, a0, a1, a2, a3, acc, at);
                 else narrow(k0, k1, w, wb, d, a0, a1, a2, a3, acc, at);
             }
         }
     }
 
-    /**
-     * {@code acc[at + (i*NB + b)*L + lane] += sum_{p in [k0, k1)} a_i[p] * panel[p, b*L + lane]} for four rows and
-     * four column vectors, continuing each sum's chain of fused multiply-adds.
-     */
-    private static void wide(int k0, int k1, float[] w, int wb, float[] a, int a0, int a1, int a2, int a3, float[] acc, int at) {
-        FloatVector r00 = FloatVector.fromArray(S, acc, at), r01 = FloatVector.fromArray(S, acc, at + L);
-        FloatVector r02 = FloatVector.fromArray(S, acc, at + 2 * L), r03 = FloatVector.fromArray(S, acc, at + 3 * L);
-        FloatVector r10 = FloatVector.fromArray(S, acc, at + 4 * L), r11 = FloatVector.fromArray(S, acc, at + 5 * L);
-        FloatVector r12 = FloatVector.fromArray(S, acc, at + 6 * L), r13 = FloatVector.fromArray(S, acc, at + 7 * L);
-        FloatVector r20 = FloatVector.fromArray(S, acc, at + 8 * L), r21 = FloatVector.fromArray(S, acc, at + 9 * L);
-        FloatVector r22 = FloatVector.fromArray(S, acc, at + 10 * L), r23 = FloatVector.fromArray(S, acc, at + 11 * L);
-        FloatVector r30 = FloatVector.fromArray(S, acc, at + 12 * L), r31 = FloatVector.fromArray(S, acc, at + 13 * L);
-        FloatVector r32 = FloatVector.fromArray(S, acc, at + 14 * L), r33 = FloatVector.fromArray(S, acc, at + 15 * L);
-        for (int p = k0; p < k1; p++) {
-            int bp = wb + p * NB * L;
-            FloatVector b0 = FloatVector.fromArray(S, w, bp), b1 = FloatVector.fromArray(S, w, bp + L);
-            FloatVector b2 = FloatVector.fromArray(S, w, bp + 2 * L), b3 = FloatVector.fromArray(S, w, bp + 3 * L);
-            FloatVector x = FloatVector.broadcast(S, a[a0 + p]);
-            r00 = x.fma(b0, r00); r01 = x.fma(b1, r01); r02 = x.fma(b2, r02); r03 = x.fma(b3, r03);
-            x = FloatVector.broadcast(S, a[a1 + p]);
-            r10 = x.fma(b0, r10); r11 = x.fma(b1, r11); r12 = x.fma(b2, r12); r13 = x.fma(b3, r13);
-            x = FloatVector.broadcast(S, a[a2 + p]);
-            r20 = x.fma(b0, r20); r21 = x.fma(b1, r21); r22 = x.fma(b2, r22); r23 = x.fma(b3, r23);
-            x = FloatVector.broadcast(S, a[a3 + p]);
-            r30 = x.fma(b0, r30); r31 = x.fma(b1, r31); r32 = x.fma(b2, r32); r33 = x.fma(b3, r33);
-        }
-        r00.intoArray(acc, at); r01.intoArray(acc, at + L); r02.intoArray(acc, at + 2 * L); r03.intoArray(acc, at + 3 * L);
-        r10.intoArray(acc, at + 4 * L); r11.intoArray(acc, at + 5 * L); r12.intoArray(acc, at + 6 * L); r13.intoArray(acc, at + 7 * L);
-        r20.intoArray(acc, at + 8 * L); r21.intoArray(acc, at + 9 * L); r22.intoArray(acc, at + 10 * L); r23.intoArray(acc, at + 11 * L);
-        r30.intoArray(acc, at + 12 * L); r31.intoArray(acc, at + 13 * L); r32.intoArray(acc, at + 14 * L); r33.intoArray(acc, at + 15 * L);
-    }
-
-    /** One column vector of {@link #wide} (the panel one vector wide), in the tile's column slot 0. */
+    /** One column vector of {@link Tile4x4F32#accumulate} (the panel one vector wide), in the tile's column slot 0. */
     private static void narrow(int k0, int k1, float[] w, int wb, float[] a, int a0, int a1, int a2, int a3, float[] acc, int at) {
         int st = NB * L;
         FloatVector r0 = FloatVector.fromArray(S, acc, at), r1 = FloatVector.fromArray(S, acc, at + st);

@@ -1,6 +1,7 @@
 package dev.ballast.cpu.kernel;
 
 import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -23,10 +24,8 @@ public final class LstmForwardF32 {
 
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
-    /** Rows per tile. */
+    /** Rows per tile ({@link Tile4x4F32}'s: 4 rows by the four gates' vectors). */
     public static final int RB = 4;
-    /** Scratch slots per row: the four gates, then the new cell state. */
-    private static final int SLOTS = 5;
 
     /** Whether the fused loop serves this hidden size (else the caller takes the product-then-cell path). */
     public static boolean serves(int hidden) { return hidden % L == 0; }
@@ -59,7 +58,7 @@ public final class LstmForwardF32 {
         float[] cCur = LoopScratch.get(2, m * hidden), cNext = LoopScratch.get(3, m * hidden);
         float[] xwB = LoopScratch.get(4, m * g4), gB = LoopScratch.get(5, m * g4), oB = LoopScratch.get(6, m * h2);
         float[] bB = bias == null ? null : LoopScratch.get(7, g4);
-        float[] acc = LoopScratch.get(8, RB * SLOTS * L);
+        float[] acc = LoopScratch.get(8, Tile4x4F32.TILE);
         if (bias != null) bias.read(0, 0, 0, g4, bB, 0);
         for (int r = 0; r < m; r++) {
             h0.read(r, 0, 0, hidden, hCur, r * hidden);
@@ -73,9 +72,10 @@ public final class LstmForwardF32 {
                     int rows = Math.min(RB, m - r0);
                     int a0 = r0 * hidden, a1 = (r0 + Math.min(1, rows - 1)) * hidden;
                     int a2 = (r0 + Math.min(2, rows - 1)) * hidden, a3 = (r0 + Math.min(3, rows - 1)) * hidden;
-                    product(hidden, packed, wb, hCur, a0, a1, a2, a3, acc);
+                    Arrays.fill(acc, 0, Tile4x4F32.TILE, 0f); // each chain starts from zero, as the plain product's
+                    Tile4x4F32.accumulate(0, hidden, packed, wb, hCur, a0, a1, a2, a3, acc, 0);
                     for (int i = 0; i < rows; i++) {
-                        int r = r0 + i, base = i * SLOTS * L, gi = r * g4 + j;
+                        int r = r0 + i, base = i * 4 * L, gi = r * g4 + j;
                         sigmoidGate(acc, base, xwB, bB, j, gB, gi);
                         sigmoidGate(acc, base + L, xwB, bB, j + hidden, gB, gi + hidden);
                         tanhGate(acc, base + 2 * L, xwB, bB, j + 2 * hidden, gB, gi + 2 * hidden);
@@ -95,33 +95,6 @@ public final class LstmForwardF32 {
             cCur = cNext;
             cNext = t;
         }
-    }
-
-    /**
-     * {@code acc[(i*SLOTS + q)*L + lane] = sum_p a_i[p] * W[q*H + j + lane, p]} for the four rows {@code a0..a3} of
-     * {@code a} (repeated rows past the tile's end are computed and ignored).
-     */
-    private static void product(int k, float[] w, int wb, float[] a, int a0, int a1, int a2, int a3, float[] acc) {
-        FloatVector r00 = FloatVector.zero(S), r01 = r00, r02 = r00, r03 = r00, r10 = r00, r11 = r00, r12 = r00, r13 = r00;
-        FloatVector r20 = r00, r21 = r00, r22 = r00, r23 = r00, r30 = r00, r31 = r00, r32 = r00, r33 = r00;
-        for (int p = 0; p < k; p++) {
-            int bp = wb + p * 4 * L;
-            FloatVector b0 = FloatVector.fromArray(S, w, bp), b1 = FloatVector.fromArray(S, w, bp + L);
-            FloatVector b2 = FloatVector.fromArray(S, w, bp + 2 * L), b3 = FloatVector.fromArray(S, w, bp + 3 * L);
-            FloatVector x = FloatVector.broadcast(S, a[a0 + p]);
-            r00 = x.fma(b0, r00); r01 = x.fma(b1, r01); r02 = x.fma(b2, r02); r03 = x.fma(b3, r03);
-            x = FloatVector.broadcast(S, a[a1 + p]);
-            r10 = x.fma(b0, r10); r11 = x.fma(b1, r11); r12 = x.fma(b2, r12); r13 = x.fma(b3, r13);
-            x = FloatVector.broadcast(S, a[a2 + p]);
-            r20 = x.fma(b0, r20); r21 = x.fma(b1, r21); r22 = x.fma(b2, r22); r23 = x.fma(b3, r23);
-            x = FloatVector.broadcast(S, a[a3 + p]);
-            r30 = x.fma(b0, r30); r31 = x.fma(b1, r31); r32 = x.fma(b2, r32); r33 = x.fma(b3, r33);
-        }
-        int st = SLOTS * L;
-        r00.intoArray(acc, 0); r01.intoArray(acc, L); r02.intoArray(acc, 2 * L); r03.intoArray(acc, 3 * L);
-        r10.intoArray(acc, st); r11.intoArray(acc, st + L); r12.intoArray(acc, st + 2 * L); r13.intoArray(acc, st + 3 * L);
-        r20.intoArray(acc, 2 * st); r21.intoArray(acc, 2 * st + L); r22.intoArray(acc, 2 * st + 2 * L); r23.intoArray(acc, 2 * st + 3 * L);
-        r30.intoArray(acc, 3 * st); r31.intoArray(acc, 3 * st + L); r32.intoArray(acc, 3 * st + 2 * L); r33.intoArray(acc, 3 * st + 3 * L);
     }
 
     /**
