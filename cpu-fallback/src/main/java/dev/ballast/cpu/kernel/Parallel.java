@@ -90,23 +90,6 @@ public final class Parallel {
             }
         }
 
-        void await() {
-            // Short spin first: the other thread's last task usually ends within microseconds of the caller's.
-            for (int spins = 0; spins < 5_000 && remaining.get() > 0; spins++) Thread.onSpinWait();
-            boolean interrupted = false;
-            while (true) {
-                try {
-                    done.await();
-                    break;
-                } catch (InterruptedException e) {
-                    interrupted = true; // helpers still write the output: wait for them regardless
-                }
-            }
-            if (interrupted) Thread.currentThread().interrupt();
-            Throwable e = failure.get();
-            if (e instanceof RuntimeException r) throw r;
-            if (e instanceof Error err) throw err;
-            if (e != null) throw new RuntimeException(e);
-        }
+        void await() { Joins.await(done, 5_000, failure); }
     }
 }

@@ -1,5 +1,6 @@
 package dev.ballast.cpu.matmul;
 
+import dev.ballast.cpu.kernel.Joins;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.RejectedExecutionException;
@@ -100,24 +101,7 @@ final class Parallel {
             }
         }
 
-        void await() {
-            // Short spin first: the last items usually end within microseconds of each other.
-            for (int spins = 0; spins < 20_000 && remaining.getCount() > 0; spins++) Thread.onSpinWait();
-            boolean interrupted = false;
-            while (true) {
-                try {
-                    remaining.await();
-                    break;
-                } catch (InterruptedException e) {
-                    interrupted = true; // helpers still write the output: wait for them regardless
-                }
-            }
-            if (interrupted) Thread.currentThread().interrupt();
-            Throwable t = failure.get();
-            if (t instanceof RuntimeException r) throw r;
-            if (t instanceof Error err) throw err;
-            if (t != null) throw new RuntimeException(t);
-        }
+        void await() { Joins.await(remaining, 20_000, failure); }
 
         private static void pause(int spins) {
             if (spins < 20_000) Thread.onSpinWait();
